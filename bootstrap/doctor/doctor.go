@@ -1,0 +1,153 @@
+// Package doctor holds lab's preflight checks as data: each Check has a
+// category, a description, a hint and whether its failure is fatal. `lab
+// doctor` prints them all; `lab up` runs the same list as its preflight and
+// stops on a fatal failure.
+package doctor
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+
+	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/nvidia"
+)
+
+// Status is the outcome of one check.
+type Status string
+
+// The statuses, in increasing order of trouble.
+const (
+	OK   Status = "ok"
+	Skip Status = "skip" // not relevant for this lab
+	Warn Status = "warn"
+	Fail Status = "fail"
+)
+
+// Result is what a check found.
+type Result struct {
+	Status  Status `json:"status"`
+	Message string `json:"message"`
+	Details any    `json:"details,omitempty"`
+}
+
+// Check is one preflight check. A failing check that is not Fatal is shown as
+// a warning and does not fail the run.
+type Check struct {
+	ID          string `json:"id"`
+	Category    string `json:"category"`
+	Description string `json:"description"`
+	Hint        string `json:"hint,omitempty"`
+	Fatal       bool   `json:"fatal"`
+	Run         func(ctx context.Context, env *Env) Result `json:"-"`
+}
+
+// Endpoint is a URL lab needs to reach (a chart repository, a registry).
+type Endpoint struct {
+	Name string
+	URL  string
+}
+
+// Env is everything checks read: the lab, the host and the GPU.
+type Env struct {
+	Lab       *config.Lab
+	Host      Host
+	GPU       nvidia.Inspector
+	HTTP      *http.Client
+	Endpoints []Endpoint // probed unless Offline
+	Offline   bool
+	KwokBins  func() (string, error) // resolves the kwok provider's binary folder
+
+	gpuOnce sync.Once
+	gpuInfo nvidia.Info
+	gpuErr  error
+}
+
+// GPUInfo inspects the GPU once per run and shares the answer between checks.
+func (e *Env) GPUInfo() (nvidia.Info, error) {
+	e.gpuOnce.Do(func() { e.gpuInfo, e.gpuErr = e.GPU.Inspect() })
+	return e.gpuInfo, e.gpuErr
+}
+
+// Outcome is a check with its result, as printed and as JSON.
+type Outcome struct {
+	Check
+	Result
+	Elapsed time.Duration `json:"elapsedNs"`
+}
+
+// Report is the whole run.
+type Report struct {
+	Outcomes []Outcome `json:"checks"`
+	Passed   bool      `json:"passed"`
+	Warnings int       `json:"warnings"`
+	Failures int       `json:"failures"`
+}
+
+// Run runs every check concurrently (each bounded by perCheck) and returns the
+// outcomes in the order of checks. A Fail of a non-fatal check becomes Warn.
+func Run(ctx context.Context, env *Env, checks []Check, perCheck time.Duration) Report {
+	out := make([]Outcome, len(checks))
+	var wg sync.WaitGroup
+	for i, c := range checks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			cctx, cancel := context.WithTimeout(ctx, perCheck)
+			defer cancel()
+			start := time.Now()
+			r := runOne(cctx, env, c)
+			if r.Status == Fail && !c.Fatal {
+				r.Status = Warn
+			}
+			out[i] = Outcome{Check: c, Result: r, Elapsed: time.Since(start)}
+		}()
+	}
+	wg.Wait()
+	rep := Report{Outcomes: out, Passed: true}
+	for _, o := range out {
+		switch o.Status {
+		case Warn:
+			rep.Warnings++
+		case Fail:
+			rep.Failures++
+			rep.Passed = false
+		}
+	}
+	return rep
+}
+
+func runOne(ctx context.Context, env *Env, c Check) (r Result) {
+	defer func() {
+		if p := recover(); p != nil {
+			r = Result{Status: Fail, Message: fmt.Sprintf("check crashed: %v", p)}
+		}
+	}()
+	done := make(chan Result, 1)
+	go func() { done <- c.Run(ctx, env) }()
+	select {
+	case r = <-done:
+		return r
+	case <-ctx.Done():
+		return Result{Status: Fail, Message: "timed out: " + ctx.Err().Error()}
+	}
+}
+
+// Categories lists the categories of checks in display order.
+func Categories(checks []Check) []string {
+	seen := map[string]int{}
+	for i, c := range checks {
+		if _, ok := seen[c.Category]; !ok {
+			seen[c.Category] = i
+		}
+	}
+	cats := make([]string, 0, len(seen))
+	for c := range seen {
+		cats = append(cats, c)
+	}
+	sort.Slice(cats, func(i, j int) bool { return seen[cats[i]] < seen[cats[j]] })
+	return cats
+}

@@ -1,0 +1,181 @@
+package doctor
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Host is the part of the machine checks look at; SystemHost is the real one.
+type Host interface {
+	CPUs() int
+	Memory() (total, available uint64, err error)
+	DiskFree(path string) (uint64, error)
+	Sysctl(name string) (int64, error) // e.g. fs.inotify.max_user_watches
+	PortFree(addr string) error
+	LookPath(name string) (string, error)
+	Engine(ctx context.Context) (EngineInfo, error)
+}
+
+// EngineInfo describes the container engine kind nodes run in.
+type EngineInfo struct {
+	Name     string   `json:"name"` // docker or podman
+	Socket   string   `json:"socket"`
+	Version  string   `json:"version"`
+	Runtimes []string `json:"runtimes,omitempty"` // e.g. runc, nvidia
+}
+
+// ErrNoEngine means no Docker or Podman socket answered.
+var ErrNoEngine = errors.New("no container engine socket found")
+
+// SystemHost reads the real machine.
+type SystemHost struct{}
+
+// CPUs is the number of logical CPUs usable by this process.
+func (SystemHost) CPUs() int { return runtime.NumCPU() }
+
+// Memory reads MemTotal and MemAvailable from /proc/meminfo.
+func (SystemHost) Memory() (uint64, uint64, error) {
+	f, err := os.Open("/proc/meminfo")
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	return parseMeminfo(bufio.NewScanner(f))
+}
+
+func parseMeminfo(sc *bufio.Scanner) (total, avail uint64, err error) {
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) < 2 {
+			continue
+		}
+		v, perr := strconv.ParseUint(f[1], 10, 64)
+		if perr != nil {
+			continue
+		}
+		switch f[0] {
+		case "MemTotal:":
+			total = v * 1024
+		case "MemAvailable:":
+			avail = v * 1024
+		}
+	}
+	if total == 0 {
+		return 0, 0, errors.New("MemTotal not found in /proc/meminfo")
+	}
+	return total, avail, sc.Err()
+}
+
+// DiskFree is the space available to unprivileged users on path's filesystem;
+// a missing path is measured at its nearest existing parent.
+func (SystemHost) DiskFree(path string) (uint64, error) {
+	for p := path; ; p = filepath.Dir(p) {
+		var st syscall.Statfs_t
+		if err := syscall.Statfs(p, &st); err == nil {
+			return st.Bavail * uint64(st.Bsize), nil
+		} else if p == "/" || p == "." {
+			return 0, err
+		}
+	}
+}
+
+// Sysctl reads /proc/sys/<name with dots as slashes>.
+func (SystemHost) Sysctl(name string) (int64, error) {
+	b, err := os.ReadFile("/proc/sys/" + strings.ReplaceAll(name, ".", "/"))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+}
+
+// PortFree tries to listen on addr.
+func (SystemHost) PortFree(addr string) error {
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	return l.Close()
+}
+
+// LookPath finds a program on PATH.
+func (SystemHost) LookPath(name string) (string, error) { return exec.LookPath(name) }
+
+// EngineSockets lists where lab looks for a Docker-API socket, in order:
+// DOCKER_HOST (unix only), Docker's default, rootless Docker, Podman.
+func EngineSockets() []string {
+	var s []string
+	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
+		s = append(s, strings.TrimPrefix(h, "unix://"))
+	}
+	s = append(s, "/var/run/docker.sock")
+	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
+		s = append(s, filepath.Join(xdg, "docker.sock"), filepath.Join(xdg, "podman", "podman.sock"))
+	}
+	return append(s, "/run/podman/podman.sock")
+}
+
+// Engine asks the first answering socket for /version and /info over the
+// Docker Engine API (Podman serves the same API).
+func (SystemHost) Engine(ctx context.Context) (EngineInfo, error) {
+	var lastErr error = ErrNoEngine
+	for _, sock := range EngineSockets() {
+		if _, err := os.Stat(sock); err != nil {
+			continue
+		}
+		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+			}}}
+		var ver struct {
+			Version    string
+			Components []struct{ Name string }
+		}
+		if err := getJSON(ctx, c, "http://engine/version", &ver); err != nil {
+			lastErr = fmt.Errorf("%s: %w", sock, err)
+			continue
+		}
+		info := EngineInfo{Name: "docker", Socket: sock, Version: ver.Version}
+		for _, comp := range ver.Components {
+			if strings.Contains(strings.ToLower(comp.Name), "podman") {
+				info.Name = "podman"
+			}
+		}
+		var di struct{ Runtimes map[string]any }
+		if err := getJSON(ctx, c, "http://engine/info", &di); err == nil {
+			for r := range di.Runtimes {
+				info.Runtimes = append(info.Runtimes, r)
+			}
+		}
+		return info, nil
+	}
+	return EngineInfo{}, lastErr
+}
+
+func getJSON(ctx context.Context, c *http.Client, url string, v any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
+	}
+	return json.NewDecoder(resp.Body).Decode(v)
+}

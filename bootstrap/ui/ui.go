@@ -1,0 +1,127 @@
+// Package ui is how lab talks to a person: results on stdout, progress on
+// stderr, the √ ‼ × marks, colour only on a terminal and never with NO_COLOR,
+// a spinner only on a TTY, and -q to silence progress.
+package ui
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+
+	"golang.org/x/term"
+)
+
+// UI carries the output streams and the user's verbosity choices.
+type UI struct {
+	Out       io.Writer // results
+	Err       io.Writer // progress and diagnostics
+	Color     bool
+	TTY       bool // Err is a terminal: spinners allowed
+	Quiet     bool
+	Verbosity int
+	mu        sync.Mutex
+}
+
+// New builds a UI for the process's stdout and stderr.
+func New(quiet bool, verbosity int) *UI {
+	tty := isTerminal(os.Stderr)
+	_, noColor := os.LookupEnv("NO_COLOR")
+	return &UI{Out: os.Stdout, Err: os.Stderr, TTY: tty, Color: tty && isTerminal(os.Stdout) && !noColor && os.Getenv("TERM") != "dumb", Quiet: quiet, Verbosity: verbosity}
+}
+
+func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }
+
+// Marks for pass, warning, failure and skipped, as linkerd check prints them.
+const (
+	MarkOK   = "√"
+	MarkWarn = "‼"
+	MarkFail = "×"
+	MarkSkip = "-"
+)
+
+var colors = map[string]string{MarkOK: "\x1b[32m", MarkWarn: "\x1b[33m", MarkFail: "\x1b[31m", MarkSkip: "\x1b[2m"}
+
+// Mark colours a mark when colour is on.
+func (u *UI) Mark(m string) string {
+	if !u.Color {
+		return m
+	}
+	return colors[m] + m + "\x1b[0m"
+}
+
+// Bold emphasises s when colour is on.
+func (u *UI) Bold(s string) string {
+	if !u.Color {
+		return s
+	}
+	return "\x1b[1m" + s + "\x1b[0m"
+}
+
+// Progress prints a progress line on stderr unless quiet.
+func (u *UI) Progress(format string, a ...any) {
+	if u.Quiet {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	fmt.Fprintf(u.Err, format+"\n", a...)
+}
+
+// Debug prints on stderr when -v was given at least level times.
+func (u *UI) Debug(level int, format string, a ...any) {
+	if u.Verbosity < level {
+		return
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	fmt.Fprintf(u.Err, "  "+format+"\n", a...)
+}
+
+// Step runs fn showing "• title" then "√ title (1.2s)" or "× title"; on a TTY
+// a spinner turns while it runs.
+func (u *UI) Step(title string, fn func() (note string, err error)) error {
+	start := time.Now()
+	stop := u.spin(title)
+	note, err := fn()
+	stop()
+	mark := MarkOK
+	if err != nil {
+		mark = MarkFail
+	}
+	if note != "" {
+		note = ": " + note
+	}
+	u.Progress("%s %s%s (%s)", u.Mark(mark), title, note, time.Since(start).Round(10*time.Millisecond))
+	return err
+}
+
+func (u *UI) spin(title string) func() {
+	if u.Quiet || !u.TTY {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		frames := []rune("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for i := 0; ; i++ {
+			u.mu.Lock()
+			fmt.Fprintf(u.Err, "\r%c %s", frames[i%len(frames)], title)
+			u.mu.Unlock()
+			select {
+			case <-done:
+				u.mu.Lock()
+				fmt.Fprint(u.Err, "\r\x1b[K")
+				u.mu.Unlock()
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return func() { close(done); wg.Wait() }
+}

@@ -1,0 +1,48 @@
+package cmd
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sort"
+
+	"github.com/spf13/cobra"
+
+	"lab.dev/lab/bootstrap/config"
+)
+
+// version is set at build time: -ldflags "-X lab.dev/lab/cmd.version=v0.1.0".
+var version = "dev"
+
+func newVersion(g *globals) *cobra.Command {
+	var output string
+	c := &cobra.Command{
+		Use:   "version",
+		Short: "Print lab's version and the versions of the charts and components it pins",
+		Args:  cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			p := config.Pinned()
+			if output == "json" {
+				return json.NewEncoder(g.ui.Out).Encode(map[string]any{"version": version, "go": runtime.Version(), "pins": p})
+			}
+			fmt.Fprintf(g.ui.Out, "lab %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			for _, sec := range []struct {
+				title string
+				m     map[string]string
+			}{{"components", p.Components}, {"charts", p.Charts}} {
+				fmt.Fprintf(g.ui.Out, "%s:\n", sec.title)
+				keys := make([]string, 0, len(sec.m))
+				for k := range sec.m {
+					keys = append(keys, k)
+				}
+				sort.Strings(keys)
+				for _, k := range keys {
+					fmt.Fprintf(g.ui.Out, "  %-24s %s\n", k, sec.m[k])
+				}
+			}
+			return nil
+		},
+	}
+	c.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	return c
+}

@@ -1,0 +1,61 @@
+// Package stacks owns the platform components lab installs: each stack as
+// data (name, namespace, chart source, pinned version, dependencies), and
+// the machinery that installs them.
+package stacks
+
+import (
+	"lab.dev/lab/bootstrap/config"
+)
+
+// Chart locates one Helm chart.
+type Chart struct {
+	Release   string // Helm release name
+	Namespace string
+	Repo      string // HTTP chart repository or oci:// registry
+	Name      string // chart name in the repository
+	Version   string // pinned version (manifests/versions.yaml)
+}
+
+// Stack is one platform component: one or more charts installed in order.
+type Stack struct {
+	Name      string   // key under lab.yaml stacks:
+	Charts    []Chart  // installed in this order (CRDs first)
+	DependsOn []string // stacks that must be ready first
+}
+
+// Catalog lists the stacks lab knows, with the versions pinned in this release.
+func Catalog() []Stack {
+	v := config.Pinned().Charts
+	return []Stack{
+		{Name: "prometheus", Charts: []Chart{
+			{Release: "kube-prometheus-stack", Namespace: "monitoring", Repo: "https://prometheus-community.github.io/helm-charts", Name: "kube-prometheus-stack", Version: v["kube-prometheus-stack"]},
+		}},
+		{Name: "linkerd", Charts: []Chart{
+			{Release: "linkerd-crds", Namespace: "linkerd", Repo: "https://helm.linkerd.io/edge", Name: "linkerd-crds", Version: v["linkerd-crds"]},
+			{Release: "linkerd-control-plane", Namespace: "linkerd", Repo: "https://helm.linkerd.io/edge", Name: "linkerd-control-plane", Version: v["linkerd-control-plane"]},
+		}},
+		{Name: "argocd", Charts: []Chart{
+			{Release: "argocd", Namespace: "argocd", Repo: "https://argoproj.github.io/argo-helm", Name: "argo-cd", Version: v["argo-cd"]},
+		}, DependsOn: []string{"prometheus"}},
+		{Name: "ollama", Charts: []Chart{
+			{Release: "ollama", Namespace: "ollama", Repo: "https://helm.otwld.com/", Name: "ollama", Version: v["ollama"]},
+		}},
+	}
+}
+
+// Enabled filters the catalog by lab.yaml.
+func Enabled(l *config.Lab) []Stack {
+	on := map[string]bool{
+		"argocd":     l.Stacks.ArgoCD.IsEnabled(),
+		"linkerd":    l.Stacks.Linkerd.IsEnabled(),
+		"prometheus": l.Stacks.Prometheus.IsEnabled(),
+		"ollama":     l.Stacks.Ollama.IsEnabled(),
+	}
+	var out []Stack
+	for _, s := range Catalog() {
+		if on[s.Name] {
+			out = append(out, s)
+		}
+	}
+	return out
+}

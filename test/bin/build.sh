@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# Builds the real components the integration tests and the kwok provider run:
+# kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok and a
+# CPU-only ollama, all from the Go module proxy, into one cache folder outside
+# the work tree. A binary that already exists at the pinned version is skipped,
+# so a warm run takes seconds.
+#
+#   test/bin/build.sh            build what is missing
+#   test/bin/build.sh --print    print the cache folder and exit
+#
+# Versions come from manifests/versions.yaml (the one place they are pinned).
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cache=${LAB_TESTBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/lab/testbin}
+pin() { sed -n "s/^  $1: *//p" "$root/manifests/versions.yaml" | head -1; }
+K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama)
+if [[ ${1:-} == --print ]]; then echo "$cache"; exit 0; fi
+
+mkdir -p "$cache"
+export GOFLAGS="-buildvcs=false -modcacherw" CGO_CFLAGS="${CGO_CFLAGS:-} -Wno-deprecated-declarations"
+log() { printf '[testbin] %s\n' "$*" >&2; }
+timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
+
+# build_once NAME VERSION CMD...: runs CMD unless $cache/NAME-VERSION/NAME exists.
+build_once() {
+  local name=$1 ver=$2; shift 2
+  local dir="$cache/$name-$ver"
+  if [[ -x "$dir/$name" ]]; then log "$name $ver: cached"; return; fi
+  mkdir -p "$dir.tmp"
+  timed "$@" "$dir.tmp"
+  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  ln -sfn "$dir/$name" "$cache/$name"
+}
+
+# Kubernetes: a wrapper module whose go.mod replaces every k8s.io staging module
+# with the release's v0.x twin (k8s.io/kubernetes requires them at v0.0.0).
+k8s() { # $1 = binary, $2 = out dir
+  local minor=${K8S#v1.}; minor=${minor%%.*}
+  local ld="-s -w"
+  for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+    ld+=" -X $p.gitVersion=$K8S -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
+  done
+  (cd "$here/kubernetes" && go build -ldflags "$ld" -o "$2/$1" "k8s.io/kubernetes/cmd/$1")
+}
+grep -q "k8s.io/kubernetes $K8S\$" "$here/kubernetes/go.mod" || { log "kubernetes/go.mod does not pin $K8S"; exit 1; }
+grep -q "go.etcd.io/etcd/server/v3 $ETCD\$" "$here/etcd/go.mod" || { log "etcd/go.mod does not pin $ETCD"; exit 1; }
+for b in kube-apiserver kube-controller-manager kube-scheduler; do
+  build_once "$b" "$K8S" k8s "$b"
+done
+
+etcd() { (cd "$here/etcd" && go build -ldflags "-s -w" -o "$1/etcd" go.etcd.io/etcd/server/v3); }
+build_once etcd "$ETCD" etcd
+
+kwok() { GOBIN="$1" go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK"; }
+build_once kwok "$KWOK" kwok
+
+# Ollama CPU-only: needs Debian's nlohmann-json3-dev and libstb-dev, and our own
+# stub for miniaudio.h (the module zip leaves out llama.cpp's vendor folder).
+ollama() {
+  for h in /usr/include/nlohmann/json.hpp /usr/include/stb/stb_image.h; do
+    [[ -f $h ]] || { log "missing $h: apt-get install nlohmann-json3-dev libstb-dev"; return 1; }
+  done
+  CGO_CPPFLAGS="-I$here/ollama-stub -I/usr/include/stb" GOBIN="$1" \
+    go install -ldflags "-s -w" "github.com/ollama/ollama@$OLLAMA"
+}
+if [[ ${LAB_SKIP_OLLAMA:-} == 1 ]]; then log "ollama: skipped (LAB_SKIP_OLLAMA=1)"; else
+  build_once ollama "$OLLAMA" ollama
+fi
+log "ready in $cache"
