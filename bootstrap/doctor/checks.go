@@ -31,16 +31,24 @@ func Checks() []Check {
 		{ID: "ports", Category: "network", Description: "host ports of cluster.portMappings are free", Hint: "stop what listens there or change cluster.portMappings[].hostPort", Fatal: true, Run: checkPorts},
 		{ID: "charts", Category: "network", Description: "chart repositories reachable", Hint: "on an air-gapped host use `lab bundle` on a connected machine, then `lab up --offline --bundle FILE`", Run: checkEndpoints},
 		{ID: "kwok-binaries", Category: "cluster", Description: "control-plane and kwok binaries for the kwok provider", Hint: "run `make testbin` (builds them into the cache) or set cluster.kwok.binDir", Fatal: true, Run: checkKwokBins},
-		{ID: "gpu-nvml", Category: "gpu", Description: "NVIDIA driver reachable through NVML", Hint: "install the NVIDIA driver (nvidia-smi must work); without a GPU the model runs on CPU", Run: checkNVML},
-		{ID: "gpu-fit", Category: "gpu", Description: "GPU suitability (RTX-class) and the model that fits its VRAM", Hint: "set stacks.ollama.model to a model that fits, or cluster.gpuWorkers: 0", Run: checkGPUFit},
+		{ID: "gpu-nvml", Category: "gpu", Description: "NVIDIA driver reachable through NVML", Hint: "install the NVIDIA driver (nvidia-smi must work); without a GPU the model runs on CPU", FatalWhen: wantsGPU, Run: checkNVML},
+		{ID: "gpu-fit", Category: "gpu", Description: "GPU suitability (RTX-class) and the model that fits its VRAM", Hint: "set stacks.ollama.model to a model that fits, or cluster.gpuWorkers: 0", FatalWhen: wantsGPU, Run: checkGPUFit},
 		{ID: "gpu-toolkit", Category: "gpu", Description: "nvidia-container-toolkit for GPU workers", Hint: "install nvidia-container-toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker --set-as-default`, set accept-nvidia-visible-devices-as-volume-mounts = true in /etc/nvidia-container-runtime/config.toml, restart Docker", Fatal: true, Run: checkToolkit},
 	}
 }
 
-func ok(format string, a ...any) Result   { return Result{Status: OK, Message: fmt.Sprintf(format, a...)} }
-func fail(format string, a ...any) Result { return Result{Status: Fail, Message: fmt.Sprintf(format, a...)} }
-func warn(format string, a ...any) Result { return Result{Status: Warn, Message: fmt.Sprintf(format, a...)} }
-func skip(format string, a ...any) Result { return Result{Status: Skip, Message: fmt.Sprintf(format, a...)} }
+func ok(format string, a ...any) Result {
+	return Result{Status: OK, Message: fmt.Sprintf(format, a...)}
+}
+func fail(format string, a ...any) Result {
+	return Result{Status: Fail, Message: fmt.Sprintf(format, a...)}
+}
+func warn(format string, a ...any) Result {
+	return Result{Status: Warn, Message: fmt.Sprintf(format, a...)}
+}
+func skip(format string, a ...any) Result {
+	return Result{Status: Skip, Message: fmt.Sprintf(format, a...)}
+}
 
 func human(b uint64) string { return fmt.Sprintf("%.1f GiB", float64(b)/float64(gib)) }
 

@@ -42,7 +42,10 @@ type Check struct {
 	Description string `json:"description"`
 	Hint        string `json:"hint,omitempty"`
 	Fatal       bool   `json:"fatal"`
-	Run         func(ctx context.Context, env *Env) Result `json:"-"`
+	// FatalWhen makes the check fatal for some labs only (a missing GPU is
+	// fatal when GPU workers are requested).
+	FatalWhen func(env *Env) bool                        `json:"-"`
+	Run       func(ctx context.Context, env *Env) Result `json:"-"`
 }
 
 // Endpoint is a URL lab needs to reach (a chart repository, a registry).
@@ -100,6 +103,9 @@ func Run(ctx context.Context, env *Env, checks []Check, perCheck time.Duration) 
 			defer cancel()
 			start := time.Now()
 			r := runOne(cctx, env, c)
+			if c.FatalWhen != nil && c.FatalWhen(env) {
+				c.Fatal = true
+			}
 			if r.Status == Fail && !c.Fatal {
 				r.Status = Warn
 			}
@@ -120,14 +126,19 @@ func Run(ctx context.Context, env *Env, checks []Check, perCheck time.Duration) 
 	return rep
 }
 
-func runOne(ctx context.Context, env *Env, c Check) (r Result) {
-	defer func() {
-		if p := recover(); p != nil {
-			r = Result{Status: Fail, Message: fmt.Sprintf("check crashed: %v", p)}
-		}
-	}()
+// runOne runs c in its own goroutine so that a check that hangs past ctx or
+// panics costs a result, not the run.
+func runOne(ctx context.Context, env *Env, c Check) Result {
 	done := make(chan Result, 1)
-	go func() { done <- c.Run(ctx, env) }()
+	go func() {
+		defer func() {
+			if p := recover(); p != nil {
+				done <- Result{Status: Fail, Message: fmt.Sprintf("check crashed: %v", p)}
+			}
+		}()
+		done <- c.Run(ctx, env)
+	}()
+	var r Result
 	select {
 	case r = <-done:
 		return r

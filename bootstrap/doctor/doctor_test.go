@@ -1,0 +1,245 @@
+package doctor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/nvidia"
+)
+
+type fakeHost struct {
+	cpus          int
+	total, avail  uint64
+	free          uint64
+	watches, inst int64
+	busy          map[string]bool
+	engine        *EngineInfo
+	paths         map[string]bool
+}
+
+func (h fakeHost) CPUs() int                       { return h.cpus }
+func (h fakeHost) Memory() (uint64, uint64, error) { return h.total, h.avail, nil }
+func (h fakeHost) DiskFree(string) (uint64, error) { return h.free, nil }
+func (h fakeHost) PortFree(a string) error {
+	if h.busy[a] {
+		return errors.New("address already in use")
+	}
+	return nil
+}
+func (h fakeHost) Sysctl(n string) (int64, error) {
+	if n == "fs.inotify.max_user_watches" {
+		return h.watches, nil
+	}
+	return h.inst, nil
+}
+func (h fakeHost) LookPath(n string) (string, error) {
+	if h.paths[n] {
+		return "/usr/bin/" + n, nil
+	}
+	return "", errors.New("not found")
+}
+func (h fakeHost) Engine(context.Context) (EngineInfo, error) {
+	if h.engine == nil {
+		return EngineInfo{}, ErrNoEngine
+	}
+	return *h.engine, nil
+}
+
+func bigHost() fakeHost {
+	return fakeHost{cpus: 16, total: 64 * gib, avail: 48 * gib, free: 500 * gib, watches: 524288, inst: 512,
+		engine: &EngineInfo{Name: "docker", Socket: "/var/run/docker.sock", Version: "28.2.2", Runtimes: []string{"runc"}}}
+}
+
+func outcome(t *testing.T, rep Report, id string) Outcome {
+	t.Helper()
+	for _, o := range rep.Outcomes {
+		if o.ID == id {
+			return o
+		}
+	}
+	t.Fatalf("no check %s", id)
+	return Outcome{}
+}
+
+func run(t *testing.T, l *config.Lab, h Host, gpu nvidia.Inspector) Report {
+	t.Helper()
+	env := &Env{Lab: l, Host: h, GPU: gpu, HTTP: http.DefaultClient, Offline: true}
+	return Run(context.Background(), env, Checks(), 5*time.Second)
+}
+
+var (
+	noGPU   = nvidia.Fake{Err: nvidia.ErrNoDriver}
+	rtx3060 = nvidia.Fake{Info: nvidia.Info{DriverVersion: "550.54", CUDAVersion: "12.4", GPUs: []nvidia.GPU{{Name: "NVIDIA GeForce RTX 3060", MemoryTotalBytes: 12288 << 20, ComputeCapability: "8.6"}}}}
+	rtx4090 = nvidia.Fake{Info: nvidia.Info{DriverVersion: "570.86", CUDAVersion: "12.8", GPUs: []nvidia.GPU{{Name: "NVIDIA GeForce RTX 4090", MemoryTotalBytes: 24564 << 20, ComputeCapability: "8.9"}}}}
+	h100    = nvidia.Fake{Info: nvidia.Info{DriverVersion: "580.65", CUDAVersion: "13.0", GPUs: []nvidia.GPU{{Name: "NVIDIA H100 80GB HBM3", MemoryTotalBytes: 81559 << 20, ComputeCapability: "9.0"}}}}
+	gtx1650 = nvidia.Fake{Info: nvidia.Info{DriverVersion: "550.54", CUDAVersion: "12.4", GPUs: []nvidia.GPU{{Name: "NVIDIA GeForce GTX 1650", MemoryTotalBytes: 4096 << 20, ComputeCapability: "7.5"}}}}
+)
+
+func TestNoGPUIsAWarningWithHint(t *testing.T) {
+	rep := run(t, config.Default(), bigHost(), noGPU)
+	o := outcome(t, rep, "gpu-nvml")
+	if o.Status != Warn || o.Hint == "" {
+		t.Fatalf("no GPU: want a warning with a hint, got %+v", o)
+	}
+	if !rep.Passed {
+		t.Errorf("a lab without GPU workers must pass without a GPU: %+v", rep)
+	}
+}
+
+func TestNoGPUFailsWhenGPUWorkersRequested(t *testing.T) {
+	l := config.Default()
+	l.Cluster.GPUWorkers = 1
+	rep := run(t, l, bigHost(), noGPU)
+	if o := outcome(t, rep, "gpu-nvml"); o.Status != Fail {
+		t.Fatalf("want fail, got %+v", o)
+	}
+	if o := outcome(t, rep, "gpu-toolkit"); o.Status != Fail {
+		t.Errorf("toolkit: want fail on a host without nvidia-ctk, got %+v", o)
+	}
+	if rep.Passed {
+		t.Error("report passed")
+	}
+}
+
+func TestGPUClassification(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		gpu    nvidia.Fake
+		status Status
+		family string
+		model  string
+	}{
+		{"rtx3060-12gb", rtx3060, OK, "consumer-rtx", "llama3:8b"},
+		{"rtx4090-24gb", rtx4090, OK, "consumer-rtx", "llama3:8b"},
+		{"h100-80gb", h100, OK, "datacenter", "llama3:8b"},
+		{"gtx1650-4gb", gtx1650, Warn, "other", "phi3:mini"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rep := run(t, config.Default(), bigHost(), tc.gpu)
+			o := outcome(t, rep, "gpu-fit")
+			if o.Status != tc.status {
+				t.Errorf("status %s, want %s: %s", o.Status, tc.status, o.Message)
+			}
+			fits := o.Details.([]GPUFit)
+			if fits[0].Class.Family != tc.family || fits[0].Class.Model != tc.model {
+				t.Errorf("got %+v", fits[0].Class)
+			}
+			if n := outcome(t, rep, "gpu-nvml"); n.Status != OK {
+				t.Errorf("nvml: %+v", n)
+			}
+		})
+	}
+}
+
+func TestExplicitModelTooBigForVRAM(t *testing.T) {
+	l := config.Default()
+	l.Stacks.Ollama.Model = "llama3:8b"
+	o := outcome(t, run(t, l, bigHost(), gtx1650), "gpu-fit")
+	if o.Status != Warn {
+		t.Fatalf("got %+v", o)
+	}
+}
+
+func TestHostChecks(t *testing.T) {
+	h := bigHost()
+	h.cpus, h.total, h.avail, h.free, h.watches = 1, 4*gib, 2*gib, gib, 8192
+	h.engine = nil
+	l := config.Default()
+	l.Cluster.PortMappings = []config.PortMapping{{ContainerPort: 80, HostPort: 8080, ListenAddress: "127.0.0.1"}}
+	h.busy = map[string]bool{"127.0.0.1:8080": true}
+	rep := run(t, l, h, noGPU)
+	for id, want := range map[string]Status{"host-cpu": Warn, "host-memory": Fail, "host-disk": Fail, "engine": Fail, "inotify": Warn, "ports": Fail, "kwok-binaries": Skip, "charts": Skip} {
+		if o := outcome(t, rep, id); o.Status != want {
+			t.Errorf("%s: %s, want %s (%s)", id, o.Status, want, o.Message)
+		}
+	}
+	if rep.Passed || rep.Failures != 4 {
+		t.Errorf("passed=%v failures=%d", rep.Passed, rep.Failures)
+	}
+}
+
+func TestKwokLabNeedsNoEngine(t *testing.T) {
+	l := config.Default()
+	l.Cluster.Provider = "kwok"
+	h := bigHost()
+	h.engine = nil
+	env := &Env{Lab: l, Host: h, GPU: noGPU, HTTP: http.DefaultClient, Offline: true,
+		KwokBins: func() (string, error) { return "/cache", nil }}
+	rep := Run(context.Background(), env, Checks(), time.Second)
+	for id, want := range map[string]Status{"engine": Skip, "inotify": Skip, "kwok-binaries": OK} {
+		if o := outcome(t, rep, id); o.Status != want {
+			t.Errorf("%s: %s, want %s", id, o.Status, want)
+		}
+	}
+	if !rep.Passed {
+		t.Errorf("kwok lab failed: %+v", rep)
+	}
+}
+
+func TestEndpoints(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/broken" {
+			w.WriteHeader(http.StatusBadGateway)
+		}
+	}))
+	defer srv.Close()
+	env := &Env{Lab: config.Default(), Host: bigHost(), GPU: noGPU, HTTP: srv.Client(),
+		Endpoints: []Endpoint{{Name: "good", URL: srv.URL + "/index.yaml"}, {Name: "bad", URL: srv.URL + "/broken"}}}
+	o := outcome(t, Run(context.Background(), env, Checks(), time.Second), "charts")
+	if o.Status != Warn || o.Message != "unreachable: bad" {
+		t.Fatalf("got %+v", o)
+	}
+}
+
+func TestCheckCrashAndTimeoutAreContained(t *testing.T) {
+	checks := []Check{
+		{ID: "panics", Fatal: true, Run: func(context.Context, *Env) Result { panic("boom") }},
+		{ID: "hangs", Run: func(ctx context.Context, _ *Env) Result { select {} }},
+	}
+	rep := Run(context.Background(), &Env{Lab: config.Default()}, checks, 50*time.Millisecond)
+	if o := outcome(t, rep, "panics"); o.Status != Fail {
+		t.Errorf("panic: %+v", o)
+	}
+	if o := outcome(t, rep, "hangs"); o.Status != Warn {
+		t.Errorf("hang: %+v", o)
+	}
+}
+
+func TestReportJSON(t *testing.T) {
+	rep := run(t, config.Default(), bigHost(), rtx4090)
+	b, err := json.Marshal(rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back struct {
+		Checks []map[string]any `json:"checks"`
+		Passed bool             `json:"passed"`
+	}
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if len(back.Checks) != len(Checks()) {
+		t.Fatalf("%d checks in JSON", len(back.Checks))
+	}
+	for _, c := range back.Checks {
+		for _, k := range []string{"id", "category", "description", "fatal", "status", "message"} {
+			if _, ok := c[k]; !ok {
+				t.Errorf("check %v lacks %s", c["id"], k)
+			}
+		}
+	}
+}
+
+func TestParseMeminfo(t *testing.T) {
+	// covered through SystemHost on Linux; the parser must not need MemAvailable.
+	total, avail, err := SystemHost{}.Memory()
+	if err != nil || total == 0 || avail > total {
+		t.Fatalf("total=%d avail=%d err=%v", total, avail, err)
+	}
+}

@@ -1,0 +1,110 @@
+package cmd
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func runLab(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	root, _ := newRoot()
+	var out, errb bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&errb)
+	code = run(root, args)
+	return code, out.String(), errb.String()
+}
+
+// On a host without a GPU (CI), doctor reports the NVML check as a warning
+// with a hint, as JSON, and never crashes.
+func TestDoctorJSONWithoutGPU(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lab.yaml")
+	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\ncluster:\n  provider: kwok\n"), 0o644)
+	t.Setenv("LAB_TESTBIN", dir) // no binaries there: kwok-binaries fails, exit 1
+	code, out, _ := runLab(t, "doctor", "-o", "json", "--offline", "-c", cfg)
+	var rep struct {
+		Checks []struct {
+			ID, Status, Hint, Message string
+		}
+		Passed bool
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	byID := map[string]int{}
+	for i, c := range rep.Checks {
+		byID[c.ID] = i
+	}
+	gpu := rep.Checks[byID["gpu-nvml"]]
+	if gpu.Status == "ok" {
+		t.Skip("this host has a GPU")
+	}
+	if gpu.Status != "warn" || gpu.Hint == "" {
+		t.Errorf("gpu-nvml: want warn with hint, got %+v", gpu)
+	}
+	if kb := rep.Checks[byID["kwok-binaries"]]; kb.Status != "fail" || !strings.Contains(kb.Message, "missing") {
+		t.Errorf("kwok-binaries: %+v", kb)
+	}
+	if code != 1 || rep.Passed {
+		t.Errorf("exit %d passed %v: a failed fatal check must exit 1", code, rep.Passed)
+	}
+}
+
+func TestConfigErrorsExitOneWithAllProblems(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "lab.yaml")
+	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\ncluster:\n  workers: -1\n  provder: kind\n"), 0o644)
+	code, _, errOut := runLab(t, "config", "validate", "-c", cfg)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, want := range []string{"ERROR: ", cfg + ":4: cluster.workers: must be >= 0, got -1", cfg + ":5: cluster.provder: unknown field"} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	if strings.Count(errOut, "ERROR:") != 1 {
+		t.Errorf("ERROR printed more than once:\n%s", errOut)
+	}
+}
+
+func TestInitWritesLoadableFileAndRefusesOverwrite(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "lab.yaml")
+	if code, _, e := runLab(t, "init", p); code != 0 {
+		t.Fatalf("init: %d %s", code, e)
+	}
+	if code, _, e := runLab(t, "config", "validate", "-c", p); code != 0 {
+		t.Fatalf("validate: %d %s", code, e)
+	}
+	if code, _, e := runLab(t, "init", p); code != 1 || !strings.Contains(e, "--force") {
+		t.Errorf("second init: %d %s", code, e)
+	}
+}
+
+func TestVersionListsPins(t *testing.T) {
+	code, out, _ := runLab(t, "version")
+	if code != 0 {
+		t.Fatal(code)
+	}
+	for _, want := range []string{"kube-prometheus-stack", "argo-cd", "kubernetes", "ollama"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("version lacks %s:\n%s", want, out)
+		}
+	}
+}
+
+func TestCompletionAndSchema(t *testing.T) {
+	if code, out, _ := runLab(t, "completion", "bash"); code != 0 || !strings.Contains(out, "bash completion") {
+		t.Errorf("completion: %d", code)
+	}
+	code, out, _ := runLab(t, "schema")
+	var s map[string]any
+	if code != 0 || json.Unmarshal([]byte(out), &s) != nil {
+		t.Errorf("schema: %d %.100s", code, out)
+	}
+}
