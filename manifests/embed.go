@@ -9,3 +9,13 @@ import _ "embed"
 //
 //go:embed versions.yaml
 var VersionsYAML []byte
+
+// KwokConfig is the kwok configuration and Stages of lab's simulated nodes.
+//
+//go:embed kwok/kwok.yaml
+var KwokConfig []byte
+
+// KwokLogsCRD defines kwok's Logs resource (pods/log content per pod).
+//
+//go:embed kwok/logs-crd.yaml
+var KwokLogsCRD []byte

@@ -26,10 +26,13 @@ timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 build_once() {
   local name=$1 ver=$2; shift 2
   local dir="$cache/$name-$ver"
-  if [[ -x "$dir/$name" ]]; then log "$name $ver: cached"; return; fi
-  mkdir -p "$dir.tmp"
-  timed "$@" "$dir.tmp"
-  rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  if [[ -x "$dir/$name" ]]; then
+    log "$name $ver: cached"
+  else
+    rm -rf "$dir.tmp" && mkdir -p "$dir.tmp"
+    timed "$@" "$dir.tmp"
+    rm -rf "$dir" && mv "$dir.tmp" "$dir"
+  fi
   ln -sfn "$dir/$name" "$cache/$name"
 }
 

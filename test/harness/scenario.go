@@ -1,0 +1,266 @@
+package harness
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+)
+
+// Scenario is a failure as data: the workload, the status kwok gives its pod
+// (as the kubelet would report it), the events, the logs, and the finding a
+// diagnosis must reach. Scenarios live as YAML files under test/scenarios.
+type Scenario struct {
+	Name        string          `json:"name"`
+	Description string          `json:"description"`
+	Objects     string          `json:"objects"`          // workload YAML; pods get the scenario label
+	Status      json.RawMessage `json:"status,omitempty"` // PodStatus applied by kwok; ${NOW} and ${NOW-90s} are replaced
+	Wait        string          `json:"wait,omitempty"`   // applied (default when status is set), unschedulable, running, none
+	Events      []Event         `json:"events,omitempty"`
+	Logs        []LogFiles      `json:"logs,omitempty"`
+	Expect      Expect          `json:"expect"`
+	dir         string
+}
+
+// Event is an event recorded for the scenario's pod, as the kubelet would.
+type Event struct {
+	Type    string `json:"type"` // Normal or Warning
+	Reason  string `json:"reason"`
+	Message string `json:"message"`
+	Count   int32  `json:"count,omitempty"`
+	Source  string `json:"source,omitempty"` // component, default kubelet
+}
+
+// LogFiles gives a container's current and previous logs, inline or as files
+// relative to the scenario file.
+type LogFiles struct {
+	Container    string `json:"container"`
+	Current      string `json:"current,omitempty"`
+	Previous     string `json:"previous,omitempty"`
+	CurrentFile  string `json:"currentFile,omitempty"`
+	PreviousFile string `json:"previousFile,omitempty"`
+}
+
+// Expect is the ground truth of a scenario.
+type Expect struct {
+	Category string   `json:"category"`           // e.g. OOMKilled, CrashLoopBackOff
+	Cause    string   `json:"cause"`              // the cause in one line
+	Evidence []string `json:"evidence,omitempty"` // what proves it (evidence ids or substrings)
+}
+
+// ScenarioLabel marks every pod of a scenario (value: scenario name).
+const ScenarioLabel = "lab.dev/scenario"
+
+// LoadScenario reads one scenario file.
+func LoadScenario(path string) (*Scenario, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var s Scenario
+	if err := yaml.UnmarshalStrict(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s.dir = filepath.Dir(path)
+	if s.Name == "" || s.Objects == "" {
+		return nil, fmt.Errorf("%s: name and objects are required", path)
+	}
+	return &s, nil
+}
+
+var nowRe = regexp.MustCompile(`\$\{NOW(-[0-9a-z.]+)?\}`)
+
+func expandNow(s string, now time.Time) string {
+	return nowRe.ReplaceAllStringFunc(s, func(m string) string {
+		t := now
+		if sub := nowRe.FindStringSubmatch(m)[1]; sub != "" {
+			if d, err := time.ParseDuration(sub[1:]); err == nil {
+				t = now.Add(-d)
+			}
+		}
+		return t.UTC().Format(time.RFC3339)
+	})
+}
+
+// Apply creates the scenario in namespace ns and waits until its pods reached
+// the scenario's state; it returns the pods.
+func (c *Cluster) Apply(ctx context.Context, s *Scenario, ns string) ([]corev1.Pod, error) {
+	if _, err := c.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return nil, err
+	}
+	objs, err := DecodeYAML([]byte(s.Objects))
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s objects: %w", s.Name, err)
+	}
+	var status string
+	if len(s.Status) > 0 {
+		status = expandNow(string(s.Status), time.Now())
+	}
+	for _, o := range objs {
+		o.SetNamespace(ns)
+		markPods(o, s.Name, status)
+	}
+	var all []byte
+	for _, o := range objs {
+		b, _ := json.Marshal(o.Object)
+		all = append(append(all, b...), []byte("\n---\n")...)
+	}
+	if err := c.ApplyYAML(ctx, all); err != nil {
+		return nil, err
+	}
+	pods, err := c.waitPods(ctx, s, ns, "created")
+	if err != nil {
+		return nil, err
+	}
+	for _, p := range pods {
+		if err := c.scenarioLogsAndEvents(ctx, s, &p); err != nil {
+			return nil, err
+		}
+	}
+	wait := s.Wait
+	if wait == "" {
+		wait = "none"
+		if status != "" {
+			wait = "applied"
+		}
+	}
+	return c.waitPods(ctx, s, ns, wait)
+}
+
+// desired is the part of the scenario status Apply waits for.
+type desired struct {
+	Phase             corev1.PodPhase `json:"phase"`
+	ContainerStatuses []any           `json:"containerStatuses"`
+}
+
+// markPods labels the scenario's pods (directly or through pod templates) and
+// gives them the status annotation kwok's lab-pod-scenario stage applies.
+func markPods(o *unstructured.Unstructured, name, status string) {
+	var path []string
+	switch o.GetKind() {
+	case "Pod":
+	case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job":
+		path = []string{"spec", "template"}
+	case "CronJob":
+		path = []string{"spec", "jobTemplate", "spec", "template"}
+	default:
+		return
+	}
+	meta := append(append([]string{}, path...), "metadata")
+	labels, _, _ := unstructured.NestedStringMap(o.Object, append(meta, "labels")...)
+	if labels == nil {
+		labels = map[string]string{}
+	}
+	labels[ScenarioLabel] = name
+	_ = unstructured.SetNestedStringMap(o.Object, labels, append(meta, "labels")...)
+	if status != "" {
+		ann, _, _ := unstructured.NestedStringMap(o.Object, append(meta, "annotations")...)
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann["lab.dev/status"] = status
+		_ = unstructured.SetNestedStringMap(o.Object, ann, append(meta, "annotations")...)
+	}
+}
+
+func (c *Cluster) scenarioLogsAndEvents(ctx context.Context, s *Scenario, p *corev1.Pod) error {
+	if len(s.Logs) > 0 {
+		var logs []ContainerLogs
+		for _, l := range s.Logs {
+			cur, err := s.text(l.Current, l.CurrentFile)
+			if err != nil {
+				return err
+			}
+			prev, err := s.text(l.Previous, l.PreviousFile)
+			if err != nil {
+				return err
+			}
+			logs = append(logs, ContainerLogs{Container: l.Container, Current: cur, Previous: prev})
+		}
+		if err := c.SetLogs(ctx, p.Namespace, p.Name, logs); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	now := metav1.Now()
+	for i, e := range s.Events {
+		count := e.Count
+		if count == 0 {
+			count = 1
+		}
+		src := e.Source
+		if src == "" {
+			src = "kubelet"
+		}
+		ev := &corev1.Event{
+			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%d", p.Name, i), Namespace: p.Namespace},
+			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, UID: p.UID, APIVersion: "v1"},
+			Type:           e.Type, Reason: e.Reason, Message: expandNow(e.Message, now.Time), Count: count,
+			Source:         corev1.EventSource{Component: src, Host: p.Spec.NodeName},
+			FirstTimestamp: metav1.NewTime(now.Add(-time.Duration(count) * 30 * time.Second)), LastTimestamp: now,
+		}
+		if _, err := c.Client.CoreV1().Events(p.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Scenario) text(inline, file string) (string, error) {
+	if file == "" {
+		return inline, nil
+	}
+	b, err := os.ReadFile(filepath.Join(s.dir, file))
+	return string(b), err
+}
+
+func (c *Cluster) waitPods(ctx context.Context, s *Scenario, ns, state string) ([]corev1.Pod, error) {
+	var pods []corev1.Pod
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	err := c.Proc("kwok").WaitFor(wctx, fmt.Sprintf("scenario %s pods %s", s.Name, state), func(ctx context.Context) (bool, error) {
+		list, err := c.Client.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: ScenarioLabel + "=" + s.Name})
+		if err != nil || len(list.Items) == 0 {
+			return false, err
+		}
+		pods = list.Items
+		var want desired
+		_ = json.Unmarshal(s.Status, &want)
+		for _, p := range pods {
+			if !podIn(&p, state, want) {
+				return false, nil
+			}
+		}
+		return true, nil
+	})
+	return pods, err
+}
+
+func podIn(p *corev1.Pod, state string, want desired) bool {
+	switch state {
+	case "created", "none":
+		return true
+	case "applied":
+		return p.Annotations["lab.dev/status-applied"] == "true" &&
+			(want.Phase == "" || p.Status.Phase == want.Phase) &&
+			(len(want.ContainerStatuses) == 0 || len(p.Status.ContainerStatuses) > 0)
+	case "running":
+		return p.Status.Phase == corev1.PodRunning
+	case "unschedulable":
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && strings.Contains(c.Reason, "Unschedulable") {
+				return true
+			}
+		}
+	}
+	return false
+}
