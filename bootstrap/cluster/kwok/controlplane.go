@@ -1,7 +1,9 @@
-package harness
+package kwok
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -18,9 +20,20 @@ import (
 // Options shape a control plane.
 type Options struct {
 	Dir           string     // state folder; empty = a new temp dir removed on Stop
-	Nodes         []NodeSpec // fake nodes created after start (default: two workers)
+	BinDir        string     // where the binaries are; empty = DefaultBinDir()
+	Detached      bool       // components outlive this process (the kwok provider)
+	Nodes         []NodeSpec // fake nodes created after start (nil: two workers)
 	APIServerArgs []string   // extra kube-apiserver flags, e.g. --max-requests-inflight=10
 	NoControllers bool       // skip kube-controller-manager and kube-scheduler
+}
+
+// State is what a control plane records in Dir/state.json: enough for a later
+// lab process to find, check and stop it.
+type State struct {
+	Created time.Time      `json:"created"`
+	Ports   map[string]int `json:"ports"`
+	PIDs    map[string]int `json:"pids"`
+	BinDir  string         `json:"binDir"`
 }
 
 // Cluster is a running control plane with kwok-managed fake nodes.
@@ -31,31 +44,98 @@ type Cluster struct {
 	Client     kubernetes.Interface
 	PKI        *PKI
 	Server     string // https://127.0.0.1:port
+	State      State
+	opts       Options
 	procs      []*Proc
 	tempDir    bool
 	stopOnce   sync.Once
 }
 
+const stateFile = "state.json"
+
+// LoadState reads dir/state.json; os.ErrNotExist when there is no lab there.
+func LoadState(dir string) (State, error) {
+	var s State
+	b, err := os.ReadFile(filepath.Join(dir, stateFile))
+	if err != nil {
+		return s, err
+	}
+	return s, json.Unmarshal(b, &s)
+}
+
+func (c *Cluster) saveState() error {
+	b, _ := json.MarshalIndent(c.State, "", "  ")
+	tmp := filepath.Join(c.Dir, stateFile+".tmp")
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(c.Dir, stateFile))
+}
+
+// Running reports which components of a recorded control plane are alive.
+func (s State) Running() (alive, dead []string) {
+	for _, name := range Binaries {
+		pid, ok := s.PIDs[name]
+		if !ok {
+			continue
+		}
+		if Alive(pid) {
+			alive = append(alive, name)
+		} else {
+			dead = append(dead, name)
+		}
+	}
+	return alive, dead
+}
+
+// StopState stops every recorded component, newest first.
+func StopState(s State, grace time.Duration) {
+	for i := len(Binaries) - 1; i >= 0; i-- {
+		if pid, ok := s.PIDs[Binaries[i]]; ok {
+			StopPID(pid, grace)
+		}
+	}
+}
+
 // Start brings up etcd, kube-apiserver, kube-controller-manager,
-// kube-scheduler and kwok, and creates the fake nodes. On error everything
-// started so far is stopped.
+// kube-scheduler and kwok, and creates the fake nodes. With an existing
+// state.json in Dir it reuses the recorded ports, PKI and etcd data and
+// starts only what is not running: a stopped or half-started lab resumes.
+// On error everything this call started is stopped.
 func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
-	c = &Cluster{Dir: opts.Dir}
+	c = &Cluster{Dir: opts.Dir, opts: opts}
 	if c.Dir == "" {
-		if c.Dir, err = os.MkdirTemp("", "lab-harness-"); err != nil {
+		if c.Dir, err = os.MkdirTemp("", "lab-kwok-"); err != nil {
 			return nil, err
 		}
 		c.tempDir = true
 	}
-	defer func() {
-		if err != nil {
-			c.Stop()
-		}
-	}()
-	if c.PKI, err = NewPKI(c.Dir); err != nil {
+	if err = os.MkdirAll(c.Dir, 0o700); err != nil {
 		return nil, err
 	}
-	if err = c.startEtcdAndAPIServer(ctx, opts); err != nil {
+	if err = CheckBinaries(opts.BinDir); err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			c.stopStarted()
+		}
+	}()
+	if c.State, err = LoadState(c.Dir); errors.Is(err, os.ErrNotExist) {
+		c.State = State{Created: time.Now().UTC(), Ports: map[string]int{}, PIDs: map[string]int{}, BinDir: opts.BinDir}
+		for _, p := range []string{"etcd-client", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok"} {
+			if c.State.Ports[p], err = FreePort(); err != nil {
+				return nil, err
+			}
+		}
+	} else if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", filepath.Join(c.Dir, stateFile), err)
+	}
+	if c.PKI, err = LoadOrCreatePKI(c.Dir); err != nil {
+		return nil, err
+	}
+	c.Server = fmt.Sprintf("https://127.0.0.1:%d", c.State.Ports["apiserver"])
+	if err = c.startEtcdAndAPIServer(ctx); err != nil {
 		return nil, err
 	}
 	if !opts.NoControllers {
@@ -66,49 +146,49 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err = c.startKwok(ctx); err != nil {
 		return nil, err
 	}
+	if err = c.saveState(); err != nil {
+		return nil, err
+	}
 	nodes := opts.Nodes
 	if nodes == nil {
 		nodes = []NodeSpec{{Name: "worker-1"}, {Name: "worker-2"}}
 	}
-	for _, n := range nodes {
-		if err = c.AddNode(ctx, n); err != nil {
-			return nil, err
-		}
+	if err = c.EnsureNodes(ctx, nodes); err != nil {
+		return nil, err
 	}
-	if len(nodes) > 0 {
-		err = c.WaitNodesReady(ctx, len(nodes))
-	}
-	return c, err
+	return c, nil
 }
 
-func (c *Cluster) startEtcdAndAPIServer(ctx context.Context, opts Options) error {
-	etcdBin, err := Bin("etcd")
+// launch starts a component unless state records it alive.
+func (c *Cluster) launch(name string, args []string) (*Proc, error) {
+	if pid, ok := c.State.PIDs[name]; ok && Alive(pid) {
+		return nil, nil
+	}
+	bin, err := Bin(c.opts.BinDir, name)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	apiBin, err := Bin("kube-apiserver")
+	p, err := startProc(c.Dir, name, bin, args, c.opts.Detached)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	ports := make([]int, 3)
-	for i := range ports {
-		if ports[i], err = FreePort(); err != nil {
-			return err
-		}
-	}
-	clientURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
-	etcd, err := StartProc(c.Dir, "etcd", etcdBin, []string{
+	c.procs = append(c.procs, p)
+	c.State.PIDs[name] = p.PID()
+	return p, nil
+}
+
+func (c *Cluster) startEtcdAndAPIServer(ctx context.Context) error {
+	ports := c.State.Ports
+	clientURL := fmt.Sprintf("http://127.0.0.1:%d", ports["etcd-client"])
+	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports["etcd-peer"])
+	if _, err := c.launch("etcd", []string{
 		"--name=lab", "--data-dir=" + filepath.Join(c.Dir, "etcd"),
 		"--listen-client-urls=" + clientURL, "--advertise-client-urls=" + clientURL,
 		"--listen-peer-urls=" + peerURL, "--initial-advertise-peer-urls=" + peerURL,
 		"--initial-cluster=lab=" + peerURL, "--unsafe-no-fsync", "--log-level=warn",
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
-	c.procs = append(c.procs, etcd)
-
 	serving, servingKey, err := c.PKI.Issue("apiserver", "kube-apiserver", nil, "127.0.0.1", "localhost", "kubernetes.default.svc", "10.0.0.1")
 	if err != nil {
 		return err
@@ -117,12 +197,11 @@ func (c *Cluster) startEtcdAndAPIServer(ctx context.Context, opts Options) error
 	if err != nil {
 		return err
 	}
-	c.Server = fmt.Sprintf("https://127.0.0.1:%d", ports[2])
 	args := joinArgs(map[string]string{
 		"etcd-servers":                     clientURL,
 		"bind-address":                     "127.0.0.1",
 		"advertise-address":                "127.0.0.1",
-		"secure-port":                      strconv.Itoa(ports[2]),
+		"secure-port":                      strconv.Itoa(ports["apiserver"]),
 		"tls-cert-file":                    serving,
 		"tls-private-key-file":             servingKey,
 		"client-ca-file":                   c.PKI.CAFile,
@@ -137,13 +216,11 @@ func (c *Cluster) startEtcdAndAPIServer(ctx context.Context, opts Options) error
 		"allow-privileged":                 "true",
 		"kubelet-preferred-address-types":  "InternalIP",
 		"profiling":                        "false",
-		"v":                                "1",
 	})
-	api, err := StartProc(c.Dir, "kube-apiserver", apiBin, append(args, opts.APIServerArgs...))
+	api, err := c.launch("kube-apiserver", append(args, c.opts.APIServerArgs...))
 	if err != nil {
 		return err
 	}
-	c.procs = append(c.procs, api)
 	if c.Kubeconfig, err = c.WriteKubeconfig("admin", "lab-admin", []string{"system:masters"}); err != nil {
 		return err
 	}
@@ -163,8 +240,12 @@ func (c *Cluster) startEtcdAndAPIServer(ctx context.Context, opts Options) error
 }
 
 // WriteKubeconfig issues a client certificate for user in groups and writes a
-// kubeconfig for it (name.kubeconfig in the cluster dir).
+// kubeconfig for it (name.kubeconfig in the cluster dir), unless it exists.
 func (c *Cluster) WriteKubeconfig(name, user string, groups []string) (string, error) {
+	path := filepath.Join(c.Dir, name+".kubeconfig")
+	if _, err := os.Stat(path); err == nil {
+		return path, nil
+	}
 	cert, key, err := c.PKI.Issue(name, user, groups)
 	if err != nil {
 		return "", err
@@ -174,7 +255,6 @@ func (c *Cluster) WriteKubeconfig(name, user string, groups []string) (string, e
 	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificate: cert, ClientKey: key}
 	cfg.Contexts["lab"] = &clientcmdapi.Context{Cluster: "lab", AuthInfo: name}
 	cfg.CurrentContext = "lab"
-	path := filepath.Join(c.Dir, name+".kubeconfig")
 	return path, clientcmd.WriteToFile(*cfg, path)
 }
 
@@ -188,55 +268,31 @@ func (c *Cluster) ConfigFor(user string, groups ...string) (*rest.Config, error)
 }
 
 func (c *Cluster) startControllers() error {
-	cm, err := Bin("kube-controller-manager")
-	if err != nil {
-		return err
-	}
-	sched, err := Bin("kube-scheduler")
-	if err != nil {
-		return err
-	}
-	p1, p2 := mustPort(), mustPort()
-	ctrl, err := StartProc(c.Dir, "kube-controller-manager", cm, joinArgs(map[string]string{
+	if _, err := c.launch("kube-controller-manager", joinArgs(map[string]string{
 		"kubeconfig":                       c.Kubeconfig,
 		"authentication-kubeconfig":        c.Kubeconfig,
 		"authorization-kubeconfig":         c.Kubeconfig,
 		"leader-elect":                     "false",
 		"bind-address":                     "127.0.0.1",
-		"secure-port":                      strconv.Itoa(p1),
+		"secure-port":                      strconv.Itoa(c.State.Ports["controller-manager"]),
 		"root-ca-file":                     c.PKI.CAFile,
 		"service-account-private-key-file": filepath.Join(c.Dir, "sa.key"),
 		"controllers":                      "*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-persistentvolume-binder,-attachdetach",
-		"concurrent-deployment-syncs":      "5",
-	}))
-	if err != nil {
+	})); err != nil {
 		return err
 	}
-	c.procs = append(c.procs, ctrl)
-	s, err := StartProc(c.Dir, "kube-scheduler", sched, joinArgs(map[string]string{
+	_, err := c.launch("kube-scheduler", joinArgs(map[string]string{
 		"kubeconfig":                c.Kubeconfig,
 		"authentication-kubeconfig": c.Kubeconfig,
 		"authorization-kubeconfig":  c.Kubeconfig,
 		"leader-elect":              "false",
 		"bind-address":              "127.0.0.1",
-		"secure-port":               strconv.Itoa(p2),
+		"secure-port":               strconv.Itoa(c.State.Ports["scheduler"]),
 	}))
-	if err != nil {
-		return err
-	}
-	c.procs = append(c.procs, s)
-	return nil
+	return err
 }
 
-func mustPort() int {
-	p, err := FreePort()
-	if err != nil {
-		panic(err)
-	}
-	return p
-}
-
-// Proc returns the started component called name, or nil.
+// Proc returns the component called name started by this process, or nil.
 func (c *Cluster) Proc(name string) *Proc {
 	for _, p := range c.procs {
 		if p.Name == name {
@@ -246,12 +302,18 @@ func (c *Cluster) Proc(name string) *Proc {
 	return nil
 }
 
-// Stop stops every component (newest first) and removes a temp dir.
+func (c *Cluster) stopStarted() {
+	for i := len(c.procs) - 1; i >= 0; i-- {
+		c.procs[i].Stop(5 * time.Second)
+	}
+}
+
+// Stop stops every component (also those an earlier process started) and
+// removes a temp dir.
 func (c *Cluster) Stop() {
 	c.stopOnce.Do(func() {
-		for i := len(c.procs) - 1; i >= 0; i-- {
-			c.procs[i].Stop(5 * time.Second)
-		}
+		c.stopStarted()
+		StopState(c.State, 5*time.Second)
 		if c.tempDir && os.Getenv("LAB_KEEP_HARNESS") == "" {
 			os.RemoveAll(c.Dir)
 		}

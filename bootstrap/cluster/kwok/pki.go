@@ -1,4 +1,4 @@
-package harness
+package kwok
 
 import (
 	"crypto/ecdsa"
@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -23,8 +24,31 @@ type PKI struct {
 	CAFile string
 }
 
-// NewPKI writes ca.crt/ca.key and the service-account RSA key pair (sa.key,
-// sa.pub) into dir.
+// LoadOrCreatePKI reuses dir's CA when ca.crt and ca.key exist, else creates it.
+func LoadOrCreatePKI(dir string) (*PKI, error) {
+	certPEM, err1 := os.ReadFile(filepath.Join(dir, "ca.crt"))
+	keyPEM, err2 := os.ReadFile(filepath.Join(dir, "ca.key"))
+	if err1 != nil || err2 != nil {
+		return NewPKI(dir)
+	}
+	cb, _ := pem.Decode(certPEM)
+	kb, _ := pem.Decode(keyPEM)
+	if cb == nil || kb == nil {
+		return nil, fmt.Errorf("%s: unreadable ca.crt/ca.key", dir)
+	}
+	cert, err := x509.ParseCertificate(cb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	key, err := x509.ParseECPrivateKey(kb.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	return &PKI{Dir: dir, CACert: cert, CAKey: key, CAFile: filepath.Join(dir, "ca.crt")}, nil
+}
+
+// NewPKI writes ca.crt/ca.key (ECDSA P-256, 0600) and the service-account
+// RSA key pair (sa.key, sa.pub) into dir.
 func NewPKI(dir string) (*PKI, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -34,7 +58,7 @@ func NewPKI(dir string) (*PKI, error) {
 		SerialNumber:          big.NewInt(1),
 		Subject:               pkix.Name{CommonName: "lab-test-ca"},
 		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
+		NotAfter:              time.Now().Add(5 * 365 * 24 * time.Hour),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
 		IsCA:                  true,
@@ -46,6 +70,10 @@ func NewPKI(dir string) (*PKI, error) {
 	cert, _ := x509.ParseCertificate(der)
 	p := &PKI{Dir: dir, CACert: cert, CAKey: key, CAFile: filepath.Join(dir, "ca.crt")}
 	if err := writePEM(p.CAFile, "CERTIFICATE", der); err != nil {
+		return nil, err
+	}
+	kb, _ := x509.MarshalECPrivateKey(key)
+	if err := writePEM(filepath.Join(dir, "ca.key"), "EC PRIVATE KEY", kb); err != nil {
 		return nil, err
 	}
 	sa, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -71,7 +99,7 @@ func (p *PKI) Issue(name, cn string, orgs []string, hosts ...string) (certFile, 
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: cn, Organization: orgs},
 		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
+		NotAfter:     time.Now().Add(365 * 24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
 	}

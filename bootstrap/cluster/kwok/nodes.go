@@ -1,4 +1,4 @@
-package harness
+package kwok
 
 import (
 	"context"
@@ -37,10 +37,6 @@ type NodeSpec struct {
 }
 
 func (c *Cluster) startKwok(ctx context.Context) error {
-	bin, err := Bin("kwok")
-	if err != nil {
-		return err
-	}
 	if err := c.ApplyYAML(ctx, manifests.KwokLogsCRD); err != nil {
 		return fmt.Errorf("installing kwok Logs CRD: %w", err)
 	}
@@ -55,8 +51,8 @@ func (c *Cluster) startKwok(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	port := mustPort()
-	p, err := StartProc(c.Dir, "kwok", bin, []string{
+	port := c.State.Ports["kwok"]
+	_, err = c.launch("kwok", []string{
 		"--kubeconfig=" + c.Kubeconfig, "--config=" + cfg,
 		"--manage-all-nodes=false", "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
 		"--node-ip=127.0.0.1", "--node-port=" + strconv.Itoa(port),
@@ -64,11 +60,7 @@ func (c *Cluster) startKwok(ctx context.Context) error {
 		"--tls-cert-file=" + cert, "--tls-private-key-file=" + key,
 		"--node-lease-duration-seconds=0", "--enable-crds=Logs", "--cidr=10.244.0.0/16",
 	})
-	if err != nil {
-		return err
-	}
-	c.procs = append(c.procs, p)
-	return nil
+	return err
 }
 
 // ApplyYAML creates every object of a (multi-document) YAML, or updates it if
@@ -211,7 +203,7 @@ func (c *Cluster) AddNode(ctx context.Context, n NodeSpec) error {
 	}
 	labels := map[string]string{
 		"kubernetes.io/hostname": n.Name, "kubernetes.io/os": "linux", "kubernetes.io/arch": "amd64",
-		"type": "kwok", "node-role.kubernetes.io/worker": "",
+		"type": "kwok", "node-role.kubernetes.io/worker": "", ManagedLabel: "true",
 	}
 	for k, v := range n.Labels {
 		labels[k] = v
@@ -226,6 +218,43 @@ func (c *Cluster) AddNode(ctx context.Context, n NodeSpec) error {
 		return fmt.Errorf("creating node %s: %w", n.Name, err)
 	}
 	return nil
+}
+
+// ManagedLabel marks the nodes EnsureNodes owns.
+const ManagedLabel = "lab.dev/managed"
+
+// EnsureNodes makes the lab's fake nodes exactly nodes: it creates the
+// missing ones, deletes managed nodes not in the list, and waits until all
+// are Ready. Nodes already there are left alone.
+func (c *Cluster) EnsureNodes(ctx context.Context, nodes []NodeSpec) error {
+	list, err := c.Client.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: ManagedLabel + "=true"})
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, n := range nodes {
+		want[n.Name] = true
+	}
+	have := map[string]bool{}
+	for _, n := range list.Items {
+		have[n.Name] = true
+		if !want[n.Name] {
+			if err := c.Client.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("deleting node %s: %w", n.Name, err)
+			}
+		}
+	}
+	for _, n := range nodes {
+		if !have[n.Name] {
+			if err := c.AddNode(ctx, n); err != nil && !apierrors.IsAlreadyExists(err) {
+				return err
+			}
+		}
+	}
+	if len(nodes) == 0 {
+		return nil
+	}
+	return c.WaitNodesReady(ctx, len(nodes))
 }
 
 // WaitNodesReady waits until at least n nodes report Ready.
