@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/bootstrap/ui"
-	"lab.dev/lab/nvidia"
-	"lab.dev/lab/stacks"
 )
 
 func newDoctor(g *globals) *cobra.Command {
@@ -30,13 +27,7 @@ func newDoctor(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env := &doctor.Env{Lab: l, Host: doctor.SystemHost{}, GPU: nvidia.NVML(),
-				HTTP: &http.Client{Timeout: timeout}, Offline: offline, KwokBins: kwokBinResolver(l)}
-			for _, s := range stacks.Enabled(l) {
-				for _, ch := range s.Charts {
-					env.Endpoints = append(env.Endpoints, doctor.Endpoint{Name: ch.Name, URL: ch.Repo})
-				}
-			}
+			env := doctorEnv(l, offline, timeout)
 			rep := doctor.Run(c.Context(), env, doctor.Checks(), timeout+2*time.Second)
 			switch output {
 			case "json":

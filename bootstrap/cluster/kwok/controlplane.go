@@ -153,8 +153,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if nodes == nil {
 		nodes = []NodeSpec{{Name: "worker-1"}, {Name: "worker-2"}}
 	}
-	if err = c.EnsureNodes(ctx, nodes); err != nil {
-		return nil, err
+	if len(nodes) > 0 {
+		if err = c.EnsureNodes(ctx, nodes); err != nil {
+			return nil, err
+		}
 	}
 	return c, nil
 }
@@ -318,4 +320,22 @@ func (c *Cluster) Stop() {
 			os.RemoveAll(c.Dir)
 		}
 	})
+}
+
+// Attach connects to a control plane an earlier process started in dir.
+func Attach(dir string, cfg *rest.Config) (*Cluster, error) {
+	st, err := LoadState(dir)
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	pki, err := LoadOrCreatePKI(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Cluster{Dir: dir, Kubeconfig: filepath.Join(dir, "admin.kubeconfig"), Config: cfg, Client: cs, PKI: pki, State: st,
+		Server: fmt.Sprintf("https://127.0.0.1:%d", st.Ports["apiserver"])}, nil
 }

@@ -195,7 +195,6 @@ func joinArgs(kv map[string]string) []string {
 	return out
 }
 
-
 // Alive reports whether a process with pid exists (and is not a zombie).
 func Alive(pid int) bool {
 	if pid <= 0 || syscall.Kill(pid, 0) != nil {

@@ -1,0 +1,84 @@
+// Package cluster puts every way lab gets a cluster behind one interface:
+// kwok (real control plane, simulated nodes), existing (any kubeconfig), and
+// — per the cluster-lifecycle issue — kind and k3s.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+
+	"lab.dev/lab/bootstrap/config"
+)
+
+// ErrNotImplemented is returned for providers this lab release cannot drive yet.
+var ErrNotImplemented = errors.New("provider not implemented in this release")
+
+// Node is one node as status shows it.
+type Node struct {
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+	Ready bool   `json:"ready"`
+	GPUs  int64  `json:"gpus,omitempty"`
+}
+
+// Provider creates, finds and deletes a lab's cluster.
+type Provider interface {
+	Name() string
+	// Exists reports whether the cluster was created (it may be stopped).
+	Exists(ctx context.Context) (bool, error)
+	// Healthy reports whether the cluster answers and why not.
+	Healthy(ctx context.Context) (bool, string)
+	// Create creates the cluster, or resumes a stopped or half-created one.
+	Create(ctx context.Context) error
+	// Delete removes the cluster; deleting a missing cluster succeeds.
+	Delete(ctx context.Context) error
+	// EnsureNodes makes the nodes match lab.yaml (providers that can).
+	EnsureNodes(ctx context.Context) error
+	// RESTConfig is how to reach the cluster as its admin.
+	RESTConfig() (*rest.Config, error)
+	// Kubeconfig is the path of the lab's kubeconfig file.
+	Kubeconfig() string
+}
+
+// New returns the provider lab.yaml asks for; dir is the lab's state folder.
+func New(l *config.Lab, dir string) (Provider, error) {
+	switch l.Cluster.Provider {
+	case "kwok":
+		return &kwokProvider{lab: l, dir: filepath.Join(dir, "kwok")}, nil
+	case "existing":
+		return &existingProvider{lab: l}, nil
+	case "kind", "k3s":
+		return nil, fmt.Errorf("cluster.provider %s: %w; use provider kwok (simulated nodes) or existing (any kubeconfig)", l.Cluster.Provider, ErrNotImplemented)
+	}
+	return nil, fmt.Errorf("unknown cluster.provider %q", l.Cluster.Provider)
+}
+
+// Nodes lists a cluster's nodes for status.
+func Nodes(ctx context.Context, cs kubernetes.Interface) ([]Node, error) {
+	list, err := cs.CoreV1().Nodes().List(ctx, listAll)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Node, 0, len(list.Items))
+	for _, n := range list.Items {
+		node := Node{Name: n.Name, Role: "worker"}
+		if _, ok := n.Labels["node-role.kubernetes.io/control-plane"]; ok {
+			node.Role = "control-plane"
+		}
+		if g, ok := n.Status.Capacity["nvidia.com/gpu"]; ok {
+			node.GPUs = g.Value()
+		}
+		for _, c := range n.Status.Conditions {
+			if c.Type == "Ready" && c.Status == "True" {
+				node.Ready = true
+			}
+		}
+		out = append(out, node)
+	}
+	return out, nil
+}

@@ -1,0 +1,168 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+
+	"lab.dev/lab/bootstrap/cluster"
+	"lab.dev/lab/bootstrap/doctor"
+)
+
+// Preflight supplies the doctor environment for the preflight step.
+type Preflight func(c *Context) *doctor.Env
+
+// UpSteps are the steps of `lab up`, in order. Stacks, GitOps and the agent
+// join this list as they are built.
+func UpSteps(preflight Preflight) []Step {
+	return []Step{
+		{Name: "preflight", Inspect: func(ctx context.Context, c *Context) (bool, string, error) {
+			rep := doctor.Run(ctx, preflight(c), doctor.Checks(), 10*time.Second)
+			if !rep.Passed {
+				return false, "", nil
+			}
+			return true, fmt.Sprintf("no fatal check failed, %d warning(s); see `lab doctor`", rep.Warnings), nil
+		}, Apply: func(ctx context.Context, c *Context) (string, error) {
+			rep := doctor.Run(ctx, preflight(c), doctor.Checks(), 10*time.Second)
+			var failed []string
+			for _, o := range rep.Outcomes {
+				if o.Status == doctor.Fail {
+					failed = append(failed, fmt.Sprintf("%s: %s (hint: %s)", o.Description, o.Message, o.Hint))
+				}
+			}
+			if len(failed) > 0 {
+				return "", fmt.Errorf("preflight failed (see `lab doctor`):\n  %s", strings.Join(failed, "\n  "))
+			}
+			return "passed", nil
+		}},
+		{Name: "spec", Inspect: inspectSpec, Apply: applySpec},
+		{Name: "cluster", Inspect: func(ctx context.Context, c *Context) (bool, string, error) {
+			ok, why := c.Provider.Healthy(ctx)
+			return ok, why, nil
+		}, Apply: func(ctx context.Context, c *Context) (string, error) {
+			existed, _ := c.Provider.Exists(ctx)
+			if err := c.Provider.Create(ctx); err != nil {
+				return "", err
+			}
+			if existed {
+				return "resumed " + c.Provider.Name() + " cluster", nil
+			}
+			return "created " + c.Provider.Name() + " cluster", nil
+		}},
+		{Name: "nodes", Inspect: inspectNodes, Apply: func(ctx context.Context, c *Context) (string, error) {
+			if err := c.Provider.EnsureNodes(ctx); err != nil {
+				return "", err
+			}
+			return fmt.Sprintf("%d nodes Ready", c.Lab.Cluster.ControlPlanes+c.Lab.Cluster.Workers+c.Lab.Cluster.GPUWorkers), nil
+		}},
+		{Name: "record", Inspect: func(ctx context.Context, c *Context) (bool, string, error) {
+			cs, err := c.client()
+			if err != nil {
+				return false, "", err
+			}
+			got, err := recordedSpec(ctx, cs)
+			if err != nil {
+				return false, "", err
+			}
+			host, herr := os.ReadFile(c.Dir + "/" + appliedFile)
+			return got == specJSON(c.Lab) && herr == nil && string(host) == got, "applied spec already recorded", nil
+		}, Apply: func(ctx context.Context, c *Context) (string, error) {
+			cs, err := c.client()
+			if err != nil {
+				return "", err
+			}
+			return "ConfigMap " + SpecNamespace + "/" + SpecConfigMap, recordSpec(ctx, cs, c.Dir, c.Lab)
+		}},
+	}
+}
+
+func (c *Context) client() (kubernetes.Interface, error) {
+	if c.Client != nil {
+		return c.Client, nil
+	}
+	cfg, err := c.Provider.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err == nil {
+		c.Client = cs
+	}
+	return cs, err
+}
+
+func inspectSpec(_ context.Context, c *Context) (bool, string, error) {
+	old, err := ReadApplied(c.Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return true, "new lab", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	if len(ClusterChanges(Diff(old, c.Lab))) == 0 {
+		return true, "cluster spec unchanged", nil
+	}
+	return false, "", nil
+}
+
+func applySpec(ctx context.Context, c *Context) (string, error) {
+	old, err := ReadApplied(c.Dir)
+	if err != nil {
+		return "", err
+	}
+	changes := ClusterChanges(Diff(old, c.Lab))
+	lines := make([]string, len(changes))
+	for i, ch := range changes {
+		lines[i] = "  " + ch.String()
+	}
+	diff := strings.Join(lines, "\n")
+	if !c.Force {
+		return "", fmt.Errorf("%w:\n%s", ErrSpecChanged, diff)
+	}
+	c.UI.Progress("applying with --force:\n%s", diff)
+	if NeedsRecreate(changes) {
+		if err := c.Provider.Delete(ctx); err != nil {
+			return "", fmt.Errorf("deleting the cluster to recreate it: %w", err)
+		}
+		_ = os.Remove(c.Dir + "/" + appliedFile)
+		return "cluster will be recreated", nil
+	}
+	return fmt.Sprintf("%d change(s) accepted", len(changes)), nil
+}
+
+func inspectNodes(ctx context.Context, c *Context) (bool, string, error) {
+	if c.Provider.Name() == "existing" {
+		return true, "an existing cluster's nodes are its own", nil
+	}
+	cs, err := c.client()
+	if err != nil {
+		return false, "", err
+	}
+	nodes, err := cluster.Nodes(ctx, cs)
+	if err != nil {
+		return false, "", err
+	}
+	var want []string
+	for _, n := range cluster.KwokNodes(c.Lab) {
+		want = append(want, n.Name)
+	}
+	var have []string
+	for _, n := range nodes {
+		if !n.Ready {
+			return false, n.Name + " not Ready", nil
+		}
+		have = append(have, n.Name)
+	}
+	sort.Strings(want)
+	sort.Strings(have)
+	if strings.Join(want, ",") != strings.Join(have, ",") {
+		return false, fmt.Sprintf("nodes %v, want %v", have, want), nil
+	}
+	return true, fmt.Sprintf("%d nodes Ready", len(have)), nil
+}

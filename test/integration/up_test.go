@@ -1,0 +1,188 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+)
+
+var (
+	labBinOnce sync.Once
+	labBin     string
+	labBinErr  error
+)
+
+// buildLab builds the lab binary once per test binary, as users run it.
+func buildLab(t *testing.T) string {
+	t.Helper()
+	labBinOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lab-bin-")
+		if err != nil {
+			labBinErr = err
+			return
+		}
+		labBin = filepath.Join(dir, "lab")
+		out, err := exec.Command("go", "build", "-o", labBin, "../../cmd/lab").CombinedOutput()
+		if err != nil {
+			labBinErr = err
+			labBin = string(out)
+		}
+	})
+	if labBinErr != nil {
+		t.Fatalf("building lab: %v\n%s", labBinErr, labBin)
+	}
+	return labBin
+}
+
+type labEnv struct {
+	t    *testing.T
+	bin  string
+	home string
+	cfg  string
+}
+
+func newLabEnv(t *testing.T, name string, workers int) *labEnv {
+	e := &labEnv{t: t, bin: buildLab(t), home: t.TempDir()}
+	e.cfg = filepath.Join(e.home, "lab.yaml")
+	e.writeConfig(name, workers)
+	t.Cleanup(func() { e.run("down") })
+	return e
+}
+
+func (e *labEnv) writeConfig(name string, workers int) {
+	y := "apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: " + name + "}\n" +
+		"cluster: {provider: kwok, workers: " + strconv.Itoa(workers) + ", gpuWorkers: 1}\n" +
+		"stacks: {argocd: {enabled: false}, linkerd: {enabled: false}, prometheus: {enabled: false}, ollama: {enabled: false}}\n"
+	if err := os.WriteFile(e.cfg, []byte(y), 0o644); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+func (e *labEnv) cmd(args ...string) *exec.Cmd {
+	c := exec.Command(e.bin, append(args, "-c", e.cfg)...)
+	c.Env = append(os.Environ(), "LAB_HOME="+e.home, "NO_COLOR=1")
+	return c
+}
+
+// run runs lab and returns exit code, stdout, stderr.
+func (e *labEnv) run(args ...string) (int, string, string) {
+	c := e.cmd(args...)
+	var out, errb strings.Builder
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		e.t.Fatalf("lab %v: %v", args, err)
+	}
+	return code, out.String(), errb.String()
+}
+
+func (e *labEnv) status() (int, map[string]any) {
+	code, out, errOut := e.run("status", "-o", "json")
+	var st map[string]any
+	if err := json.Unmarshal([]byte(out), &st); err != nil {
+		e.t.Fatalf("status -o json: %v\n%s\n%s", err, out, errOut)
+	}
+	return code, st
+}
+
+// up → status healthy → up again changes nothing → a changed worker count
+// shows a diff and refuses without --force → --force applies it → down →
+// down again succeeds.
+func TestUpStatusDownLifecycle(t *testing.T) {
+	e := newLabEnv(t, "cycle", 2)
+	if code, _, errOut := e.run("up"); code != 0 {
+		t.Fatalf("up: %d\n%s", code, errOut)
+	}
+	code, st := e.status()
+	if code != 0 || st["healthy"] != true || st["nodesReady"] != float64(4) {
+		t.Fatalf("status after up: %d %v", code, st)
+	}
+	code, _, errOut := e.run("up")
+	if code != 0 || !strings.Contains(errOut, "nothing changed") || strings.Count(errOut, "nothing to do") != 5 {
+		t.Errorf("second up was not a no-op: %d\n%s", code, errOut)
+	}
+	e.writeConfig("cycle", 3)
+	code, _, errOut = e.run("up")
+	if code != 1 || !strings.Contains(errOut, "cluster.workers: 2 → 3") || !strings.Contains(errOut, "--force") {
+		t.Errorf("changed workers without --force: %d\n%s", code, errOut)
+	}
+	if _, st := e.status(); st["nodesReady"] != float64(4) {
+		t.Errorf("a refused change touched the nodes: %v", st["nodesReady"])
+	}
+	if code, _, errOut = e.run("up", "--force"); code != 0 {
+		t.Fatalf("up --force: %d\n%s", code, errOut)
+	}
+	if code, st := e.status(); code != 0 || st["nodesReady"] != float64(5) {
+		t.Errorf("after --force: %d %v", code, st)
+	}
+	for i := 0; i < 2; i++ {
+		if code, _, errOut := e.run("down"); code != 0 {
+			t.Fatalf("down #%d: %d\n%s", i+1, code, errOut)
+		}
+	}
+	if code, st := e.status(); code == 0 || st["clusterUp"] != false {
+		t.Errorf("status after down: %d %v", code, st)
+	}
+	if _, err := os.Stat(filepath.Join(e.home, "labs", "cycle")); !os.IsNotExist(err) {
+		t.Errorf("lab state left on the host: %v", err)
+	}
+}
+
+// An `up` killed (SIGKILL) right after each step boundary resumes and converges.
+func TestUpKilledAtEveryStepResumes(t *testing.T) {
+	for _, step := range []string{"preflight", "spec", "cluster", "nodes", "record"} {
+		t.Run(step, func(t *testing.T) {
+			e := newLabEnv(t, "kill-"+step, 1)
+			c := e.cmd("up")
+			stderr, err := c.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Start(); err != nil {
+				t.Fatal(err)
+			}
+			killed := false
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				if strings.HasPrefix(sc.Text(), "√ "+step+":") {
+					c.Process.Kill()
+					killed = true
+					break
+				}
+			}
+			go func() {
+				for sc.Scan() {
+				}
+			}()
+			c.Wait()
+			if !killed {
+				t.Fatalf("never saw step %s finish", step)
+			}
+			code, _, errOut := e.run("up")
+			if code != 0 {
+				t.Fatalf("resumed up: %d\n%s", code, errOut)
+			}
+			if step != "record" && !strings.Contains(errOut, "resuming: the last `lab up`") {
+				t.Errorf("resume not reported:\n%s", errOut)
+			}
+			code, st := e.status()
+			if code != 0 || st["nodesReady"] != float64(3) {
+				t.Errorf("not converged: %d %v", code, st)
+			}
+			if code, _, errOut := e.run("up"); code != 0 || !strings.Contains(errOut, "nothing changed") {
+				t.Errorf("third up not a no-op:\n%s", errOut)
+			}
+		})
+	}
+}
