@@ -12,6 +12,7 @@ import (
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/stacks"
 )
 
 // labStatus is `lab status -o json`.
@@ -24,6 +25,7 @@ type labStatus struct {
 	Nodes       []cluster.Node    `json:"nodes"`
 	NodesReady  int               `json:"nodesReady"`
 	SpecChanges []pipeline.Change `json:"specChanges"`
+	Releases    []stacks.Release  `json:"releases"`
 	LastUp      pipeline.Journal  `json:"lastUp"`
 	Kubeconfig  string            `json:"kubeconfig"`
 }
@@ -53,6 +55,11 @@ func newStatus(g *globals) *cobra.Command {
 						st.Nodes, _ = cluster.Nodes(ctx, cs)
 					}
 				}
+				rels, err := stacks.Helm{Kubeconfig: pc.Provider.Kubeconfig(), Context: l.Cluster.Context}.Releases()
+				if err != nil {
+					g.ui.Debug(1, "%v", err)
+				}
+				st.Releases = rels
 			}
 			for _, n := range st.Nodes {
 				if n.Ready {
@@ -68,6 +75,9 @@ func newStatus(g *globals) *cobra.Command {
 				want = len(st.Nodes)
 			}
 			st.Healthy = st.ClusterUp && st.NodesReady == len(st.Nodes) && len(st.Nodes) >= want
+			for _, r := range st.Releases {
+				st.Healthy = st.Healthy && r.Deployed()
+			}
 			if output == "json" {
 				e := json.NewEncoder(g.ui.Out)
 				e.SetIndent("", "  ")
@@ -103,6 +113,9 @@ func printStatus(u *ui.UI, st labStatus) {
 			gpu = fmt.Sprintf(", %d GPU", n.GPUs)
 		}
 		fmt.Fprintf(u.Out, "    %-28s %-14s ready=%v%s\n", n.Name, n.Role, n.Ready, gpu)
+	}
+	for _, r := range st.Releases {
+		fmt.Fprintf(u.Out, "%s release %s/%s: %s-%s rev %d %s\n", mark(r.Deployed()), r.Namespace, r.Name, r.Chart, r.Version, r.Revision, r.Status)
 	}
 	if len(st.SpecChanges) == 0 {
 		fmt.Fprintf(u.Out, "%s spec: lab.yaml matches what was applied\n", u.Mark(ui.MarkOK))
