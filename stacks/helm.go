@@ -81,4 +81,3 @@ func (h Helm) Releases() ([]Release, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Namespace+"/"+out[i].Name < out[j].Namespace+"/"+out[j].Name })
 	return out, nil
 }
-
