@@ -45,8 +45,14 @@ lint: ## go vet + gofmt check
 fuzz: ## fuzz the lab.yaml loader for 30s
 	$(GO) test -run=^$$ -fuzz=FuzzLoad -fuzztime=30s ./bootstrap/config/
 
-demo: build ## the quick start: doctor on the default lab
-	./$(BIN) doctor || true
+demo: build testbin ## the quick start: a kwok lab (real control plane, simulated nodes) up, its status
+	./$(BIN) doctor -c examples/kwok.yaml
+	./$(BIN) up -c examples/kwok.yaml
+	./$(BIN) status -c examples/kwok.yaml
+	@echo "remove it with: ./$(BIN) down -c examples/kwok.yaml"
+
+bench: build testbin ## run the benchmarks and rewrite BENCHMARKS.md
+	test/bench/run.sh
 
 clean:
 	rm -rf bin
