@@ -8,6 +8,8 @@ BIN := bin/lab
 # so bind lazily or the binary dies at start (see shared/DESIGN.md).
 LDFLAGS := -s -w -X lab.dev/lab/cmd.version=$(VERSION) -extldflags=-Wl,-z,lazy
 export CGO_CFLAGS := -O2 -g -Wno-deprecated-declarations
+# The same for every test binary and for the lab binary the integration tests build.
+export GOFLAGS := -ldflags=-extldflags=-Wl,-z,lazy
 TESTBIN := $(shell test/bin/build.sh --print)
 export LAB_TESTBIN := $(TESTBIN)
 
