@@ -1,0 +1,277 @@
+// Package collect gathers the evidence about one pod: the pod and its owner
+// chain, container statuses, events of the pod and its owners, current and
+// previous logs of every container (byte-limited), spec facts, PVCs and the
+// node — in parallel, with field selectors, never listing the cluster.
+package collect
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Options bound the collection.
+type Options struct {
+	LogBytes int64         // per container and per current/previous (default 256 KiB)
+	Timeout  time.Duration // whole collection (default 20 s)
+}
+
+// Owner is one link of the owner chain (ReplicaSet → Deployment …).
+type Owner struct {
+	Kind      string            `json:"kind"`
+	Name      string            `json:"name"`
+	Object    any               `json:"-"` // *appsv1.Deployment, *batchv1.Job, …
+	Condition map[string]string `json:"conditions,omitempty"`
+}
+
+// Logs are one container's logs.
+type Logs struct {
+	Container string `json:"container"`
+	Current   string `json:"-"`
+	Previous  string `json:"-"`
+	Truncated bool   `json:"truncated"`
+	Error     string `json:"error,omitempty"`
+}
+
+// Bundle is everything known about the pod.
+type Bundle struct {
+	Pod       *corev1.Pod                    `json:"-"`
+	Owners    []Owner                        `json:"owners"`
+	Events    []corev1.Event                 `json:"-"`
+	Logs      []Logs                         `json:"logs"`
+	Node      *corev1.Node                   `json:"-"`
+	PVCs      []corev1.PersistentVolumeClaim `json:"-"`
+	Errors    []string                       `json:"errors,omitempty"` // what could not be read (RBAC, timeouts)
+	Collected time.Time                      `json:"collected"`
+	Evidence  []Evidence                     `json:"evidence"`
+}
+
+// ErrPodNotFound is returned when the pod does not exist.
+var ErrPodNotFound = errors.New("pod not found")
+
+// Collect reads everything about namespace/name.
+func Collect(ctx context.Context, cs kubernetes.Interface, namespace, name string, o Options) (*Bundle, error) {
+	if o.LogBytes <= 0 {
+		o.LogBytes = 256 << 10
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("%w: %s/%s", ErrPodNotFound, namespace, name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading pod %s/%s: %w", namespace, name, err)
+	}
+	b := &Bundle{Pod: pod, Collected: time.Now().UTC()}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	fail := func(what string, err error) {
+		mu.Lock()
+		b.Errors = append(b.Errors, fmt.Sprintf("%s: %v", what, err))
+		mu.Unlock()
+	}
+	run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
+
+	run(func() {
+		owners, evs := b.ownerChain(ctx, cs, fail)
+		mu.Lock()
+		b.Owners = owners
+		b.Events = append(b.Events, evs...)
+		mu.Unlock()
+	})
+	run(func() {
+		evs, err := eventsFor(ctx, cs, namespace, "Pod", pod.Name, string(pod.UID))
+		if err != nil {
+			fail("events", err)
+		}
+		mu.Lock()
+		b.Events = append(b.Events, evs...)
+		mu.Unlock()
+	})
+	containers := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
+	logs := make([]Logs, len(containers))
+	for i, c := range containers {
+		run(func() { logs[i] = readLogs(ctx, cs, pod, c.Name, o.LogBytes, restarted(pod, c.Name)) })
+	}
+	if pod.Spec.NodeName != "" {
+		run(func() {
+			n, err := cs.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
+			if err != nil {
+				fail("node "+pod.Spec.NodeName, err)
+				return
+			}
+			mu.Lock()
+			b.Node = n
+			mu.Unlock()
+		})
+	}
+	for _, v := range pod.Spec.Volumes {
+		if v.PersistentVolumeClaim == nil {
+			continue
+		}
+		claim := v.PersistentVolumeClaim.ClaimName
+		run(func() {
+			pvc, err := cs.CoreV1().PersistentVolumeClaims(namespace).Get(ctx, claim, metav1.GetOptions{})
+			if err != nil {
+				fail("pvc "+claim, err)
+				return
+			}
+			mu.Lock()
+			b.PVCs = append(b.PVCs, *pvc)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	b.Logs = logs
+	sort.SliceStable(b.Events, func(i, j int) bool { return eventTime(b.Events[i]).Before(eventTime(b.Events[j])) })
+	sort.Strings(b.Errors)
+	b.Evidence = BuildEvidence(b)
+	return b, nil
+}
+
+// restarted reports whether a container has a previous instance to read.
+func restarted(p *corev1.Pod, name string) bool {
+	for _, s := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
+		if s.Name == name {
+			return s.RestartCount > 0 || s.LastTerminationState.Terminated != nil
+		}
+	}
+	return false
+}
+
+func readLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, container string, limit int64, previous bool) Logs {
+	l := Logs{Container: container}
+	read := func(prev bool) (string, bool, error) {
+		// Ask for one byte more than the limit to know whether it was cut.
+		lim := limit + 1
+		rc, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: container, Previous: prev, LimitBytes: &lim}).Stream(ctx)
+		if err != nil {
+			return "", false, err
+		}
+		defer rc.Close()
+		data, err := io.ReadAll(io.LimitReader(rc, lim))
+		if int64(len(data)) > limit {
+			return string(data[:limit]), true, err
+		}
+		return string(data), false, err
+	}
+	var err error
+	var cut bool
+	if l.Current, cut, err = read(false); err != nil {
+		l.Error = "current: " + err.Error()
+	}
+	l.Truncated = cut
+	if previous {
+		if l.Previous, cut, err = read(true); err != nil {
+			l.Error += " previous: " + err.Error()
+		}
+		l.Truncated = l.Truncated || cut
+	}
+	return l
+}
+
+func eventsFor(ctx context.Context, cs kubernetes.Interface, ns, kind, name, uid string) ([]corev1.Event, error) {
+	sel := fields.Set{"involvedObject.kind": kind, "involvedObject.name": name}
+	if uid != "" {
+		sel["involvedObject.uid"] = uid
+	}
+	list, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{FieldSelector: sel.AsSelector().String(), Limit: 500})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
+}
+
+func eventTime(e corev1.Event) time.Time {
+	switch {
+	case !e.LastTimestamp.IsZero():
+		return e.LastTimestamp.Time
+	case !e.EventTime.IsZero():
+		return e.EventTime.Time
+	}
+	return e.CreationTimestamp.Time
+}
+
+// ownerChain follows controller references: Pod → ReplicaSet → Deployment,
+// Pod → Job → CronJob, Pod → StatefulSet/DaemonSet; events of each owner too.
+func (b *Bundle) ownerChain(ctx context.Context, cs kubernetes.Interface, fail func(string, error)) ([]Owner, []corev1.Event) {
+	var owners []Owner
+	var evs []corev1.Event
+	ns := b.Pod.Namespace
+	ref := metav1.GetControllerOf(b.Pod)
+	for depth := 0; ref != nil && depth < 4; depth++ {
+		var obj metav1.Object
+		var o any
+		var err error
+		conds := map[string]string{}
+		switch ref.Kind {
+		case "ReplicaSet":
+			var rs *appsv1.ReplicaSet
+			rs, err = cs.AppsV1().ReplicaSets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+			obj, o = rs, rs
+		case "Deployment":
+			var d *appsv1.Deployment
+			d, err = cs.AppsV1().Deployments(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+			if err == nil {
+				for _, c := range d.Status.Conditions {
+					conds[string(c.Type)] = string(c.Status) + ": " + c.Reason
+				}
+			}
+			obj, o = d, d
+		case "StatefulSet":
+			var s *appsv1.StatefulSet
+			s, err = cs.AppsV1().StatefulSets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+			obj, o = s, s
+		case "DaemonSet":
+			var d *appsv1.DaemonSet
+			d, err = cs.AppsV1().DaemonSets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+			obj, o = d, d
+		case "Job":
+			var j *batchv1.Job
+			j, err = cs.BatchV1().Jobs(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+			if err == nil {
+				for _, c := range j.Status.Conditions {
+					conds[string(c.Type)] = string(c.Status) + ": " + c.Reason + " " + c.Message
+				}
+			}
+			obj, o = j, j
+		case "CronJob":
+			var c *batchv1.CronJob
+			c, err = cs.BatchV1().CronJobs(ns).Get(ctx, ref.Name, metav1.GetOptions{})
+			obj, o = c, c
+		default:
+			owners = append(owners, Owner{Kind: ref.Kind, Name: ref.Name})
+			return owners, evs
+		}
+		if err != nil {
+			fail(ref.Kind+" "+ref.Name, err)
+			owners = append(owners, Owner{Kind: ref.Kind, Name: ref.Name})
+			return owners, evs
+		}
+		if len(conds) == 0 {
+			conds = nil
+		}
+		owners = append(owners, Owner{Kind: ref.Kind, Name: ref.Name, Object: o, Condition: conds})
+		if e, err := eventsFor(ctx, cs, ns, ref.Kind, ref.Name, string(obj.GetUID())); err == nil {
+			evs = append(evs, e...)
+		}
+		ref = metav1.GetControllerOf(obj)
+	}
+	return owners, evs
+}

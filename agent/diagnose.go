@@ -1,0 +1,194 @@
+package agent
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/ollama/ollama/api"
+	"k8s.io/client-go/kubernetes"
+
+	"lab.dev/lab/agent/analyze"
+	"lab.dev/lab/agent/collect"
+	"lab.dev/lab/agent/digest"
+	"lab.dev/lab/agent/llm"
+	"lab.dev/lab/agent/report"
+)
+
+// Options shape one diagnosis.
+type Options struct {
+	NoLLM     bool
+	LLM       *llm.Client // nil = no model configured
+	Budget    int         // prompt token budget (lab.yaml agent.llm.tokenBudget)
+	Whitelist []string    // remediation actions the model may propose
+	LogBytes  int64
+	OnToken   func(string) // streaming progress
+	TraceID   string
+	Log       func(format string, a ...any)
+}
+
+// NewTraceID returns a random 128-bit id, hex.
+func NewTraceID() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// Diagnose collects, detects, digests and (unless told not to, or the model
+// is unavailable) asks the model; the report always comes out.
+func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod string, o Options) (*report.Report, error) {
+	if o.TraceID == "" {
+		o.TraceID = NewTraceID()
+	}
+	if o.Budget <= 0 {
+		o.Budget = 1500
+	}
+	logf := o.Log
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	b, err := collect.Collect(ctx, cs, namespace, pod, collect.Options{LogBytes: o.LogBytes})
+	if err != nil {
+		return nil, err
+	}
+	r := &report.Report{TraceID: o.TraceID, Namespace: namespace, Pod: pod, Time: time.Now().UTC(),
+		Phase: string(b.Pod.Status.Phase), Owners: b.Owners, Evidence: b.Evidence, Errors: b.Errors, Source: b}
+	if b.Pod.Status.Reason != "" {
+		r.Phase += " (" + b.Pod.Status.Reason + ")"
+	}
+	r.Findings = analyze.Analyze(b)
+	r.Timeline = timeline(b)
+
+	msgs, stats, evidenceIDs := buildPrompt(b, r, o)
+	r.Prompt = stats
+	switch {
+	case o.NoLLM:
+		r.Model = report.ModelPart{Mode: "human-operator", Reason: "--no-llm: answering from the rules alone"}
+	case o.LLM == nil:
+		r.Model = report.ModelPart{Mode: "human-operator", Reason: "no model configured"}
+	case len(r.Findings) == 0:
+		r.Model = report.ModelPart{Mode: "human-operator", Reason: "the rules found nothing to explain"}
+	default:
+		logf("trace %s: asking %s (%d prompt tokens)", o.TraceID, o.LLM.Model, stats.Tokens)
+		ans, meta, err := o.LLM.Explain(ctx, llm.Request{TraceID: o.TraceID, Messages: msgs, Evidence: evidenceIDs, Whitelist: o.Whitelist, OnToken: o.OnToken})
+		if err != nil {
+			r.Model = report.ModelPart{Mode: "human-operator", Reason: fmt.Sprintf("model unavailable after %d attempt(s): %v", meta.Attempts, err), Meta: &meta}
+			logf("trace %s: %s", o.TraceID, r.Model.Reason)
+			break
+		}
+		clean, dropped := llm.Validate(ans, evidenceIDs, o.Whitelist)
+		r.Model = report.ModelPart{Mode: "model", Answer: &clean, Dropped: dropped, Meta: &meta}
+		if clean.RootCause == "" {
+			r.Model.Mode, r.Model.Reason = "human-operator", "the model's answer cited no known evidence"
+		}
+		logf("trace %s: model answered in %s (%d attempt(s))", o.TraceID, meta.Latency.Round(time.Millisecond), meta.Attempts)
+	}
+	return r, nil
+}
+
+// buildPrompt fits findings, evidence and the log digest into the budget.
+func buildPrompt(b *collect.Bundle, r *report.Report, o Options) ([]api.Message, report.PromptStats, []string) {
+	var findings []string
+	for _, f := range r.Findings {
+		findings = append(findings, fmt.Sprintf("[%s] %s: %s (evidence: %s)", f.Severity, f.Category, f.Cause, strings.Join(f.Evidence, ", ")))
+	}
+	var evidence, ids []string
+	for _, e := range b.Evidence {
+		evidence = append(evidence, e.ID+": "+e.Summary)
+		ids = append(ids, e.ID)
+	}
+	for _, f := range r.Findings { // log line ids the detectors cite
+		for _, id := range f.Evidence {
+			if strings.HasPrefix(id, "log:") && !contains(ids, id) {
+				ids = append(ids, id)
+			}
+		}
+	}
+	in := llm.PromptInput{Pod: b.Pod.Namespace + "/" + b.Pod.Name, Findings: findings, Evidence: evidence, Whitelist: o.Whitelist}
+	fixed := digest.EstimateTokens(llm.System) + digest.EstimateTokens(contentOf(llm.Messages(in)))
+	var srcs []digest.Source
+	for _, l := range b.Logs {
+		srcs = append(srcs, digest.Source{ID: "log:" + l.Container + ":previous", Text: l.Previous})
+	}
+	for _, l := range b.Logs {
+		srcs = append(srcs, digest.Source{ID: "log:" + l.Container + ":current", Text: l.Current})
+	}
+	d := digest.Build(srcs, digest.Options{Budget: max(o.Budget-fixed, 150)})
+	for _, s := range d.Sections {
+		if !contains(ids, s.Evidence) {
+			ids = append(ids, s.Evidence)
+		}
+	}
+	in.Digest = d.Text()
+	msgs := llm.Messages(in)
+	stats := report.PromptStats{Tokens: digest.EstimateTokens(contentOf(msgs)), Budget: o.Budget, LogLines: d.Lines, Redacted: d.Redacted, NaiveTokens: naiveTokens(b)}
+	return msgs, stats, ids
+}
+
+func contentOf(msgs []api.Message) string {
+	var s strings.Builder
+	for _, m := range msgs {
+		s.WriteString(m.Content)
+	}
+	return s.String()
+}
+
+// naiveTokens sizes the prompt a naive agent sends: the pod object and its
+// events as JSON plus the last 200 lines of every log.
+func naiveTokens(b *collect.Bundle) int {
+	pj, _ := json.Marshal(b.Pod)
+	ej, _ := json.Marshal(b.Events)
+	n := digest.EstimateTokens(string(pj)) + digest.EstimateTokens(string(ej))
+	for _, l := range b.Logs {
+		for _, t := range []string{l.Previous, l.Current} {
+			lines := strings.Split(strings.TrimRight(t, "\n"), "\n")
+			if len(lines) > 200 {
+				lines = lines[len(lines)-200:]
+			}
+			n += digest.EstimateTokens(strings.Join(lines, "\n"))
+		}
+	}
+	return n
+}
+
+func timeline(b *collect.Bundle) []report.Event {
+	var t []report.Event
+	if !b.Pod.CreationTimestamp.IsZero() {
+		t = append(t, report.Event{Time: b.Pod.CreationTimestamp.Time, What: "pod created"})
+	}
+	for _, s := range append(append(b.Pod.Status.InitContainerStatuses[:0:0], b.Pod.Status.InitContainerStatuses...), b.Pod.Status.ContainerStatuses...) {
+		if lt := s.LastTerminationState.Terminated; lt != nil && !lt.FinishedAt.IsZero() {
+			t = append(t, report.Event{Time: lt.FinishedAt.Time, What: fmt.Sprintf("%s terminated: %s (exit %d)", s.Name, lt.Reason, lt.ExitCode), Warning: true})
+		}
+	}
+	for _, e := range b.Events {
+		ts := e.LastTimestamp.Time
+		if ts.IsZero() {
+			ts = e.EventTime.Time
+		}
+		if ts.IsZero() {
+			continue
+		}
+		what := e.Reason + ": " + e.Message
+		if e.Count > 1 {
+			what = fmt.Sprintf("%s (x%d)", what, e.Count)
+		}
+		t = append(t, report.Event{Time: ts, What: what, Warning: e.Type == "Warning"})
+	}
+	sort.SliceStable(t, func(i, j int) bool { return t[i].Time.Before(t[j].Time) })
+	return t
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

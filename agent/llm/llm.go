@@ -1,0 +1,231 @@
+// Package llm asks the local model (Ollama) to explain findings. The answer
+// is schema-constrained JSON (Ollama's `format`), citing evidence ids; calls
+// retry with jittered exponential backoff on 429/5xx/timeouts and sit behind
+// a circuit breaker, so a sick model degrades the agent to rules only.
+package llm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ollama/ollama/api"
+)
+
+// TraceHeader carries the report's trace id on every model request.
+const TraceHeader = "X-Lab-Trace-Id"
+
+// Answer is the model's structured explanation.
+type Answer struct {
+	Summary     string      `json:"summary"`
+	RootCause   string      `json:"root_cause"`
+	Evidence    []string    `json:"evidence"`
+	Confidence  string      `json:"confidence"`
+	Remediation Remediation `json:"remediation"`
+	Runbook     []string    `json:"runbook"`
+}
+
+// Remediation is the action the model proposes (from the whitelist, or none).
+type Remediation struct {
+	Action   string `json:"action"`
+	Replicas int    `json:"replicas,omitempty"`
+}
+
+// Request is one explanation to ask for.
+type Request struct {
+	TraceID   string
+	Messages  []api.Message
+	Evidence  []string // ids the model may cite
+	Whitelist []string // remediation actions it may propose
+	OnToken   func(string)
+}
+
+// Meta says how the call went.
+type Meta struct {
+	Model          string        `json:"model"`
+	Attempts       int           `json:"attempts"`
+	Latency        time.Duration `json:"latencyNs"`
+	PromptTokens   int           `json:"promptTokens"`
+	ResponseTokens int           `json:"responseTokens"`
+	Errors         []string      `json:"errors,omitempty"`
+	Breaker        BreakerState  `json:"breaker"`
+}
+
+// Client talks to one Ollama model.
+type Client struct {
+	API     *api.Client
+	Model   string
+	Timeout time.Duration // per attempt
+	Retry   Retry
+	Breaker *Breaker
+	Options map[string]any
+}
+
+// New builds a client for an Ollama base URL; every request carries the trace
+// id from its context in TraceHeader.
+func New(endpoint, model string, timeout time.Duration, retry Retry, breaker *Breaker) (*Client, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return nil, fmt.Errorf("agent.llm.endpoint %q: %w", endpoint, err)
+	}
+	hc := &http.Client{Transport: traceTransport{http.DefaultTransport}}
+	return &Client{API: api.NewClient(u, hc), Model: model, Timeout: timeout, Retry: retry, Breaker: breaker,
+		Options: map[string]any{"temperature": 0.1, "num_predict": 512}}, nil
+}
+
+type traceKey struct{}
+
+type traceTransport struct{ next http.RoundTripper }
+
+func (t traceTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	if id, ok := r.Context().Value(traceKey{}).(string); ok && id != "" {
+		r = r.Clone(r.Context())
+		r.Header.Set(TraceHeader, id)
+	}
+	return t.next.RoundTrip(r)
+}
+
+// Schema is the JSON schema of Answer, with the evidence ids and the
+// whitelisted actions as enums so constrained decoding cannot invent them.
+func Schema(evidence, whitelist []string) json.RawMessage {
+	actions := append([]string{"none"}, whitelist...)
+	ev := map[string]any{"type": "string"}
+	if len(evidence) > 0 {
+		ev["enum"] = evidence
+	}
+	s := map[string]any{
+		"type": "object",
+		"properties": map[string]any{
+			"summary":    map[string]any{"type": "string"},
+			"root_cause": map[string]any{"type": "string"},
+			"evidence":   map[string]any{"type": "array", "items": ev, "minItems": 1, "maxItems": 6},
+			"confidence": map[string]any{"type": "string", "enum": []string{"low", "medium", "high"}},
+			"remediation": map[string]any{"type": "object", "properties": map[string]any{
+				"action":   map[string]any{"type": "string", "enum": actions},
+				"replicas": map[string]any{"type": "integer"},
+			}, "required": []string{"action"}},
+			"runbook": map[string]any{"type": "array", "items": map[string]any{"type": "string"}, "maxItems": 6},
+		},
+		"required": []string{"summary", "root_cause", "evidence", "confidence", "remediation", "runbook"},
+	}
+	b, _ := json.Marshal(s)
+	return b
+}
+
+// ErrBadAnswer means the model answered, but not with usable JSON.
+var ErrBadAnswer = errors.New("model answer is not valid JSON for the schema")
+
+// Explain asks the model, retrying retryable failures, through the breaker.
+func (c *Client) Explain(ctx context.Context, req Request) (Answer, Meta, error) {
+	meta := Meta{Model: c.Model}
+	start := time.Now()
+	defer func() { meta.Latency = time.Since(start) }()
+	ctx = context.WithValue(ctx, traceKey{}, req.TraceID)
+	attempts := max(c.Retry.Attempts, 1)
+	var lastErr error
+	for n := 0; n < attempts; n++ {
+		if n > 0 {
+			if err := c.Retry.sleep(ctx, c.Retry.Delay(n-1)); err != nil {
+				return Answer{}, meta, err
+			}
+		}
+		if err := c.Breaker.Allow(); err != nil {
+			meta.Breaker = c.Breaker.State()
+			return Answer{}, meta, err
+		}
+		meta.Attempts++
+		ans, err := c.once(ctx, req, &meta)
+		c.Breaker.Record(err == nil)
+		meta.Breaker = c.Breaker.State()
+		if err == nil {
+			return ans, meta, nil
+		}
+		lastErr = err
+		meta.Errors = append(meta.Errors, err.Error())
+		if !Retryable(err) || ctx.Err() != nil {
+			break
+		}
+	}
+	return Answer{}, meta, lastErr
+}
+
+func (c *Client) once(ctx context.Context, req Request, meta *Meta) (Answer, error) {
+	actx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	stream := req.OnToken != nil
+	var content strings.Builder
+	var final api.ChatResponse
+	err := c.API.Chat(actx, &api.ChatRequest{
+		Model: c.Model, Messages: req.Messages, Stream: &stream,
+		Format: Schema(req.Evidence, req.Whitelist), Options: c.Options,
+	}, func(r api.ChatResponse) error {
+		content.WriteString(r.Message.Content)
+		if req.OnToken != nil && r.Message.Content != "" {
+			req.OnToken(r.Message.Content)
+		}
+		if r.Done {
+			final = r
+		}
+		return nil
+	})
+	if err != nil {
+		if actx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+			return Answer{}, fmt.Errorf("model call timed out after %s: %w", c.Timeout, context.DeadlineExceeded)
+		}
+		return Answer{}, err
+	}
+	if !final.Done {
+		return Answer{}, fmt.Errorf("model stream ended before done: %w", errors.New("unexpected EOF"))
+	}
+	meta.PromptTokens, meta.ResponseTokens = final.PromptEvalCount, final.EvalCount
+	var a Answer
+	if err := json.Unmarshal([]byte(content.String()), &a); err != nil {
+		return Answer{}, fmt.Errorf("%w: %v", ErrBadAnswer, err)
+	}
+	return a, nil
+}
+
+// Validate drops what the answer may not claim: evidence ids that are not in
+// known, a root cause citing no known evidence, a remediation outside the
+// whitelist. It returns the cleaned answer and what was dropped, for the report.
+func Validate(a Answer, known, whitelist []string) (Answer, []string) {
+	var dropped []string
+	ok := map[string]bool{}
+	for _, id := range known {
+		ok[id] = true
+	}
+	var cited []string
+	for _, id := range a.Evidence {
+		base, _, _ := strings.Cut(id, "#")
+		if ok[id] || ok[base] {
+			cited = append(cited, id)
+		} else {
+			dropped = append(dropped, fmt.Sprintf("evidence id %q is not in the evidence", id))
+		}
+	}
+	a.Evidence = cited
+	if len(cited) == 0 && a.RootCause != "" {
+		dropped = append(dropped, fmt.Sprintf("root cause %q cites no known evidence", a.RootCause))
+		a.RootCause, a.Summary = "", ""
+	}
+	act := a.Remediation.Action
+	allowed := act == "" || act == "none"
+	for _, w := range whitelist {
+		allowed = allowed || act == w
+	}
+	if !allowed {
+		dropped = append(dropped, fmt.Sprintf("remediation %q is not whitelisted", act))
+		a.Remediation = Remediation{Action: "none"}
+	}
+	switch a.Confidence {
+	case "low", "medium", "high":
+	default:
+		a.Confidence = "low"
+	}
+	return a, dropped
+}

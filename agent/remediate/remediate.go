@@ -1,0 +1,151 @@
+// Package remediate runs the agent's whitelisted, bounded fixes: rollout
+// restart of the pod's Deployment/StatefulSet, scale within bounds, delete a
+// failed pod that a controller will replace. Every action is first sent as a
+// server-side dry run and shown; nothing runs outside the allowed namespaces,
+// and nothing a log line says can add an action.
+package remediate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"lab.dev/lab/agent/collect"
+)
+
+// Actions lab knows.
+const (
+	RolloutRestart  = "rollout-restart"
+	Scale           = "scale"
+	DeleteFailedPod = "delete-failed-pod"
+)
+
+// ErrNotAllowed is returned for any action the policy does not permit.
+var ErrNotAllowed = errors.New("remediation not allowed")
+
+// Policy is lab.yaml's agent.remediation plus agent.namespaces.
+type Policy struct {
+	Enabled     bool
+	Allowed     []string
+	Namespaces  []string
+	MaxReplicas int
+}
+
+// Action is one concrete fix.
+type Action struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Target    string `json:"target"` // Deployment/web, StatefulSet/db, Pod/web-abc
+	Replicas  int    `json:"replicas,omitempty"`
+}
+
+func (a Action) String() string {
+	if a.Kind == Scale {
+		return fmt.Sprintf("%s %s/%s to %d replicas", a.Kind, a.Namespace, a.Target, a.Replicas)
+	}
+	return fmt.Sprintf("%s %s/%s", a.Kind, a.Namespace, a.Target)
+}
+
+// Plan turns a requested action kind into a concrete action on b's workload,
+// or says why it is not allowed.
+func Plan(kind string, replicas int, b *collect.Bundle, p Policy) (Action, error) {
+	ns := b.Pod.Namespace
+	if !p.Enabled {
+		return Action{}, fmt.Errorf("%w: agent.remediation.enabled is false", ErrNotAllowed)
+	}
+	if !in(p.Allowed, kind) {
+		return Action{}, fmt.Errorf("%w: %q is not in agent.remediation.allowed %v", ErrNotAllowed, kind, p.Allowed)
+	}
+	if !in(p.Namespaces, ns) {
+		return Action{}, fmt.Errorf("%w: namespace %s is not in agent.namespaces %v", ErrNotAllowed, ns, p.Namespaces)
+	}
+	ctrlKind, ctrlName := "", ""
+	for i := len(b.Owners) - 1; i >= 0; i-- {
+		if k := b.Owners[i].Kind; k == "Deployment" || k == "StatefulSet" {
+			ctrlKind, ctrlName = k, b.Owners[i].Name
+			break
+		}
+	}
+	switch kind {
+	case RolloutRestart, Scale:
+		if ctrlKind == "" {
+			return Action{}, fmt.Errorf("%w: pod %s has no Deployment or StatefulSet to %s", ErrNotAllowed, b.Pod.Name, kind)
+		}
+		a := Action{Kind: kind, Namespace: ns, Target: ctrlKind + "/" + ctrlName}
+		if kind == Scale {
+			if replicas < 0 || replicas > p.MaxReplicas {
+				return Action{}, fmt.Errorf("%w: %d replicas is outside 0..%d (agent.remediation.maxReplicas)", ErrNotAllowed, replicas, p.MaxReplicas)
+			}
+			a.Replicas = replicas
+		}
+		return a, nil
+	case DeleteFailedPod:
+		if len(b.Owners) == 0 {
+			return Action{}, fmt.Errorf("%w: pod %s has no controller to replace it", ErrNotAllowed, b.Pod.Name)
+		}
+		if b.Pod.Status.Phase != corev1.PodFailed && b.Pod.Status.Reason != "Evicted" {
+			return Action{}, fmt.Errorf("%w: pod %s is %s, not failed", ErrNotAllowed, b.Pod.Name, b.Pod.Status.Phase)
+		}
+		return Action{Kind: kind, Namespace: ns, Target: "Pod/" + b.Pod.Name}, nil
+	}
+	return Action{}, fmt.Errorf("%w: unknown action %q", ErrNotAllowed, kind)
+}
+
+func in(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// Run performs a (server-side dry-run when dryRun) and describes what it did.
+func Run(ctx context.Context, cs kubernetes.Interface, a Action, dryRun bool) (string, error) {
+	var dr []string
+	verb := "done"
+	if dryRun {
+		dr, verb = []string{metav1.DryRunAll}, "server dry run OK"
+	}
+	kind, name, _ := cut(a.Target)
+	var err error
+	switch a.Kind {
+	case RolloutRestart:
+		patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":%q}}}}}`, time.Now().UTC().Format(time.RFC3339))
+		if kind == "Deployment" {
+			_, err = cs.AppsV1().Deployments(a.Namespace).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{DryRun: dr, FieldManager: "lab-agent"})
+		} else {
+			_, err = cs.AppsV1().StatefulSets(a.Namespace).Patch(ctx, name, types.StrategicMergePatchType, []byte(patch), metav1.PatchOptions{DryRun: dr, FieldManager: "lab-agent"})
+		}
+	case Scale:
+		patch := fmt.Sprintf(`{"spec":{"replicas":%d}}`, a.Replicas)
+		if kind == "Deployment" {
+			_, err = cs.AppsV1().Deployments(a.Namespace).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{DryRun: dr, FieldManager: "lab-agent"})
+		} else {
+			_, err = cs.AppsV1().StatefulSets(a.Namespace).Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{DryRun: dr, FieldManager: "lab-agent"})
+		}
+	case DeleteFailedPod:
+		err = cs.CoreV1().Pods(a.Namespace).Delete(ctx, name, metav1.DeleteOptions{DryRun: dr})
+	default:
+		err = fmt.Errorf("%w: unknown action %q", ErrNotAllowed, a.Kind)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", a, err)
+	}
+	return fmt.Sprintf("%s: %s", a, verb), nil
+}
+
+func cut(target string) (string, string, bool) {
+	for i := 0; i < len(target); i++ {
+		if target[i] == '/' {
+			return target[:i], target[i+1:], true
+		}
+	}
+	return "", target, false
+}

@@ -1,0 +1,88 @@
+// Package report renders a diagnosis: a terminal summary, a Markdown
+// post-mortem (summary, impact, timeline with a Mermaid diagram, root cause
+// with cited evidence, remediation, runbook, follow-ups) and JSON. Every
+// report carries the trace id that was also sent with the model request.
+package report
+
+import (
+	"time"
+
+	"lab.dev/lab/agent/analyze"
+	"lab.dev/lab/agent/collect"
+	"lab.dev/lab/agent/llm"
+)
+
+// Report is one diagnosis.
+type Report struct {
+	TraceID   string             `json:"traceId"`
+	Namespace string             `json:"namespace"`
+	Pod       string             `json:"pod"`
+	Time      time.Time          `json:"time"`
+	Phase     string             `json:"phase"`
+	Owners    []collect.Owner    `json:"owners"`
+	Findings  []analyze.Finding  `json:"findings"`
+	Evidence  []collect.Evidence `json:"evidence"`
+	Timeline  []Event            `json:"timeline"`
+	Model     ModelPart          `json:"model"`
+	Prompt    PromptStats        `json:"prompt"`
+	Errors    []string           `json:"collectionErrors,omitempty"`
+	Actions   []string           `json:"actions,omitempty"` // remediation done or proposed
+	Source    *collect.Bundle    `json:"-"`
+}
+
+// ProposedAction is the remediation to run: the model's (already checked
+// against the whitelist) when it proposed one, else the primary finding's.
+func (r *Report) ProposedAction() (string, int) {
+	if a := r.Model.Answer; a != nil && a.RootCause != "" && a.Remediation.Action != "" && a.Remediation.Action != "none" {
+		return a.Remediation.Action, a.Remediation.Replicas
+	}
+	if p := r.Primary(); p != nil && len(p.Remediation) > 0 {
+		return p.Remediation[0], -1
+	}
+	return "", -1
+}
+
+// Event is one timeline entry.
+type Event struct {
+	Time    time.Time `json:"time"`
+	What    string    `json:"what"`
+	Warning bool      `json:"warning"`
+}
+
+// ModelPart is what the model added, or why it did not.
+type ModelPart struct {
+	Mode    string      `json:"mode"` // model or human-operator
+	Reason  string      `json:"reason,omitempty"`
+	Answer  *llm.Answer `json:"answer,omitempty"`
+	Dropped []string    `json:"dropped,omitempty"`
+	Meta    *llm.Meta   `json:"meta,omitempty"`
+}
+
+// PromptStats sizes what went to the model.
+type PromptStats struct {
+	Tokens      int `json:"tokens"`
+	Budget      int `json:"budget"`
+	LogLines    int `json:"logLines"`
+	Redacted    int `json:"redacted"`
+	NaiveTokens int `json:"naiveTokens"` // describe + tail 200 lines, for comparison
+}
+
+// Primary is the most severe finding, if any.
+func (r *Report) Primary() *analyze.Finding {
+	if len(r.Findings) == 0 {
+		return nil
+	}
+	return &r.Findings[0]
+}
+
+// RootCause is the model's root cause when it gave a grounded one, else the
+// primary finding's cause.
+func (r *Report) RootCause() string {
+	if r.Model.Answer != nil && r.Model.Answer.RootCause != "" {
+		return r.Model.Answer.RootCause
+	}
+	if p := r.Primary(); p != nil {
+		return p.Cause
+	}
+	return "no failure detected"
+}

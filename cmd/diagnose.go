@@ -1,0 +1,183 @@
+package cmd
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"lab.dev/lab/agent"
+	"lab.dev/lab/agent/llm"
+	"lab.dev/lab/agent/remediate"
+	"lab.dev/lab/agent/report"
+	"lab.dev/lab/bootstrap/cluster"
+	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/bootstrap/doctor"
+	"lab.dev/lab/bootstrap/pipeline"
+)
+
+type diagnoseOpts struct {
+	namespace, output, kubeconfig, endpoint, model string
+	noLLM, doRemediate, yes                        bool
+	replicas                                       int
+	timeout                                        time.Duration
+}
+
+func newDiagnose(g *globals) *cobra.Command {
+	var o diagnoseOpts
+	c := &cobra.Command{
+		Use:   "diagnose POD",
+		Short: "Diagnose a failing pod: evidence, rule-based findings, a grounded local-model explanation, post-mortem and runbook",
+		Long: "Collects the pod's status, owners, events, current and previous logs and node; detects the failure with rules;\n" +
+			"asks the local model (Ollama) to explain it citing evidence ids; prints a root cause, a runbook and, with\n" +
+			"-o markdown, a post-mortem. With --no-llm, or when the model is down, the report comes from the rules alone.",
+		Args: cobra.ExactArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			l, err := g.loadLab()
+			if err != nil {
+				return err
+			}
+			cfg, err := diagnoseConfig(g, l, o.kubeconfig)
+			if err != nil {
+				return err
+			}
+			cs, err := kubernetes.NewForConfig(cfg)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+			defer cancel()
+			ao := agent.Options{NoLLM: o.noLLM, Budget: l.Agent.LLM.TokenBudget, Whitelist: whitelist(l), LogBytes: 256 << 10,
+				Log: func(f string, a ...any) { g.ui.Debug(1, f, a...) }}
+			if !o.noLLM {
+				if ao.LLM, err = llmClient(l, o.endpoint, o.model); err != nil {
+					return err
+				}
+				if g.ui.TTY && !g.ui.Quiet && o.output == "text" {
+					ao.OnToken = func(string) { fmt.Fprint(g.ui.Err, ".") }
+				}
+			}
+			r, err := agent.Diagnose(ctx, cs, o.namespace, args[0], ao)
+			if err != nil {
+				return err
+			}
+			if ao.OnToken != nil {
+				fmt.Fprintln(g.ui.Err)
+			}
+			g.ui.Debug(1, "trace id %s", r.TraceID)
+			if o.doRemediate {
+				if err := runRemediation(ctx, g, cs, l, r, o); err != nil {
+					return err
+				}
+			}
+			switch o.output {
+			case "json":
+				return r.JSON(g.ui.Out)
+			case "markdown", "md":
+				r.Markdown(g.ui.Out)
+			case "text":
+				r.Text(g.ui.Out)
+			default:
+				return fmt.Errorf("--output: want text, markdown or json, got %q", o.output)
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the pod")
+	f.StringVarP(&o.output, "output", "o", "text", "text, markdown (post-mortem) or json")
+	f.BoolVar(&o.noLLM, "no-llm", false, "do not ask the model: rules only (human-operator mode)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig to use instead of the lab's")
+	f.StringVar(&o.endpoint, "llm-endpoint", "", "Ollama URL (default agent.llm.endpoint)")
+	f.StringVar(&o.model, "model", "", "model (default agent.llm.model, else stacks.ollama.model)")
+	f.BoolVar(&o.doRemediate, "remediate", false, "run the proposed whitelisted remediation (after a server-side dry run)")
+	f.BoolVar(&o.yes, "yes", false, "with --remediate: do not ask for confirmation")
+	f.IntVar(&o.replicas, "replicas", -1, "with --remediate and a scale action: the replica count")
+	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "overall timeout")
+	return c
+}
+
+func whitelist(l *config.Lab) []string {
+	if !l.Agent.Remediation.Enabled {
+		return nil
+	}
+	return l.Agent.Remediation.Allowed
+}
+
+// diagnoseConfig: --kubeconfig, else the lab's cluster, else $KUBECONFIG.
+func diagnoseConfig(g *globals, l *config.Lab, kubeconfig string) (*rest.Config, error) {
+	if kubeconfig != "" {
+		return clientcmd.BuildConfigFromFlags("", kubeconfig)
+	}
+	if p, err := cluster.New(l, pipeline.LabDir(l.Metadata.Name)); err == nil {
+		if ok, _ := p.Exists(context.Background()); ok {
+			return p.RESTConfig()
+		}
+	}
+	g.ui.Debug(1, "no lab %s on this host: using the default kubeconfig", l.Metadata.Name)
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(clientcmd.NewDefaultClientConfigLoadingRules(), &clientcmd.ConfigOverrides{}).ClientConfig()
+}
+
+func llmClient(l *config.Lab, endpoint, model string) (*llm.Client, error) {
+	a := l.Agent.LLM
+	if endpoint == "" {
+		endpoint = a.Endpoint
+	}
+	if model == "" {
+		model = a.Model
+	}
+	if model == "" {
+		info, _ := doctorEnv(l, true, time.Second).GPUInfo()
+		model = doctor.ResolveModel(l, info.LargestVRAM())
+	}
+	return llm.New(endpoint, model, a.Timeout.Duration,
+		llm.Retry{Attempts: a.Retry.Attempts, Base: a.Retry.BaseDelay.Duration, Multiplier: a.Retry.Multiplier, Jitter: a.Retry.Jitter},
+		&llm.Breaker{Ratio: a.Breaker.FailureRatio, Window: a.Breaker.Window.Duration, MinRequests: a.Breaker.MinRequests, Cooldown: a.Breaker.Cooldown.Duration})
+}
+
+func runRemediation(ctx context.Context, g *globals, cs kubernetes.Interface, l *config.Lab, r *report.Report, o diagnoseOpts) error {
+	kind, replicas := r.ProposedAction()
+	if kind == "" {
+		r.Actions = append(r.Actions, "nothing to remediate automatically")
+		return nil
+	}
+	if o.replicas >= 0 {
+		replicas = o.replicas
+	}
+	pol := remediate.Policy{Enabled: l.Agent.Remediation.Enabled, Allowed: l.Agent.Remediation.Allowed, Namespaces: l.Agent.Namespaces, MaxReplicas: l.Agent.Remediation.MaxReplicas}
+	a, err := remediate.Plan(kind, replicas, r.Source, pol)
+	if err != nil {
+		r.Actions = append(r.Actions, "refused: "+err.Error())
+		return nil
+	}
+	msg, err := remediate.Run(ctx, cs, a, true)
+	if err != nil {
+		return fmt.Errorf("dry run: %w", err)
+	}
+	g.ui.Progress("%s", msg)
+	if !o.yes {
+		if !g.ui.TTY {
+			r.Actions = append(r.Actions, "dry run only (no terminal to confirm; pass --yes): "+a.String())
+			return nil
+		}
+		fmt.Fprintf(g.ui.Err, "run %s? [y/N] ", a)
+		ans, _ := bufio.NewReader(os.Stdin).ReadString('\n')
+		if strings.ToLower(strings.TrimSpace(ans)) != "y" {
+			r.Actions = append(r.Actions, "declined: "+a.String())
+			return nil
+		}
+	}
+	msg, err = remediate.Run(ctx, cs, a, false)
+	if err != nil {
+		return err
+	}
+	r.Actions = append(r.Actions, msg)
+	return nil
+}

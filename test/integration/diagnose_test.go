@@ -1,0 +1,114 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"lab.dev/lab/agent"
+	"lab.dev/lab/agent/report"
+	"lab.dev/lab/test/harness"
+)
+
+// loadScenarios reads every scenario file.
+func loadScenarios(t *testing.T) []*harness.Scenario {
+	t.Helper()
+	files, err := filepath.Glob("../scenarios/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scenarios: %v", err)
+	}
+	var out []*harness.Scenario
+	for _, f := range files {
+		s, err := harness.LoadScenario(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// applyAndDiagnose creates the scenario in its own namespace and diagnoses
+// its first pod until the primary finding is the expected category (the
+// controllers are eventually consistent) or 30 s pass.
+func applyAndDiagnose(t *testing.T, s *harness.Scenario, o agent.Options) *report.Report {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	ns := "sc-" + s.Name
+	pods, err := cluster.Apply(ctx, s, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r *report.Report
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		r, err = agent.Diagnose(ctx, cluster.Client, ns, pods[0].Name, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p := r.Primary(); (p != nil && p.Category == s.Expect.Category) || time.Now().After(deadline) {
+			return r
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// One scenario per detector, diagnosed with the rules alone: the primary
+// finding has the expected category and cites the expected evidence.
+func TestDiagnoseScenariosNoLLM(t *testing.T) {
+	for _, s := range loadScenarios(t) {
+		t.Run(s.Name, func(t *testing.T) {
+			r := applyAndDiagnose(t, s, agent.Options{NoLLM: true})
+			p := r.Primary()
+			if p == nil {
+				t.Fatalf("no finding; evidence: %+v", r.Evidence)
+			}
+			if p.Category != s.Expect.Category {
+				var all []string
+				for _, f := range r.Findings {
+					all = append(all, f.Category+": "+f.Cause)
+				}
+				t.Fatalf("primary %s, want %s; findings:\n  %s", p.Category, s.Expect.Category, strings.Join(all, "\n  "))
+			}
+			for _, want := range s.Expect.Evidence {
+				found := false
+				for _, id := range p.Evidence {
+					found = found || strings.HasPrefix(id, want)
+				}
+				if !found {
+					t.Errorf("primary finding does not cite %q: %v", want, p.Evidence)
+				}
+			}
+			known := map[string]bool{}
+			for _, e := range r.Evidence {
+				known[e.ID] = true
+			}
+			for _, id := range p.Evidence {
+				base, _, _ := strings.Cut(id, "#")
+				if !known[base] {
+					t.Errorf("finding cites %s, which is not in the evidence", id)
+				}
+			}
+			if r.Model.Mode != "human-operator" {
+				t.Errorf("mode %s", r.Model.Mode)
+			}
+			var md, js bytes.Buffer
+			r.Markdown(&md)
+			if err := r.JSON(&js); err != nil {
+				t.Fatal(err)
+			}
+			for _, want := range []string{"# Post-mortem", "## Timeline", "## Root cause", "## Runbook", r.TraceID} {
+				if !strings.Contains(md.String(), want) {
+					t.Errorf("markdown lacks %q", want)
+				}
+			}
+			t.Logf("%s: %s", p.Category, p.Cause)
+		})
+	}
+}
