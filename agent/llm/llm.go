@@ -64,6 +64,7 @@ type Client struct {
 	Retry   Retry
 	Breaker *Breaker
 	Options map[string]any
+	MaxText int // maxLength of each text field in the schema (default 400 characters)
 }
 
 // New builds a client for an Ollama base URL; every request carries the trace
@@ -92,7 +93,11 @@ func (t traceTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // Schema is the JSON schema of Answer, with the evidence ids and the
 // whitelisted actions as enums so constrained decoding cannot invent them.
-func Schema(evidence, whitelist []string) json.RawMessage {
+func Schema(evidence, whitelist []string, maxText int) json.RawMessage {
+	if maxText <= 0 {
+		maxText = 400
+	}
+	text := map[string]any{"type": "string", "maxLength": maxText}
 	actions := append([]string{"none"}, whitelist...)
 	ev := map[string]any{"type": "string"}
 	if len(evidence) > 0 {
@@ -101,15 +106,15 @@ func Schema(evidence, whitelist []string) json.RawMessage {
 	s := map[string]any{
 		"type": "object",
 		"properties": map[string]any{
-			"summary":    map[string]any{"type": "string"},
-			"root_cause": map[string]any{"type": "string"},
+			"summary":    text,
+			"root_cause": text,
 			"evidence":   map[string]any{"type": "array", "items": ev, "minItems": 1, "maxItems": 6},
 			"confidence": map[string]any{"type": "string", "enum": []string{"low", "medium", "high"}},
 			"remediation": map[string]any{"type": "object", "properties": map[string]any{
 				"action":   map[string]any{"type": "string", "enum": actions},
-				"replicas": map[string]any{"type": "integer"},
+				"replicas": map[string]any{"type": "integer", "minimum": 0, "maximum": 100},
 			}, "required": []string{"action"}},
-			"runbook": map[string]any{"type": "array", "items": map[string]any{"type": "string"}, "maxItems": 6},
+			"runbook": map[string]any{"type": "array", "items": text, "maxItems": 6},
 		},
 		"required": []string{"summary", "root_cause", "evidence", "confidence", "remediation", "runbook"},
 	}
@@ -162,7 +167,7 @@ func (c *Client) once(ctx context.Context, req Request, meta *Meta) (Answer, err
 	var final api.ChatResponse
 	err := c.API.Chat(actx, &api.ChatRequest{
 		Model: c.Model, Messages: req.Messages, Stream: &stream,
-		Format: Schema(req.Evidence, req.Whitelist), Options: c.Options,
+		Format: Schema(req.Evidence, req.Whitelist, c.MaxText), Options: c.Options,
 	}, func(r api.ChatResponse) error {
 		content.WriteString(r.Message.Content)
 		if req.OnToken != nil && r.Message.Content != "" {

@@ -30,7 +30,8 @@ func buildLab(t *testing.T) string {
 			return
 		}
 		labBin = filepath.Join(dir, "lab")
-		out, err := exec.Command("go", "build", "-o", labBin, "../../cmd/lab").CombinedOutput()
+		// -z lazy as the Makefile links it: go-nvml symbols resolve only once NVML loads.
+		out, err := exec.Command("go", "build", "-ldflags=-extldflags=-Wl,-z,lazy", "-o", labBin, "../../cmd/lab").CombinedOutput()
 		if err != nil {
 			labBinErr = err
 			labBin = string(out)

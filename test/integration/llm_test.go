@@ -1,0 +1,230 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"lab.dev/lab/agent"
+	"lab.dev/lab/agent/llm"
+	"lab.dev/lab/test/harness"
+)
+
+// faultProxy sits in front of the real Ollama and misbehaves on purpose.
+type faultProxy struct {
+	mu       sync.Mutex
+	mode     string // "", "500", "429", "slow", "cut"
+	failures int    // how many calls misbehave before passing through (-1 = all)
+	calls    int
+	bodies   []string
+	traces   []string
+	srv      *httptest.Server
+}
+
+func newFaultProxy(t *testing.T, target string) *faultProxy {
+	u, _ := url.Parse(target)
+	rp := httputil.NewSingleHostReverseProxy(u)
+	p := &faultProxy{}
+	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		p.mu.Lock()
+		p.calls++
+		p.bodies = append(p.bodies, string(body))
+		p.traces = append(p.traces, r.Header.Get(llm.TraceHeader))
+		misbehave := p.mode != "" && (p.failures < 0 || p.calls <= p.failures)
+		mode := p.mode
+		p.mu.Unlock()
+		if !misbehave {
+			rp.ServeHTTP(w, r)
+			return
+		}
+		switch mode {
+		case "500":
+			http.Error(w, `{"error":"model runner crashed"}`, http.StatusInternalServerError)
+		case "429":
+			http.Error(w, `{"error":"server busy"}`, http.StatusTooManyRequests)
+		case "slow":
+			select {
+			case <-time.After(5 * time.Second):
+			case <-r.Context().Done():
+			}
+		case "cut":
+			// A streamed answer that stops mid-JSON and drops the connection.
+			w.Header().Set("Content-Type", "application/x-ndjson")
+			w.WriteHeader(http.StatusOK)
+			io.WriteString(w, `{"model":"x","message":{"role":"assistant","content":"{\"summ"},"done":false}`+"\n")
+			w.(http.Flusher).Flush()
+			if hj, ok := w.(http.Hijacker); ok {
+				c, _, _ := hj.Hijack()
+				c.Close()
+			}
+		}
+	}))
+	t.Cleanup(p.srv.Close)
+	return p
+}
+
+func (p *faultProxy) set(mode string, failures int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.mode, p.failures, p.calls, p.bodies, p.traces = mode, failures, 0, nil, nil
+}
+
+func fastRetry() llm.Retry {
+	return llm.Retry{Attempts: 5, Base: 10 * time.Millisecond, Multiplier: 2, Jitter: 0.1}
+}
+
+func newBreaker() *llm.Breaker {
+	return &llm.Breaker{Ratio: 0.2, Window: time.Minute, MinRequests: 5, Cooldown: time.Minute}
+}
+
+func client(t *testing.T, endpoint, model string, timeout time.Duration, b *llm.Breaker) *llm.Client {
+	c, err := llm.New(endpoint, model, timeout, fastRetry(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The tiny test model writes one byte per token: short text fields keep
+	// its constrained answers complete within num_predict.
+	c.Options = map[string]any{"num_predict": 768, "seed": 3}
+	c.MaxText = 12
+	return c
+}
+
+func scenario(t *testing.T, name string) *harness.Scenario {
+	s, err := harness.LoadScenario("../scenarios/" + name + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// The real model path: a complete report whose model part cites only known
+// evidence; the trace id travels with the request; no seeded secret and no
+// log-driven action reaches or leaves the model.
+func TestDiagnoseWithRealOllama(t *testing.T) {
+	o := sharedOllama(t)
+	proxy := newFaultProxy(t, o.URL)
+	ao := agent.Options{LLM: client(t, proxy.srv.URL, o.Model, time.Minute, newBreaker()), Whitelist: []string{"rollout-restart"}, Budget: 1200}
+	r := applyAndDiagnose(t, scenario(t, "secrets-injection"), ao)
+	if r.Model.Mode != "model" || r.Model.Answer == nil {
+		t.Fatalf("model not used: %+v", r.Model)
+	}
+	if r.Model.Meta.Attempts < 1 || r.Model.Meta.PromptTokens == 0 {
+		t.Errorf("meta: %+v", r.Model.Meta)
+	}
+	known := map[string]bool{}
+	for _, e := range r.Evidence {
+		known[e.ID] = true
+	}
+	for _, id := range r.Model.Answer.Evidence {
+		base, _, _ := strings.Cut(id, "#")
+		if !known[base] {
+			t.Errorf("answer cites unknown evidence %s", id)
+		}
+	}
+	if a := r.Model.Answer.Remediation.Action; a != "none" && a != "rollout-restart" {
+		t.Errorf("non-whitelisted action %q survived", a)
+	}
+	proxy.mu.Lock()
+	defer proxy.mu.Unlock()
+	if len(proxy.bodies) == 0 {
+		t.Fatal("no request reached the model")
+	}
+	for i, body := range proxy.bodies {
+		for _, secret := range []string{"Pa55w0rd-Zebra", "eyJhbGciOiJIUzI1NiJ9", "wJalrXUtnFEMI", "ZmFrZS1zaWduYXR1cmU"} {
+			if strings.Contains(body, secret) {
+				t.Errorf("request %d carried secret %q", i, secret)
+			}
+		}
+		// JSON escapes < and > as \u003c and \u003e.
+		open, inj, end := strings.Index(body, `\u003clog-data\u003e`), strings.Index(body, "ignore all previous instructions"), strings.Index(body, `\u003c/log-data\u003e`)
+		if open < 0 || inj < open || end < inj {
+			t.Errorf("request %d: the injected log line is not inside the <log-data> frame (%d %d %d)", i, open, inj, end)
+		}
+		if proxy.traces[i] != r.TraceID {
+			t.Errorf("request %d trace header %q, report trace %q", i, proxy.traces[i], r.TraceID)
+		}
+	}
+	if r.Prompt.Tokens > 1200 {
+		t.Errorf("prompt %d tokens over the 1200 budget", r.Prompt.Tokens)
+	}
+	t.Logf("model answer: %+v (prompt %d tokens, naive %d)", *r.Model.Answer, r.Prompt.Tokens, r.Prompt.NaiveTokens)
+}
+
+// 500s, 429s and a stream cut mid-answer are retried until the real model
+// answers; a down Ollama and one slower than the timeout exhaust the retries,
+// open the breaker, and the report comes out from the rules alone.
+func TestLLMRetryAndBreaker(t *testing.T) {
+	o := sharedOllama(t)
+	proxy := newFaultProxy(t, o.URL)
+	s := scenario(t, "crashloop-exit1")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pods, err := cluster.Apply(ctx, s, "llm-faults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	diagnose := func(c *llm.Client) (mode string, attempts int, reason string) {
+		r, err := agent.Diagnose(ctx, cluster.Client, "llm-faults", pods[0].Name, agent.Options{LLM: c, Whitelist: []string{"rollout-restart"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Primary() == nil || r.Primary().Category != "CrashLoopBackOff" {
+			t.Fatalf("rules lost: %+v", r.Findings)
+		}
+		if r.Model.Meta != nil {
+			attempts = r.Model.Meta.Attempts
+		}
+		return r.Model.Mode, attempts, r.Model.Reason
+	}
+	for _, tc := range []struct {
+		mode     string
+		failures int
+	}{{"500", 2}, {"429", 1}, {"cut", 2}} {
+		t.Run("recovers-from-"+tc.mode, func(t *testing.T) {
+			proxy.set(tc.mode, tc.failures)
+			mode, attempts, reason := diagnose(client(t, proxy.srv.URL, o.Model, time.Minute, newBreaker()))
+			if mode != "model" || attempts != tc.failures+1 {
+				t.Errorf("mode %s after %d attempts (%s), want model after %d", mode, attempts, reason, tc.failures+1)
+			}
+		})
+	}
+	t.Run("slow-times-out-then-breaker-opens", func(t *testing.T) {
+		proxy.set("slow", -1)
+		b := newBreaker()
+		mode, attempts, reason := diagnose(client(t, proxy.srv.URL, o.Model, 200*time.Millisecond, b))
+		if mode != "human-operator" || attempts != 5 || !strings.Contains(reason, "timed out") {
+			t.Errorf("slow: mode %s attempts %d reason %s", mode, attempts, reason)
+		}
+		if b.State() != llm.Open {
+			t.Errorf("breaker %s after 5 failures in a row", b.State())
+		}
+		before := proxy.calls
+		mode, attempts, reason = diagnose(client(t, proxy.srv.URL, o.Model, 200*time.Millisecond, b))
+		_ = attempts
+		if mode != "human-operator" || !strings.Contains(reason, "breaker open") || proxy.calls != before {
+			t.Errorf("open breaker still called the model: mode %s reason %s calls %d→%d", mode, reason, before, proxy.calls)
+		}
+	})
+	t.Run("down", func(t *testing.T) {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		addr := l.Addr().String()
+		l.Close() // nothing listens there now
+		mode, attempts, reason := diagnose(client(t, "http://"+addr, o.Model, time.Second, newBreaker()))
+		if mode != "human-operator" || attempts != 5 || !strings.Contains(reason, "refused") {
+			t.Errorf("down: mode %s attempts %d reason %s", mode, attempts, reason)
+		}
+	})
+}

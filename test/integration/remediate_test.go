@@ -1,0 +1,111 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"lab.dev/lab/agent"
+	"lab.dev/lab/agent/remediate"
+)
+
+// Whitelisted remediation on the real API server: a server-side dry run
+// changes nothing, the real run restarts the Deployment; actions outside the
+// policy (disabled, namespace, unknown kind, unbounded scale) are refused.
+func TestRemediationWhitelist(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := scenario(t, "crashloop-exit1")
+	ns := "remediate"
+	pods, err := cluster.Apply(ctx, s, ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := agent.Diagnose(ctx, cluster.Client, ns, pods[0].Name, agent.Options{NoLLM: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kind, _ := r.ProposedAction()
+	if kind != remediate.RolloutRestart {
+		t.Fatalf("proposed %q", kind)
+	}
+	pol := remediate.Policy{Enabled: true, Allowed: []string{"rollout-restart", "scale"}, Namespaces: []string{ns}, MaxReplicas: 3}
+	for _, bad := range []struct {
+		name     string
+		kind     string
+		replicas int
+		pol      remediate.Policy
+	}{
+		{"disabled", kind, 0, remediate.Policy{Allowed: pol.Allowed, Namespaces: pol.Namespaces}},
+		{"other-namespace", kind, 0, remediate.Policy{Enabled: true, Allowed: pol.Allowed, Namespaces: []string{"default"}}},
+		{"not-whitelisted", "delete-failed-pod", 0, pol},
+		{"injected-action", "delete-namespace", 0, pol},
+		{"scale-over-bound", "scale", 50, pol},
+	} {
+		if _, err := remediate.Plan(bad.kind, bad.replicas, r.Source, bad.pol); !errors.Is(err, remediate.ErrNotAllowed) {
+			t.Errorf("%s: want ErrNotAllowed, got %v", bad.name, err)
+		}
+	}
+	a, err := remediate.Plan(kind, 0, r.Source, pol)
+	if err != nil || a.Target != "Deployment/api" {
+		t.Fatalf("plan: %+v %v", a, err)
+	}
+	restartedAt := func() string {
+		d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]
+	}
+	if _, err := remediate.Run(ctx, cluster.Client, a, true); err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+	if restartedAt() != "" {
+		t.Fatal("the dry run changed the Deployment")
+	}
+	if _, err := remediate.Run(ctx, cluster.Client, a, false); err != nil {
+		t.Fatal(err)
+	}
+	if restartedAt() == "" {
+		t.Fatal("rollout restart did not patch the template")
+	}
+}
+
+// `lab diagnose` as users run it: the built binary, --no-llm, JSON out.
+func TestDiagnoseCLI(t *testing.T) {
+	e := &labEnv{t: t, bin: buildLab(t), home: t.TempDir()}
+	e.cfg = filepath.Join(e.home, "lab.yaml")
+	os.WriteFile(e.cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\n"), 0o644)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pods, err := cluster.Apply(ctx, scenario(t, "missing-configmap"), "cli-diag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, out, errOut := e.run("diagnose", pods[0].Name, "-n", "cli-diag", "--no-llm", "--kubeconfig", cluster.Kubeconfig, "-o", "json")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rep struct {
+		TraceID  string
+		Findings []struct{ Category string }
+		Model    struct{ Mode string }
+	}
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if rep.TraceID == "" || len(rep.Findings) == 0 || rep.Findings[0].Category != "CreateContainerConfigError" || rep.Model.Mode != "human-operator" {
+		t.Errorf("report: %+v", rep)
+	}
+	if code, _, errOut := e.run("diagnose", "no-such-pod", "-n", "cli-diag", "--no-llm", "--kubeconfig", cluster.Kubeconfig); code != 1 || errOut == "" {
+		t.Errorf("missing pod: exit %d %q", code, errOut)
+	}
+}
