@@ -20,6 +20,15 @@ date=$(date -u +%Y-%m-%d)
   echo
   test/bench/up.sh "$lab" 5
   echo
+  echo "## The agent (\`lab diagnose\`)"
+  echo
+  echo "Command: \`go run ./test/bench/labbench -out bench\` — the scenario suite (test/scenarios) applied to a"
+  echo "harness control plane and diagnosed with the rules (\`--no-llm\`), scored against each scenario's ground truth;"
+  echo "the digest over a generated 100 MB log; diagnose in a namespace of 1,000 pods and 10,000 events."
+  echo "Machine-readable: [bench/results.json](bench/results.json)."
+  echo
+  go run ./test/bench/labbench -out bench 2>/dev/null
+  echo
   echo "## Test binaries (cold build)"
   echo
   echo "Command: \`time test/bin/build.sh\` with empty Go build and module caches (measured once on"

@@ -1,0 +1,91 @@
+// Command labbench runs lab's benchmarks on real components and writes
+// machine-readable results (bench/results.json) plus the markdown tables
+// test/bench/run.sh puts into BENCHMARKS.md.
+//
+//	labbench [-kubeconfig FILE] [-out bench] [-pods 1000] [-events 10000]
+//
+// Without -kubeconfig it starts the harness control plane (make testbin).
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"lab.dev/lab/test/harness"
+)
+
+// Results is bench/results.json.
+type Results struct {
+	Date     string         `json:"date"`
+	Machine  string         `json:"machine"`
+	Suite    SuiteResult    `json:"suite"`
+	Digest   DigestResult   `json:"digest"`
+	Diagnose DiagnoseResult `json:"diagnoseAtScale"`
+	Extra    map[string]any `json:"extra,omitempty"`
+}
+
+func main() {
+	kubeconfig := flag.String("kubeconfig", "", "cluster to run against (default: start the harness)")
+	out := flag.String("out", "bench", "folder for results.json and tables.md")
+	scenarios := flag.String("scenarios", "test/scenarios", "scenario folder")
+	pods := flag.Int("pods", 1000, "pods in the at-scale namespace")
+	events := flag.Int("events", 10000, "events in the at-scale namespace")
+	digestMB := flag.Int("digest-mb", 100, "log size for the digest throughput run")
+	flag.Parse()
+	ctx := context.Background()
+
+	var cs kubernetes.Interface
+	var cl *harness.Cluster
+	if *kubeconfig == "" {
+		c, err := harness.Start(ctx, harness.Options{Nodes: []harness.NodeSpec{
+			{Name: "worker-1"}, {Name: "worker-2"}, {Name: "gpu-1", GPUs: 1}}})
+		check(err)
+		defer c.Stop()
+		cl, cs = c, c.Client
+	} else {
+		cfg, err := clientcmd.BuildConfigFromFlags("", *kubeconfig)
+		check(err)
+		cfg.QPS, cfg.Burst = 200, 400
+		cs, err = kubernetes.NewForConfig(cfg)
+		check(err)
+	}
+	res := Results{Date: time.Now().UTC().Format("2006-01-02"), Machine: machine()}
+	if cl != nil {
+		res.Suite = runSuite(ctx, cl, *scenarios)
+	} else {
+		fmt.Fprintln(os.Stderr, "suite: needs the harness (kwok stages) — skipped with -kubeconfig")
+	}
+	res.Digest = runDigest(*digestMB)
+	res.Diagnose = runAtScale(ctx, cs, *pods, *events)
+	check(os.MkdirAll(*out, 0o755))
+	b, _ := json.MarshalIndent(res, "", "  ")
+	check(os.WriteFile(filepath.Join(*out, "results.json"), b, 0o644))
+	check(os.WriteFile(filepath.Join(*out, "tables.md"), []byte(tables(res)), 0o644))
+	fmt.Print(tables(res))
+}
+
+func machine() string {
+	var mem string
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int
+		fmt.Sscanf(string(b), "MemTotal: %d kB", &kb)
+		mem = fmt.Sprintf(", %d GiB", (kb+(1<<19))>>20)
+	}
+	return fmt.Sprintf("%d cores%s, %s/%s, %s", runtime.NumCPU(), mem, runtime.GOOS, runtime.GOARCH, runtime.Version())
+}
+
+func check(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "labbench:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"lab.dev/lab/agent"
+	"lab.dev/lab/test/harness"
+)
+
+// SuiteResult scores the diagnosis of every scenario against its ground truth.
+type SuiteResult struct {
+	Scenarios   []ScenarioScore          `json:"scenarios"`
+	ByCategory  map[string]CategoryScore `json:"byCategory"`
+	Correct     int                      `json:"correct"`
+	Total       int                      `json:"total"`
+	PromptMean  float64                  `json:"promptTokensMean"`
+	NaiveMean   float64                  `json:"naiveTokensMean"`
+	EvidenceHit int                      `json:"evidenceCited"`
+}
+
+// ScenarioScore is one scenario's outcome.
+type ScenarioScore struct {
+	Name          string  `json:"name"`
+	Expected      string  `json:"expected"`
+	Got           string  `json:"got"`
+	Category      bool    `json:"categoryCorrect"`
+	EvidenceCited bool    `json:"evidenceCited"`
+	PromptTokens  int     `json:"promptTokens"`
+	NaiveTokens   int     `json:"naiveTokens"`
+	Seconds       float64 `json:"seconds"`
+	Cause         string  `json:"cause"`
+}
+
+// CategoryScore sums a category's scenarios.
+type CategoryScore struct {
+	Scenarios int `json:"scenarios"`
+	Correct   int `json:"correct"`
+	Evidence  int `json:"evidenceCited"`
+}
+
+func runSuite(ctx context.Context, c *harness.Cluster, dir string) SuiteResult {
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	res := SuiteResult{ByCategory: map[string]CategoryScore{}}
+	for _, f := range files {
+		s, err := harness.LoadScenario(f)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			continue
+		}
+		ns := "bench-" + s.Name
+		pods, err := c.Apply(ctx, s, ns)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+			continue
+		}
+		var sc ScenarioScore
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			start := time.Now()
+			r, err := agent.Diagnose(ctx, c.Client, ns, pods[0].Name, agent.Options{NoLLM: true, Budget: 1500})
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
+				break
+			}
+			sc = ScenarioScore{Name: s.Name, Expected: s.Expect.Category, Seconds: time.Since(start).Seconds(),
+				PromptTokens: r.Prompt.Tokens, NaiveTokens: r.Prompt.NaiveTokens}
+			if p := r.Primary(); p != nil {
+				sc.Got, sc.Cause = p.Category, p.Cause
+				sc.Category = p.Category == s.Expect.Category
+				sc.EvidenceCited = cites(p.Evidence, s.Expect.Evidence)
+			}
+			if sc.Category || time.Now().After(deadline) {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
+		}
+		res.Scenarios = append(res.Scenarios, sc)
+		cs := res.ByCategory[s.Expect.Category]
+		cs.Scenarios++
+		if sc.Category {
+			cs.Correct++
+			res.Correct++
+		}
+		if sc.EvidenceCited {
+			cs.Evidence++
+			res.EvidenceHit++
+		}
+		res.ByCategory[s.Expect.Category] = cs
+		res.Total++
+		res.PromptMean += float64(sc.PromptTokens)
+		res.NaiveMean += float64(sc.NaiveTokens)
+	}
+	if res.Total > 0 {
+		res.PromptMean /= float64(res.Total)
+		res.NaiveMean /= float64(res.Total)
+	}
+	sort.Slice(res.Scenarios, func(i, j int) bool { return res.Scenarios[i].Name < res.Scenarios[j].Name })
+	return res
+}
+
+func cites(got, want []string) bool {
+	for _, w := range want {
+		ok := false
+		for _, g := range got {
+			ok = ok || strings.HasPrefix(g, w)
+		}
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
