@@ -3,7 +3,7 @@
 // holds no logic; readers live beside the code that uses them.
 package manifests
 
-import _ "embed"
+import "embed"
 
 // VersionsYAML pins every component and chart version (see versions.yaml).
 //
@@ -19,3 +19,9 @@ var KwokConfig []byte
 //
 //go:embed kwok/logs-crd.yaml
 var KwokLogsCRD []byte
+
+// Agent holds the agent's manifests (text/template over lab.yaml's agent
+// settings): rbac.yaml, remediation.yaml (opt-in), apf.yaml, serve.yaml.
+//
+//go:embed agent/*.yaml
+var Agent embed.FS
