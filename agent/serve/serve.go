@@ -1,0 +1,236 @@
+// Package serve is `lab agent serve`: an HTTP server that receives
+// Alertmanager webhooks, diagnoses the alerted pods (de-duplicated,
+// rate-limited, with bounded concurrency and a bounded queue), writes the
+// reports (log, files, a Slack-compatible webhook) and exposes Prometheus
+// metrics and health endpoints.
+package serve
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/prometheus/alertmanager/template"
+	"golang.org/x/time/rate"
+
+	"lab.dev/lab/agent/report"
+)
+
+// Message is the body Alertmanager's webhook receiver POSTs (version 4): the
+// template data plus the envelope fields of its notify/webhook.Message.
+type Message struct {
+	*template.Data
+	Version         string `json:"version"`
+	GroupKey        string `json:"groupKey"`
+	TruncatedAlerts uint64 `json:"truncatedAlerts"`
+}
+
+// Target is one pod to diagnose.
+type Target struct {
+	Namespace string
+	Pod       string
+	Alert     string
+}
+
+func (t Target) key() string { return t.Namespace + "/" + t.Pod }
+
+// DiagnoseFunc diagnoses one pod (agent.Diagnose in production).
+type DiagnoseFunc func(ctx context.Context, t Target) (*report.Report, error)
+
+// Sink receives every report.
+type Sink interface {
+	Write(ctx context.Context, t Target, r *report.Report) error
+}
+
+// Options tune the server.
+type Options struct {
+	Concurrency int           // diagnoses at once (default 2)
+	Queue       int           // waiting diagnoses before alerts are dropped (default 100)
+	Rate        rate.Limit    // diagnoses started per second (default 1)
+	Burst       int           // (default 5)
+	Dedupe      time.Duration // a pod diagnosed this recently is not diagnosed again (default 10m)
+	Timeout     time.Duration // per diagnosis (default 3m)
+	Ready       func(context.Context) error
+}
+
+// Server is the webhook receiver.
+type Server struct {
+	opts     Options
+	diagnose DiagnoseFunc
+	sinks    []Sink
+	metrics  *Metrics
+	limiter  *rate.Limiter
+	queue    chan Target
+
+	mu     sync.Mutex
+	recent map[string]time.Time // last accepted per pod
+	wg     sync.WaitGroup
+}
+
+// New builds a server; call Run to start its workers.
+func New(o Options, d DiagnoseFunc, m *Metrics, sinks ...Sink) *Server {
+	if o.Concurrency <= 0 {
+		o.Concurrency = 2
+	}
+	if o.Queue <= 0 {
+		o.Queue = 100
+	}
+	if o.Rate <= 0 {
+		o.Rate = 1
+	}
+	if o.Burst <= 0 {
+		o.Burst = 5
+	}
+	if o.Dedupe <= 0 {
+		o.Dedupe = 10 * time.Minute
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 3 * time.Minute
+	}
+	return &Server{opts: o, diagnose: d, sinks: sinks, metrics: m, limiter: rate.NewLimiter(o.Rate, o.Burst),
+		queue: make(chan Target, o.Queue), recent: map[string]time.Time{}}
+}
+
+// Run starts the workers; they stop when ctx ends and the queue drains.
+func (s *Server) Run(ctx context.Context) {
+	for i := 0; i < s.opts.Concurrency; i++ {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case t := <-s.queue:
+					s.metrics.Queued.Dec()
+					s.work(ctx, t)
+				}
+			}
+		}()
+	}
+}
+
+// Wait blocks until the workers stopped.
+func (s *Server) Wait() { s.wg.Wait() }
+
+func (s *Server) work(ctx context.Context, t Target) {
+	if err := s.limiter.Wait(ctx); err != nil {
+		return
+	}
+	s.metrics.InFlight.Inc()
+	defer s.metrics.InFlight.Dec()
+	dctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	defer cancel()
+	start := time.Now()
+	r, err := s.diagnose(dctx, t)
+	s.metrics.Duration.Observe(time.Since(start).Seconds())
+	if err != nil {
+		s.metrics.Diagnoses.WithLabelValues("error").Inc()
+		s.forget(t) // let a later alert retry
+		return
+	}
+	s.metrics.observeReport(r)
+	for _, sink := range s.sinks {
+		if err := sink.Write(ctx, t, r); err != nil {
+			s.metrics.SinkErrors.Inc()
+		}
+	}
+}
+
+func (s *Server) forget(t Target) {
+	s.mu.Lock()
+	delete(s.recent, t.key())
+	s.mu.Unlock()
+}
+
+// Accept decides what to do with one alerted pod: duplicate, queued or dropped.
+func (s *Server) Accept(t Target) string {
+	s.mu.Lock()
+	if last, ok := s.recent[t.key()]; ok && time.Since(last) < s.opts.Dedupe {
+		s.mu.Unlock()
+		return "duplicate"
+	}
+	s.recent[t.key()] = time.Now()
+	s.mu.Unlock()
+	select {
+	case s.queue <- t:
+		s.metrics.Queued.Inc()
+		return "accepted"
+	default:
+		s.forget(t)
+		return "dropped"
+	}
+}
+
+// Targets extracts the pods of the firing alerts (alerts without namespace
+// and pod labels are not about a pod and are ignored).
+func Targets(m *Message) (out []Target, ignored int) {
+	if m.Data == nil {
+		return nil, 0
+	}
+	for _, a := range m.Alerts {
+		ns, pod := a.Labels["namespace"], a.Labels["pod"]
+		if a.Status != "firing" || ns == "" || pod == "" {
+			ignored++
+			continue
+		}
+		out = append(out, Target{Namespace: ns, Pod: pod, Alert: a.Labels["alertname"]})
+	}
+	return out, ignored
+}
+
+// Handler serves /alerts (webhook), /healthz, /readyz and /metrics.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /alerts", s.alerts)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.opts.Ready != nil {
+			if err := s.opts.Ready(r.Context()); err != nil {
+				http.Error(w, err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		io.WriteString(w, "ok\n")
+	})
+	mux.Handle("GET /metrics", s.metrics.Handler())
+	return mux
+}
+
+// AlertResponse is what /alerts answers.
+type AlertResponse struct {
+	Accepted  int `json:"accepted"`
+	Duplicate int `json:"duplicate"`
+	Dropped   int `json:"dropped"`
+	Ignored   int `json:"ignored"`
+}
+
+func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
+	var m Message
+	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&m); err != nil {
+		s.metrics.Alerts.WithLabelValues("invalid").Inc()
+		http.Error(w, fmt.Sprintf("not an Alertmanager webhook payload: %v", err), http.StatusBadRequest)
+		return
+	}
+	targets, ignored := Targets(&m)
+	resp := AlertResponse{Ignored: ignored}
+	s.metrics.Alerts.WithLabelValues("ignored").Add(float64(ignored))
+	for _, t := range targets {
+		outcome := s.Accept(t)
+		s.metrics.Alerts.WithLabelValues(outcome).Inc()
+		switch outcome {
+		case "accepted":
+			resp.Accepted++
+		case "duplicate":
+			resp.Duplicate++
+		case "dropped":
+			resp.Dropped++
+		}
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(resp)
+}

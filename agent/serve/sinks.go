@@ -1,0 +1,92 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"lab.dev/lab/agent/report"
+)
+
+// LogSink writes each report's text summary to a writer (stdout).
+type LogSink struct {
+	W  io.Writer
+	mu sync.Mutex
+}
+
+// Write implements Sink.
+func (s *LogSink) Write(_ context.Context, t Target, r *report.Report) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fmt.Fprintf(s.W, "--- alert %s on %s/%s\n", t.Alert, t.Namespace, t.Pod)
+	r.Text(s.W)
+	return nil
+}
+
+// FileSink writes each report as Markdown and JSON into Dir.
+type FileSink struct{ Dir string }
+
+// Write implements Sink.
+func (s FileSink) Write(_ context.Context, t Target, r *report.Report) error {
+	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+		return err
+	}
+	base := filepath.Join(s.Dir, fmt.Sprintf("%s-%s-%s", r.Time.Format("20060102T150405Z"), t.Namespace, t.Pod))
+	var md, js bytes.Buffer
+	r.Markdown(&md)
+	if err := r.JSON(&js); err != nil {
+		return err
+	}
+	if err := os.WriteFile(base+".md", md.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return os.WriteFile(base+".json", js.Bytes(), 0o644)
+}
+
+// SlackSink posts a one-message summary to a Slack-compatible incoming
+// webhook ({"text": …}; Mattermost and Rocket.Chat accept the same).
+type SlackSink struct {
+	URL    string
+	Client *http.Client
+}
+
+// Write implements Sink.
+func (s SlackSink) Write(ctx context.Context, t Target, r *report.Report) error {
+	cat := "no failure detected"
+	if p := r.Primary(); p != nil {
+		cat = p.Category
+	}
+	text := fmt.Sprintf("*%s* on `%s/%s`: %s\nRoot cause: %s\n(trace %s, %s)", t.Alert, t.Namespace, t.Pod, cat, r.RootCause(), r.TraceID, r.Model.Mode)
+	if steps := r.Runbook(); len(steps) > 0 {
+		text += "\nNext: " + strings.Join(steps[:min(2, len(steps))], " / ")
+	}
+	body, _ := json.Marshal(map[string]string{"text": text})
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL, bytes.NewReader(body))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	c := s.Client
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		return fmt.Errorf("slack webhook: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
