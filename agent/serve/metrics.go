@@ -40,7 +40,9 @@ func NewMetrics() *Metrics {
 }
 
 // Handler serves the registry.
-func (m *Metrics) Handler() http.Handler { return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{}) }
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
 
 func (m *Metrics) observeReport(r *report.Report) {
 	m.Diagnoses.WithLabelValues(r.Model.Mode).Inc()
