@@ -30,7 +30,7 @@ type Results struct {
 	Suite    SuiteResult    `json:"suite"`
 	Digest   DigestResult   `json:"digest"`
 	Diagnose DiagnoseResult `json:"diagnoseAtScale"`
-	Extra    map[string]any `json:"extra,omitempty"`
+	APF      *APFResult     `json:"apf,omitempty"`
 }
 
 func main() {
@@ -40,6 +40,10 @@ func main() {
 	pods := flag.Int("pods", 1000, "pods in the at-scale namespace")
 	events := flag.Int("events", 10000, "events in the at-scale namespace")
 	digestMB := flag.Int("digest-mb", 100, "log size for the digest throughput run")
+	apf := flag.Bool("apf", true, "run the API Priority and Fairness burst benchmark (own control plane)")
+	apfSeats := flag.Int("apf-seats", 30, "--max-requests-inflight of the APF benchmark's API server")
+	apfWorkers := flag.Int("apf-workers", 64, "concurrent agent requests in the burst")
+	apfPhase := flag.Duration("apf-phase", 15*time.Second, "length of each APF phase")
 	flag.Parse()
 	ctx := context.Background()
 
@@ -66,6 +70,10 @@ func main() {
 	}
 	res.Digest = runDigest(*digestMB)
 	res.Diagnose = runAtScale(ctx, cs, *pods, *events)
+	if *apf {
+		r := runAPF(ctx, *apfSeats, *apfWorkers, *apfPhase)
+		res.APF = &r
+	}
 	check(os.MkdirAll(*out, 0o755))
 	b, _ := json.MarshalIndent(res, "", "  ")
 	check(os.WriteFile(filepath.Join(*out, "results.json"), b, 0o644))

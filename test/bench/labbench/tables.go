@@ -39,6 +39,21 @@ func tables(r Results) string {
 	a := r.Diagnose
 	fmt.Fprintf(&b, "### `diagnose --no-llm` at scale\n\nNamespace with %d pods and %d events; %d diagnoses of different pods: median **%.3f s** (all: %v). Collection uses field selectors, so the cost does not grow with the namespace.\n",
 		a.Pods, a.Events, a.Runs, a.Median, fmtSecs(a.Seconds))
+	if p := r.APF; p != nil && len(p.Phases) == 3 {
+		fmt.Fprintf(&b, "\n### API Priority and Fairness under an agent burst\n\nAPI server with `--max-requests-inflight=%d`; %d concurrent agent LISTs of 400 pods (as the lab-agent ServiceAccount) against two victims listing pods every 20 ms.\n\n", p.MaxInflight, p.AgentWorkers)
+		b.WriteString("| phase | victim | p50 ms | p99 ms | p99 vs baseline | agent requests |\n|---|---|---|---|---|---|\n")
+		victims := make([]string, 0)
+		for v := range p.Phases[0].Victims {
+			victims = append(victims, v)
+		}
+		sort.Strings(victims)
+		for _, ph := range p.Phases {
+			for _, v := range victims {
+				l, base := ph.Victims[v], p.Phases[0].Victims[v]
+				fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.1f× | %d |\n", ph.Name, v, l.P50, l.P99, l.P99/max(base.P99, 0.001), ph.AgentRequests)
+			}
+		}
+	}
 	return b.String()
 }
 
