@@ -201,6 +201,8 @@ func TestAgentAPFApplied(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	l := agentLab(false)
+	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "rbac-app"}}, metav1.CreateOptions{})
+	install(t, ctx, l) // the ServiceAccount whose requests we watch
 	a, _ := deploy.NewApplier(cluster.Config, false)
 	objs, err := deploy.Render(l, deploy.APF)
 	if err != nil {
