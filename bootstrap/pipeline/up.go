@@ -11,6 +11,7 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/doctor"
 )
@@ -61,6 +62,27 @@ func UpSteps(preflight Preflight) []Step {
 			}
 			return fmt.Sprintf("%d nodes Ready", c.Lab.Cluster.ControlPlanes+c.Lab.Cluster.Workers+c.Lab.Cluster.GPUWorkers), nil
 		}},
+		{Name: "agent", Inspect: func(ctx context.Context, c *Context) (bool, string, error) {
+			res, err := c.agentApply(ctx, true)
+			if err != nil {
+				return false, "", err
+			}
+			for _, r := range res {
+				if r.Action != "unchanged" {
+					return false, r.Object + " " + r.Action, nil
+				}
+			}
+			return true, fmt.Sprintf("%d agent objects up to date", len(res)), nil
+		}, Apply: func(ctx context.Context, c *Context) (string, error) {
+			res, err := c.agentApply(ctx, false)
+			changed := 0
+			for _, r := range res {
+				if r.Action != "unchanged" {
+					changed++
+				}
+			}
+			return fmt.Sprintf("%d of %d agent objects applied (RBAC, APF)", changed, len(res)), err
+		}},
 		{Name: "record", Inspect: func(ctx context.Context, c *Context) (bool, string, error) {
 			cs, err := c.client()
 			if err != nil {
@@ -80,6 +102,26 @@ func UpSteps(preflight Preflight) []Step {
 			return "ConfigMap " + SpecNamespace + "/" + SpecConfigMap, recordSpec(ctx, cs, c.Dir, c.Lab)
 		}},
 	}
+}
+
+// agentApply server-side applies (or dry-runs) the agent's RBAC and APF objects.
+func (c *Context) agentApply(ctx context.Context, dryRun bool) ([]deploy.Result, error) {
+	cfg, err := c.Provider.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	a, err := deploy.NewApplier(cfg, dryRun)
+	if err != nil {
+		return nil, err
+	}
+	if dryRun {
+		objs, err := deploy.Render(c.Lab, deploy.Parts(c.Lab)...)
+		if err != nil {
+			return nil, err
+		}
+		return a.Apply(ctx, objs)
+	}
+	return deploy.Install(ctx, a, c.Lab)
 }
 
 func (c *Context) client() (kubernetes.Interface, error) {
