@@ -17,17 +17,17 @@ import (
 
 // labStatus is `lab status -o json`.
 type labStatus struct {
-	Name        string            `json:"name"`
-	Provider    string            `json:"provider"`
-	Healthy     bool              `json:"healthy"`
-	Cluster     string            `json:"cluster"`
-	ClusterUp   bool              `json:"clusterUp"`
-	Nodes       []cluster.Node    `json:"nodes"`
-	NodesReady  int               `json:"nodesReady"`
-	SpecChanges []pipeline.Change `json:"specChanges"`
-	Releases    []stacks.Release  `json:"releases"`
-	LastUp      pipeline.Journal  `json:"lastUp"`
-	Kubeconfig  string            `json:"kubeconfig"`
+	Name        string                 `json:"name"`
+	Provider    string                 `json:"provider"`
+	Healthy     bool                   `json:"healthy"`
+	Cluster     string                 `json:"cluster"`
+	ClusterUp   bool                   `json:"clusterUp"`
+	Nodes       []cluster.Node         `json:"nodes"`
+	NodesReady  int                    `json:"nodesReady"`
+	SpecChanges []pipeline.Change      `json:"specChanges"`
+	Releases    []stacks.ReleaseStatus `json:"releases"`
+	LastUp      pipeline.Journal       `json:"lastUp"`
+	Kubeconfig  string                 `json:"kubeconfig"`
 }
 
 func newStatus(g *globals) *cobra.Command {

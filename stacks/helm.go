@@ -38,8 +38,8 @@ func (h Helm) Config(namespace string) (*action.Configuration, error) {
 	return cfg, nil
 }
 
-// Release is one Helm release as `lab status` shows it.
-type Release struct {
+// ReleaseStatus is one Helm release as `lab status` shows it.
+type ReleaseStatus struct {
 	Name      string    `json:"name"`
 	Namespace string    `json:"namespace"`
 	Chart     string    `json:"chart"`
@@ -50,11 +50,11 @@ type Release struct {
 }
 
 // Deployed reports whether the release is in a healthy terminal state.
-func (r Release) Deployed() bool { return r.Status == release.StatusDeployed.String() }
+func (r ReleaseStatus) Deployed() bool { return r.Status == release.StatusDeployed.String() }
 
 // Releases lists every release in every namespace (all states, pending and
 // failed included, so status can show a stuck install).
-func (h Helm) Releases() ([]Release, error) {
+func (h Helm) Releases() ([]ReleaseStatus, error) {
 	cfg, err := h.Config("")
 	if err != nil {
 		return nil, err
@@ -67,9 +67,9 @@ func (h Helm) Releases() ([]Release, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listing Helm releases: %w", err)
 	}
-	out := make([]Release, 0, len(rels))
+	out := make([]ReleaseStatus, 0, len(rels))
 	for _, r := range rels {
-		rel := Release{Name: r.Name, Namespace: r.Namespace, Revision: r.Version}
+		rel := ReleaseStatus{Name: r.Name, Namespace: r.Namespace, Revision: r.Version}
 		if r.Chart != nil && r.Chart.Metadata != nil {
 			rel.Chart, rel.Version = r.Chart.Metadata.Name, r.Chart.Metadata.Version
 		}

@@ -1,0 +1,133 @@
+package stacks
+
+import (
+	"fmt"
+
+	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/stacks/certs"
+)
+
+// Env is what values builders know about the lab and the host.
+type Env struct {
+	Lab      *config.Lab
+	Model    string     // resolved Ollama model ("auto" already decided by VRAM)
+	GPU      bool       // GPU workers exist: Ollama asks for nvidia.com/gpu
+	Certs    *certs.Set // Linkerd identity (nil when Linkerd is off)
+	LowPower bool       // small host: trim requests further
+}
+
+// Values returns lab's values for one release, with lab.yaml's
+// stacks.<name>.values merged over them (the user wins).
+func Values(release string, e Env) (map[string]any, error) {
+	var v map[string]any
+	var user map[string]any
+	s := e.Lab.Stacks
+	switch release {
+	case "argocd":
+		v, user = argoValues(e), s.ArgoCD.Values
+	case "linkerd-crds":
+		v = map[string]any{"installGatewayAPI": true}
+	case "linkerd-control-plane":
+		if e.Certs == nil {
+			return nil, fmt.Errorf("linkerd-control-plane needs the lab's identity certificates")
+		}
+		v, user = linkerdValues(e), s.Linkerd.Values
+	case "kube-prometheus-stack":
+		v, user = prometheusValues(e), s.Prometheus.Values
+	case "ollama":
+		v, user = ollamaValues(e), s.Ollama.Values
+	default:
+		return nil, fmt.Errorf("no values builder for release %q", release)
+	}
+	return Merge(v, user), nil
+}
+
+func res(cpu, mem, memLimit string) map[string]any {
+	return map[string]any{"requests": map[string]any{"cpu": cpu, "memory": mem}, "limits": map[string]any{"memory": memLimit}}
+}
+
+// argo-cd chart (argoproj/argo-helm): one replica of each, no Dex, no
+// notifications, plain HTTP behind port-forward, sized for a workstation.
+func argoValues(Env) map[string]any {
+	return map[string]any{
+		"dex":            map[string]any{"enabled": false},
+		"notifications":  map[string]any{"enabled": false},
+		"configs":        map[string]any{"params": map[string]any{"server.insecure": true}},
+		"controller":     map[string]any{"replicas": 1, "resources": res("100m", "256Mi", "1Gi")},
+		"server":         map[string]any{"replicas": 1, "resources": res("50m", "64Mi", "256Mi")},
+		"repoServer":     map[string]any{"replicas": 1, "resources": res("50m", "128Mi", "512Mi")},
+		"applicationSet": map[string]any{"replicas": 1},
+		"redis":          map[string]any{"resources": res("20m", "32Mi", "128Mi")},
+	}
+}
+
+// linkerd-control-plane chart: lab's own trust anchor and issuer.
+func linkerdValues(e Env) map[string]any {
+	return map[string]any{
+		"identityTrustAnchorsPEM": e.Certs.AnchorPEM,
+		"identity": map[string]any{"issuer": map[string]any{"tls": map[string]any{
+			"crtPEM": e.Certs.IssuerPEM,
+			"keyPEM": e.Certs.IssuerKeyPEM,
+		}}},
+		"controllerReplicas":    1,
+		"enablePodAntiAffinity": false,
+	}
+}
+
+// kube-prometheus-stack: short retention, small requests, and selectors that
+// pick up ServiceMonitors/rules from any release (the agent's included).
+func prometheusValues(e Env) map[string]any {
+	nilUses := false
+	return map[string]any{
+		"grafana": map[string]any{"enabled": true, "resources": res("50m", "128Mi", "256Mi")},
+		"prometheus": map[string]any{"prometheusSpec": map[string]any{
+			"retention": "12h",
+			"resources": res("100m", "512Mi", "2Gi"),
+			"serviceMonitorSelectorNilUsesHelmValues": nilUses,
+			"podMonitorSelectorNilUsesHelmValues":     nilUses,
+			"ruleSelectorNilUsesHelmValues":           nilUses,
+		}},
+		"alertmanager": map[string]any{"alertmanagerSpec": map[string]any{
+			"resources": res("10m", "32Mi", "128Mi"),
+			// AlertmanagerConfig objects (the agent's receiver) from any namespace.
+			"alertmanagerConfigSelector":          map[string]any{},
+			"alertmanagerConfigMatcherStrategy":   map[string]any{"type": "None"},
+			"alertmanagerConfigNamespaceSelector": map[string]any{},
+		}},
+		"prometheusOperator": map[string]any{"resources": res("50m", "64Mi", "256Mi")},
+	}
+}
+
+// ollama chart (otwld): the model to pull at start, a GPU when the lab has
+// GPU workers (runtime class nvidia, as nvkind sets it up), CPU otherwise.
+func ollamaValues(e Env) map[string]any {
+	v := map[string]any{
+		"ollama":           map[string]any{"models": map[string]any{"pull": []any{e.Model}}},
+		"persistentVolume": map[string]any{"enabled": true, "size": "20Gi"},
+		"resources":        res("500m", "2Gi", "12Gi"),
+	}
+	if e.GPU {
+		v["ollama"].(map[string]any)["gpu"] = map[string]any{"enabled": true, "type": "nvidia", "number": 1}
+		v["runtimeClassName"] = "nvidia"
+		v["tolerations"] = []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}}
+	}
+	return v
+}
+
+// Merge deep-merges over into base (maps merge, everything else replaces).
+func Merge(base, over map[string]any) map[string]any {
+	out := make(map[string]any, len(base))
+	for k, v := range base {
+		out[k] = v
+	}
+	for k, v := range over {
+		if bm, ok := out[k].(map[string]any); ok {
+			if om, ok := v.(map[string]any); ok {
+				out[k] = Merge(bm, om)
+				continue
+			}
+		}
+		out[k] = v
+	}
+	return out
+}

@@ -1,0 +1,99 @@
+package stacks
+
+import (
+	"strings"
+	"testing"
+
+	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/stacks/certs"
+)
+
+func get(m map[string]any, path string) (any, bool) {
+	var cur any = m
+	for _, k := range strings.Split(path, "/") {
+		mm, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = mm[k]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+// The value names are the upstream charts' own (their values.yaml):
+// argo-cd (argoproj/argo-helm), linkerd-crds and linkerd-control-plane
+// (linkerd/linkerd2), kube-prometheus-stack (prometheus-community), ollama
+// (otwld/ollama-helm).
+func TestValuesUseUpstreamNames(t *testing.T) {
+	set, err := certs.Ensure(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := config.Default()
+	l.Stacks.Prometheus.Values = map[string]any{"grafana": map[string]any{"enabled": false}}
+	cases := map[string][]string{
+		"argocd":                {"dex/enabled", "notifications/enabled", "configs/params/server.insecure", "controller/resources/requests/memory", "repoServer/replicas"},
+		"linkerd-crds":          {"installGatewayAPI"},
+		"linkerd-control-plane": {"identityTrustAnchorsPEM", "identity/issuer/tls/crtPEM", "identity/issuer/tls/keyPEM"},
+		"kube-prometheus-stack": {"prometheus/prometheusSpec/serviceMonitorSelectorNilUsesHelmValues", "prometheus/prometheusSpec/retention", "alertmanager/alertmanagerSpec/alertmanagerConfigSelector", "grafana/enabled"},
+		"ollama":                {"ollama/models/pull", "resources/requests/memory", "persistentVolume/enabled"},
+	}
+	for rel, paths := range cases {
+		v, err := Values(rel, Env{Lab: l, Model: "phi3:mini", Certs: set})
+		if err != nil {
+			t.Fatalf("%s: %v", rel, err)
+		}
+		for _, p := range paths {
+			if _, ok := get(v, p); !ok {
+				t.Errorf("%s: no %s", rel, p)
+			}
+		}
+	}
+	v, _ := Values("linkerd-control-plane", Env{Lab: l, Certs: set})
+	if pem, _ := get(v, "identityTrustAnchorsPEM"); pem != set.AnchorPEM {
+		t.Error("trust anchor not passed")
+	}
+	if g, _ := get(mustValues(t, "kube-prometheus-stack", Env{Lab: l}), "grafana/enabled"); g != false {
+		t.Error("user values did not win over lab's")
+	}
+	if _, ok := get(mustValues(t, "ollama", Env{Lab: l, Model: "phi3:mini"}), "ollama/gpu"); ok {
+		t.Error("GPU asked for without GPU workers")
+	}
+	gv := mustValues(t, "ollama", Env{Lab: l, Model: "llama3:8b", GPU: true})
+	for path, want := range map[string]any{"ollama/gpu/enabled": true, "ollama/gpu/type": "nvidia", "ollama/gpu/number": 1, "runtimeClassName": "nvidia"} {
+		if got, _ := get(gv, path); got != want {
+			t.Errorf("GPU values %s = %v, want %v", path, got, want)
+		}
+	}
+	if pull, _ := get(gv, "ollama/models/pull"); pull.([]any)[0] != "llama3:8b" {
+		t.Errorf("model %v", pull)
+	}
+	if _, err := Values("linkerd-control-plane", Env{Lab: l}); err == nil {
+		t.Error("linkerd without certificates accepted")
+	}
+}
+
+func mustValues(t *testing.T, rel string, e Env) map[string]any {
+	v, err := Values(rel, e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func TestValuesDiffAndMerge(t *testing.T) {
+	d := ValuesDiff(map[string]any{"a": map[string]any{"b": 1, "c": "x"}, "gone": true}, map[string]any{"a": map[string]any{"b": 2, "c": "x"}, "new": 1})
+	want := []string{"a.b: 1 → 2", "gone: true → (unset)", "new: (unset) → 1"}
+	if strings.Join(d, "|") != strings.Join(want, "|") {
+		t.Errorf("diff %v", d)
+	}
+	if len(ValuesDiff(map[string]any{"n": 1}, map[string]any{"n": float64(1)})) != 0 {
+		t.Error("1 and 1.0 differ")
+	}
+	m := Merge(map[string]any{"a": map[string]any{"x": 1, "y": 2}}, map[string]any{"a": map[string]any{"y": 3}})
+	if a := m["a"].(map[string]any); a["x"] != 1 || a["y"] != 3 {
+		t.Errorf("merge %v", m)
+	}
+}

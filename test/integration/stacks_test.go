@@ -1,0 +1,227 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/repo"
+
+	"lab.dev/lab/stacks"
+)
+
+const deployTemplate = `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: {{ .Release.Name }}
+spec:
+  replicas: {{ .Values.replicas }}
+  selector: {matchLabels: {app: {{ .Release.Name }}}}
+  template:
+    metadata:
+      labels: {app: {{ .Release.Name }}}
+      {{- with .Values.podStatus }}
+      annotations:
+        lab.dev/status: {{ . | toJson | quote }}
+      {{- end }}
+    spec:
+      containers:
+      - name: app
+        image: "registry.local/{{ .Chart.Name }}:{{ .Chart.Version }}"
+`
+
+// testChart builds a chart written for the tests: one Deployment whose pods
+// kwok makes Ready (or, with podStatus, drives into that status).
+func testChart(name, version string) *chart.Chart {
+	return &chart.Chart{
+		Metadata:  &chart.Metadata{APIVersion: "v2", Name: name, Version: version, AppVersion: version},
+		Templates: []*chart.File{{Name: "templates/deployment.yaml", Data: []byte(deployTemplate)}},
+		Values:    map[string]any{"replicas": 1},
+	}
+}
+
+// chartRepo serves charts as a real HTTP chart repository (index.yaml + .tgz).
+func chartRepo(t *testing.T, charts ...*chart.Chart) string {
+	dir := t.TempDir()
+	for _, c := range charts {
+		if _, err := chartutil.Save(c, dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httptest.NewServer(http.FileServer(http.Dir(dir)))
+	t.Cleanup(srv.Close)
+	idx, err := repo.IndexDirectory(dir, srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := idx.WriteFile(filepath.Join(dir, "index.yaml"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return srv.URL
+}
+
+// chartDir writes a chart as a local directory.
+func chartDir(t *testing.T, c *chart.Chart) string {
+	dir := t.TempDir()
+	if err := chartutil.SaveDir(c, dir); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dir, c.Name())
+}
+
+func installer(t *testing.T) *stacks.Installer {
+	return &stacks.Installer{Helm: stacks.Helm{Kubeconfig: cluster.Kubeconfig}, CacheDir: t.TempDir(), Client: cluster.Client, Log: t.Logf}
+}
+
+func TestStackInstallNoopUpgrade(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	url := chartRepo(t, testChart("web", "0.1.0"), testChart("web", "0.2.0"))
+	in := installer(t)
+	r := stacks.Release{Name: "web", Namespace: "stack-web", Chart: stacks.Source{Repo: url, Name: "web", Version: "0.1.0"}, Values: map[string]any{"replicas": 1}, Timeout: time.Minute}
+	o, err := in.Ensure(ctx, r)
+	if err != nil || o.Action != "installed" || o.Revision != 1 {
+		t.Fatalf("install: %+v %v", o, err)
+	}
+	if o, err = in.Ensure(ctx, r); err != nil || o.Action != "unchanged" || o.Revision != 1 {
+		t.Fatalf("no-op: %+v %v", o, err)
+	}
+	r.Values = map[string]any{"replicas": 2}
+	if o, err = in.Ensure(ctx, r); err != nil || o.Action != "upgraded" || o.Revision != 2 || strings.Join(o.Diff, ";") != "replicas: 1 → 2" {
+		t.Fatalf("values upgrade: %+v %v", o, err)
+	}
+	r.Chart.Version = "0.2.0"
+	if o, err = in.Ensure(ctx, r); err != nil || o.Action != "upgraded" || len(o.Diff) != 1 || !strings.Contains(o.Diff[0], "web-0.1.0 → web-0.2.0") {
+		t.Fatalf("chart upgrade: %+v %v", o, err)
+	}
+	// The same chart from a local directory is the same release state.
+	r.Chart = stacks.Source{Path: chartDir(t, testChart("web", "0.2.0"))}
+	if o, err = in.Ensure(ctx, r); err != nil || o.Action != "unchanged" {
+		t.Fatalf("from a directory: %+v %v", o, err)
+	}
+}
+
+// A release whose pods never become ready fails, is rolled back (atomic),
+// and the error names the pods and why.
+func TestStackFailingInstallRolledBack(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	crash := map[string]any{"phase": "Running", "containerStatuses": []any{map[string]any{"name": "app", "image": "x", "ready": false, "restartCount": 4,
+		"state": map[string]any{"waiting": map[string]any{"reason": "CrashLoopBackOff", "message": "back-off 40s"}}}}}
+	in := installer(t)
+	r := stacks.Release{Name: "broken", Namespace: "stack-broken", Chart: stacks.Source{Path: chartDir(t, testChart("broken", "1.0.0"))},
+		Values: map[string]any{"replicas": 1, "podStatus": crash}, Timeout: 8 * time.Second}
+	_, err := in.Ensure(ctx, r)
+	if err == nil {
+		t.Fatal("install of a crash-looping chart succeeded")
+	}
+	if !strings.Contains(err.Error(), "CrashLoopBackOff") || !strings.Contains(err.Error(), "pods not ready in stack-broken") {
+		t.Errorf("error does not explain the pods:\n%v", err)
+	}
+	cfg, _ := in.Helm.Config("stack-broken")
+	if rel, err := cfg.Releases.Last("broken"); err == nil {
+		t.Errorf("release left behind after atomic install: %s", rel.Info.Status)
+	}
+}
+
+// A release left pending-install or pending-upgrade by a killed run is
+// recovered, then converged.
+func TestStackInterruptedRecovered(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	in := installer(t)
+	for _, tc := range []struct {
+		status release.Status
+		want   string
+	}{{release.StatusPendingInstall, "recovered-and-installed"}, {release.StatusPendingUpgrade, "recovered-and-upgraded"}} {
+		t.Run(string(tc.status), func(t *testing.T) {
+			name := "stuck-" + strings.TrimPrefix(string(tc.status), "pending-")
+			r := stacks.Release{Name: name, Namespace: "stack-stuck", Chart: stacks.Source{Path: chartDir(t, testChart("stuck", "1.0.0"))}, Values: map[string]any{"replicas": 1}, Timeout: time.Minute}
+			if _, err := in.Ensure(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			if tc.status == release.StatusPendingUpgrade {
+				r.Values = map[string]any{"replicas": 2}
+				if _, err := in.Ensure(ctx, r); err != nil {
+					t.Fatal(err)
+				}
+			}
+			// What a killed helm leaves: the newest revision stuck pending.
+			cfg, _ := in.Helm.Config("stack-stuck")
+			last, err := cfg.Releases.Last(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			last.SetStatus(tc.status, "killed mid-operation")
+			if err := cfg.Releases.Update(last); err != nil {
+				t.Fatal(err)
+			}
+			o, err := in.Ensure(ctx, r)
+			if err != nil || o.Action != tc.want || o.Recovered == "" {
+				t.Fatalf("recovery: %+v %v", o, err)
+			}
+			if o, err = in.Ensure(ctx, r); err != nil || o.Action != "unchanged" {
+				t.Fatalf("after recovery: %+v %v", o, err)
+			}
+		})
+	}
+}
+
+// Independent stacks install together, dependents wait for their
+// dependencies; a failed stack skips its dependents only.
+func TestStacksParallelOrder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	in := installer(t)
+	plan := func(name string, deps ...string) stacks.Plan {
+		return stacks.Plan{Name: name, DependsOn: deps, Releases: []stacks.Release{{Name: name, Namespace: "par-" + name,
+			Chart: stacks.Source{Path: chartDir(t, testChart(name, "1.0.0"))}, Values: map[string]any{"replicas": 1}, Timeout: time.Minute}}}
+	}
+	results, err := in.InstallAll(ctx, []stacks.Plan{plan("app", "crds"), plan("crds"), plan("other")}, true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	by := map[string]stacks.Result{}
+	for _, r := range results {
+		by[r.Stack] = r
+	}
+	crdsEnd := by["crds"].Start.Add(by["crds"].Duration)
+	if by["app"].Start.Before(crdsEnd) {
+		t.Errorf("app started %s before crds finished %s", by["app"].Start, crdsEnd)
+	}
+	if !by["other"].Start.Before(crdsEnd) {
+		t.Errorf("other did not run alongside crds")
+	}
+	if _, err := stacks.Order([]stacks.Plan{plan("a", "b"), plan("b", "a")}); err == nil {
+		t.Error("cycle accepted")
+	}
+	// A failing stack skips its dependents, not the others.
+	bad := plan("bad")
+	bad.Releases[0].Chart = stacks.Source{Path: filepath.Join(os.TempDir(), "no-such-chart")}
+	results, err = in.InstallAll(ctx, []stacks.Plan{bad, plan("needs-bad", "bad"), plan("fine")}, true, nil)
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, r := range results {
+		switch r.Stack {
+		case "needs-bad":
+			if !strings.Contains(r.Error, "skipped because bad failed") {
+				t.Errorf("dependent: %q", r.Error)
+			}
+		case "fine":
+			if r.Err != nil {
+				t.Errorf("independent stack failed: %v", r.Err)
+			}
+		}
+	}
+}
