@@ -12,12 +12,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/config"
 	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/nvidia"
 	"lab.dev/lab/stacks"
+	"lab.dev/lab/stacks/certs"
 )
 
 // labContext builds the pipeline context for the lab in lab.yaml.
@@ -43,7 +45,7 @@ func doctorEnv(l *config.Lab, offline bool, timeout time.Duration) *doctor.Env {
 
 func newUp(g *globals) *cobra.Command {
 	var force, dryRun, retain, offline bool
-	var provider string
+	var provider, output string
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Create or converge the lab: preflight, cluster, nodes, recorded spec (idempotent, resumable)",
@@ -67,9 +69,15 @@ func newUp(g *globals) *cobra.Command {
 				return err
 			}
 			pc.Force = force
-			steps := pipeline.UpSteps(func(*pipeline.Context) *doctor.Env { return doctorEnv(l, offline, 5*time.Second) })
+			env := doctorEnv(l, offline, 5*time.Second)
+			gpu, _ := env.GPUInfo()
+			pc.Model = doctor.ResolveModel(l, gpu.LargestVRAM())
+			steps := pipeline.UpSteps(func(*pipeline.Context) *doctor.Env { return env })
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			if dryRun && output == "yaml" {
+				return renderAll(g, pc)
+			}
 			if dryRun {
 				return printPlan(ctx, g, pc, steps)
 			}
@@ -102,6 +110,7 @@ func newUp(g *globals) *cobra.Command {
 	f.BoolVar(&retain, "retain", false, "keep a cluster whose creation failed, for inspection (kwok labs are always kept)")
 	f.BoolVar(&offline, "offline", false, "air-gapped host: do not probe chart repositories")
 	f.StringVar(&provider, "provider", "", "override cluster.provider (kind, k3s, kwok, existing)")
+	f.StringVarP(&output, "output", "o", "", "with --dry-run: yaml renders every manifest that would be applied")
 	return c
 }
 
@@ -121,5 +130,37 @@ func printPlan(ctx context.Context, g *globals, pc *pipeline.Context, steps []pi
 			fmt.Fprintf(g.ui.Out, "  %-10s would run (%s)\n", s.Name, why)
 		}
 	}
+	return nil
+}
+
+// renderAll prints every manifest `lab up` would apply: the stacks' charts
+// rendered client-side and the agent's objects.
+func renderAll(g *globals, pc *pipeline.Context) error {
+	env := stacks.Env{Lab: pc.Lab, Model: pc.Model, GPU: pc.Lab.Cluster.GPUWorkers > 0}
+	if pc.Lab.Stacks.Linkerd.IsEnabled() {
+		var err error
+		if env.Certs, err = certs.Ensure(filepath.Join(pc.Dir, "certs")); err != nil {
+			return err
+		}
+	}
+	plans, err := stacks.Plans(pc.Lab, env)
+	if err != nil {
+		return err
+	}
+	in := &stacks.Installer{CacheDir: filepath.Join(pc.Dir, "helm")}
+	for _, p := range plans {
+		for _, r := range p.Releases {
+			m, err := in.Render(r)
+			if err != nil {
+				return err
+			}
+			fmt.Fprint(g.ui.Out, m)
+		}
+	}
+	objs, err := deploy.Render(pc.Lab, deploy.Parts(pc.Lab)...)
+	if err != nil {
+		return err
+	}
+	fmt.Fprint(g.ui.Out, "# the agent\n"+deploy.YAML(objs))
 	return nil
 }

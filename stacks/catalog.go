@@ -36,7 +36,7 @@ func Catalog() []Stack {
 		}},
 		{Name: "argocd", Charts: []Chart{
 			{Release: "argocd", Namespace: "argocd", Repo: "https://argoproj.github.io/argo-helm", Name: "argo-cd", Version: v["argo-cd"]},
-		}, DependsOn: []string{"prometheus"}},
+		}},
 		{Name: "ollama", Charts: []Chart{
 			{Release: "ollama", Namespace: "ollama", Repo: "https://helm.otwld.com/", Name: "ollama", Version: v["ollama"]},
 		}},
@@ -58,4 +58,37 @@ func Enabled(l *config.Lab) []Stack {
 		}
 	}
 	return out
+}
+
+// Plans turns the enabled stacks into install plans: lab's values for each
+// release, the version from lab.yaml or the pinned one, the stack's timeout.
+// Argo CD waits for the Prometheus stack when both are on (its ServiceMonitors
+// need the Prometheus CRDs).
+func Plans(l *config.Lab, e Env) ([]Plan, error) {
+	settings := map[string]config.Stack{"argocd": l.Stacks.ArgoCD, "linkerd": l.Stacks.Linkerd, "prometheus": l.Stacks.Prometheus, "ollama": l.Stacks.Ollama.Stack}
+	var plans []Plan
+	for _, s := range Enabled(l) {
+		st := settings[s.Name]
+		p := Plan{Name: s.Name}
+		if s.Name == "argocd" && l.Stacks.Prometheus.IsEnabled() {
+			p.DependsOn = []string{"prometheus"}
+		}
+		for _, c := range s.Charts {
+			v, err := Values(c.Release, e)
+			if err != nil {
+				return nil, err
+			}
+			if c.Release == "argocd" && l.Stacks.Prometheus.IsEnabled() {
+				v = Merge(v, map[string]any{"controller": map[string]any{"metrics": map[string]any{"enabled": true, "serviceMonitor": map[string]any{"enabled": true}}}})
+			}
+			version := c.Version
+			if st.Version != "" && c.Release != "linkerd-crds" {
+				version = st.Version
+			}
+			p.Releases = append(p.Releases, Release{Name: c.Release, Namespace: c.Namespace,
+				Chart: Source{Repo: c.Repo, Name: c.Name, Version: version}, Values: v, Timeout: st.Timeout.Duration})
+		}
+		plans = append(plans, p)
+	}
+	return plans, nil
 }

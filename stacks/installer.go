@@ -14,6 +14,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/registry"
 	"helm.sh/helm/v3/pkg/release"
@@ -259,4 +260,54 @@ func flat(m map[string]any) map[string]string {
 		walk(k, v)
 	}
 	return out
+}
+
+// UpToDate reports, without fetching the chart, whether r is deployed at the
+// wanted chart version with the wanted values.
+func (in *Installer) UpToDate(r Release) (bool, string, error) {
+	cfg, err := in.Helm.Config(r.Namespace)
+	if err != nil {
+		return false, "", err
+	}
+	last, err := cfg.Releases.Last(r.Name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return false, r.Name + " not installed", nil
+	}
+	if err != nil {
+		return false, "", err
+	}
+	switch {
+	case last.Info.Status != release.StatusDeployed:
+		return false, fmt.Sprintf("%s is %s", r.Name, last.Info.Status), nil
+	case r.Chart.Version != "" && last.Chart != nil && last.Chart.Metadata.Version != r.Chart.Version:
+		return false, fmt.Sprintf("%s chart %s, want %s", r.Name, last.Chart.Metadata.Version, r.Chart.Version), nil
+	}
+	if d := ValuesDiff(last.Config, r.Values); len(d) > 0 {
+		return false, fmt.Sprintf("%s values changed: %s", r.Name, strings.Join(d, "; ")), nil
+	}
+	return true, "", nil
+}
+
+// Render returns the manifests the release would apply (helm template: a
+// client-only dry run, no cluster needed), CRDs included.
+func (in *Installer) Render(r Release) (string, error) {
+	ch, err := in.Load(r.Chart)
+	if err != nil {
+		return "", err
+	}
+	i := action.NewInstall(&action.Configuration{})
+	i.ReleaseName, i.Namespace, i.DryRun, i.ClientOnly, i.IncludeCRDs, i.Replace = r.Name, r.Namespace, true, true, true, true
+	i.KubeVersion = &chartutil.KubeVersion{Version: "v1.34.0", Major: "1", Minor: "34"}
+	rel, err := i.Run(ch, r.Values)
+	if err != nil {
+		return "", fmt.Errorf("rendering %s: %w", r.Name, err)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "# release %s/%s (%s)\n", r.Namespace, r.Name, ch.Metadata.Name+"-"+ch.Metadata.Version)
+	for _, crd := range ch.CRDObjects() {
+		b.WriteString("---\n")
+		b.Write(crd.File.Data)
+	}
+	b.WriteString(rel.Manifest)
+	return b.String(), nil
 }

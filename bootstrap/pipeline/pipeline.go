@@ -27,6 +27,7 @@ type Context struct {
 	Provider cluster.Provider
 	UI       *ui.UI
 	Force    bool
+	Model    string               // the Ollama model, resolved from VRAM by the caller ("" = by lab.yaml, CPU)
 	Client   kubernetes.Interface // set once the cluster is reachable
 }
 

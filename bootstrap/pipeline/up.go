@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -14,6 +15,8 @@ import (
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/doctor"
+	"lab.dev/lab/stacks"
+	"lab.dev/lab/stacks/certs"
 )
 
 // Preflight supplies the doctor environment for the preflight step.
@@ -61,6 +64,37 @@ func UpSteps(preflight Preflight) []Step {
 				return "", err
 			}
 			return fmt.Sprintf("%d nodes Ready", c.Lab.Cluster.ControlPlanes+c.Lab.Cluster.Workers+c.Lab.Cluster.GPUWorkers), nil
+		}},
+		{Name: "stacks", Inspect: func(ctx context.Context, c *Context) (bool, string, error) {
+			in, plans, err := c.stackPlans()
+			if err != nil || len(plans) == 0 {
+				return err == nil, "no stacks enabled", err
+			}
+			n := 0
+			for _, p := range plans {
+				for _, r := range p.Releases {
+					ok, why, err := in.UpToDate(r)
+					if err != nil || !ok {
+						return false, why, err
+					}
+					n++
+				}
+			}
+			return true, fmt.Sprintf("%d releases deployed as specified", n), nil
+		}, Apply: func(ctx context.Context, c *Context) (string, error) {
+			in, plans, err := c.stackPlans()
+			if err != nil {
+				return "", err
+			}
+			results, err := in.InstallAll(ctx, plans, true, func(r stacks.Result) {
+				for _, o := range r.Outcomes {
+					c.UI.Progress("  %s: %s (revision %d)", o.Release, o.Action, o.Revision)
+					for _, d := range o.Diff {
+						c.UI.Progress("    %s", d)
+					}
+				}
+			})
+			return fmt.Sprintf("%d stacks", len(results)), err
 		}},
 		{Name: "agent", Inspect: func(ctx context.Context, c *Context) (bool, string, error) {
 			res, err := c.agentApply(ctx, true)
@@ -122,6 +156,30 @@ func (c *Context) agentApply(ctx context.Context, dryRun bool) ([]deploy.Result,
 		return a.Apply(ctx, objs)
 	}
 	return deploy.Install(ctx, a, c.Lab)
+}
+
+// stackPlans builds the Helm installer and the plans of the enabled stacks.
+func (c *Context) stackPlans() (*stacks.Installer, []stacks.Plan, error) {
+	if len(stacks.Enabled(c.Lab)) == 0 {
+		return nil, nil, nil
+	}
+	cs, err := c.client()
+	if err != nil {
+		return nil, nil, err
+	}
+	env := stacks.Env{Lab: c.Lab, Model: doctor.ResolveModel(c.Lab, 0), GPU: c.Lab.Cluster.GPUWorkers > 0}
+	if c.Model != "" {
+		env.Model = c.Model
+	}
+	if c.Lab.Stacks.Linkerd.IsEnabled() {
+		if env.Certs, err = certs.Ensure(filepath.Join(c.Dir, "certs")); err != nil {
+			return nil, nil, err
+		}
+	}
+	plans, err := stacks.Plans(c.Lab, env)
+	in := &stacks.Installer{Helm: stacks.Helm{Kubeconfig: c.Provider.Kubeconfig(), Context: c.Lab.Cluster.Context},
+		CacheDir: filepath.Join(c.Dir, "helm"), Client: cs, Log: func(f string, a ...any) { c.UI.Debug(1, f, a...) }}
+	return in, plans, err
 }
 
 func (c *Context) client() (kubernetes.Interface, error) {

@@ -109,6 +109,11 @@ func TestStackInstallNoopUpgrade(t *testing.T) {
 	if o, err = in.Ensure(ctx, r); err != nil || o.Action != "unchanged" {
 		t.Fatalf("from a directory: %+v %v", o, err)
 	}
+	// --dry-run -o yaml renders the same release client-side.
+	m, err := in.Render(r)
+	if err != nil || !strings.Contains(m, "kind: Deployment") || !strings.Contains(m, "replicas: 2") || !strings.Contains(m, "registry.local/web:0.2.0") {
+		t.Fatalf("render: %v\n%s", err, m)
+	}
 }
 
 // A release whose pods never become ready fails, is rolled back (atomic),
