@@ -5,6 +5,7 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -57,6 +58,9 @@ type Bundle struct {
 	Collected time.Time                      `json:"collected"`
 	Evidence  []Evidence                     `json:"evidence"`
 }
+
+// TruncationMarker stands between the head and the tail of a long log.
+const TruncationMarker = "[… lab: log truncated here; what follows is its last lines …]"
 
 // ErrPodNotFound is returned when the pod does not exist.
 var ErrPodNotFound = errors.New("pod not found")
@@ -157,19 +161,30 @@ func restarted(p *corev1.Pod, name string) bool {
 
 func readLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, container string, limit int64, previous bool) Logs {
 	l := Logs{Container: container}
-	read := func(prev bool) (string, bool, error) {
-		// Ask for one byte more than the limit to know whether it was cut.
-		lim := limit + 1
-		rc, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: container, Previous: prev, LimitBytes: &lim}).Stream(ctx)
+	stream := func(o *corev1.PodLogOptions, n int64) ([]byte, error) {
+		rc, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, o).Stream(ctx)
 		if err != nil {
-			return "", false, err
+			return nil, err
 		}
 		defer rc.Close()
-		data, err := io.ReadAll(io.LimitReader(rc, lim))
-		if int64(len(data)) > limit {
-			return string(data[:limit]), true, err
+		return io.ReadAll(io.LimitReader(rc, n))
+	}
+	// read keeps the head (the first error is often early) and, when the log
+	// is longer than the limit, its tail too (the last lines before exit).
+	read := func(prev bool) (string, bool, error) {
+		head := limit / 2
+		lim := head + 1 // one byte more than we keep tells us it was cut
+		data, err := stream(&corev1.PodLogOptions{Container: container, Previous: prev, LimitBytes: &lim}, lim)
+		if err != nil || int64(len(data)) <= head {
+			return string(data), false, err
 		}
-		return string(data), false, err
+		data = data[:bytes.LastIndexByte(data[:head], '\n')+1]
+		tailLines := int64(400)
+		tail, err := stream(&corev1.PodLogOptions{Container: container, Previous: prev, TailLines: &tailLines}, limit-head)
+		if err != nil {
+			return string(data), true, nil
+		}
+		return string(data) + TruncationMarker + "\n" + string(tail), true, nil
 	}
 	var err error
 	var cut bool

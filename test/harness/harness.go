@@ -8,6 +8,8 @@ package harness
 import (
 	"context"
 
+	corev1 "k8s.io/api/core/v1"
+
 	"lab.dev/lab/bootstrap/cluster/kwok"
 )
 
@@ -39,3 +41,13 @@ var (
 	StartProc  = kwok.StartProc
 	DecodeYAML = kwok.DecodeYAML
 )
+
+// ScenarioNodes are the nodes scenarios are written against: two CPU workers
+// and one GPU node (1 nvidia.com/gpu) tainted the way GPU nodes usually are.
+func ScenarioNodes() []NodeSpec {
+	return []NodeSpec{
+		{Name: "worker-1"}, {Name: "worker-2"},
+		{Name: "gpu-1", GPUs: 1, Labels: map[string]string{"nvidia.com/gpu.present": "true"},
+			Taints: []corev1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}}},
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -215,12 +216,39 @@ func (c *Cluster) scenarioLogsAndEvents(ctx context.Context, s *Scenario, p *cor
 	return nil
 }
 
+// repeatRe marks a generated block in a log: a line of the form
+// `{{repeat 50000 "INFO heartbeat seq=%d ok"}}` becomes 50,000 lines, %d
+// numbered — noisy logs without committing megabytes.
+var repeatRe = regexp.MustCompile(`^\{\{repeat (\d+) "(.*)"\}\}$`)
+
 func (s *Scenario) text(inline, file string) (string, error) {
-	if file == "" {
+	if file != "" {
+		b, err := os.ReadFile(filepath.Join(s.dir, file))
+		if err != nil {
+			return "", err
+		}
+		inline = string(b)
+	}
+	if !strings.Contains(inline, "{{repeat ") {
 		return inline, nil
 	}
-	b, err := os.ReadFile(filepath.Join(s.dir, file))
-	return string(b), err
+	var b strings.Builder
+	for _, line := range strings.SplitAfter(inline, "\n") {
+		m := repeatRe.FindStringSubmatch(strings.TrimRight(line, "\n"))
+		if m == nil {
+			b.WriteString(line)
+			continue
+		}
+		n, _ := strconv.Atoi(m[1])
+		for i := 0; i < n; i++ {
+			if strings.Contains(m[2], "%d") {
+				fmt.Fprintf(&b, m[2]+"\n", i)
+			} else {
+				b.WriteString(m[2] + "\n")
+			}
+		}
+	}
+	return b.String(), nil
 }
 
 func (c *Cluster) waitPods(ctx context.Context, s *Scenario, ns, state string) ([]corev1.Pod, error) {

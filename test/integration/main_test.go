@@ -27,9 +27,7 @@ func TestMain(m *testing.M) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	start := time.Now()
 	var err error
-	cluster, err = harness.Start(ctx, harness.Options{Nodes: []harness.NodeSpec{
-		{Name: "worker-1"}, {Name: "worker-2"}, {Name: "gpu-1", GPUs: 1, Labels: map[string]string{"nvidia.com/gpu.present": "true"}},
-	}})
+	cluster, err = harness.Start(ctx, harness.Options{Nodes: harness.ScenarioNodes()})
 	cancel()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "starting the control plane: %v\n", err)

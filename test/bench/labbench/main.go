@@ -50,8 +50,7 @@ func main() {
 	var cs kubernetes.Interface
 	var cl *harness.Cluster
 	if *kubeconfig == "" {
-		c, err := harness.Start(ctx, harness.Options{Nodes: []harness.NodeSpec{
-			{Name: "worker-1"}, {Name: "worker-2"}, {Name: "gpu-1", GPUs: 1}}})
+		c, err := harness.Start(ctx, harness.Options{Nodes: harness.ScenarioNodes()})
 		check(err)
 		defer c.Stop()
 		cl, cs = c, c.Client

@@ -17,6 +17,7 @@ import (
 type SuiteResult struct {
 	Scenarios   []ScenarioScore          `json:"scenarios"`
 	ByCategory  map[string]CategoryScore `json:"byCategory"`
+	ByDetector  map[string]CategoryScore `json:"byDetector"`
 	Correct     int                      `json:"correct"`
 	Total       int                      `json:"total"`
 	PromptMean  float64                  `json:"promptTokensMean"`
@@ -29,6 +30,7 @@ type ScenarioScore struct {
 	Name          string  `json:"name"`
 	Expected      string  `json:"expected"`
 	Got           string  `json:"got"`
+	Detector      string  `json:"detector"`
 	Category      bool    `json:"categoryCorrect"`
 	EvidenceCited bool    `json:"evidenceCited"`
 	PromptTokens  int     `json:"promptTokens"`
@@ -46,7 +48,7 @@ type CategoryScore struct {
 
 func runSuite(ctx context.Context, c *harness.Cluster, dir string) SuiteResult {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	res := SuiteResult{ByCategory: map[string]CategoryScore{}}
+	res := SuiteResult{ByCategory: map[string]CategoryScore{}, ByDetector: map[string]CategoryScore{}}
 	for _, f := range files {
 		s, err := harness.LoadScenario(f)
 		if err != nil {
@@ -71,7 +73,7 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string) SuiteResult {
 			sc = ScenarioScore{Name: s.Name, Expected: s.Expect.Category, Seconds: time.Since(start).Seconds(),
 				PromptTokens: r.Prompt.Tokens, NaiveTokens: r.Prompt.NaiveTokens}
 			if p := r.Primary(); p != nil {
-				sc.Got, sc.Cause = p.Category, p.Cause
+				sc.Got, sc.Cause, sc.Detector = p.Category, p.Cause, p.Detector
 				sc.Category = p.Category == s.Expect.Category
 				sc.EvidenceCited = cites(p.Evidence, s.Expect.Evidence)
 			}
@@ -92,6 +94,15 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string) SuiteResult {
 			res.EvidenceHit++
 		}
 		res.ByCategory[s.Expect.Category] = cs
+		ds := res.ByDetector[sc.Detector]
+		ds.Scenarios++
+		if sc.Category {
+			ds.Correct++
+		}
+		if sc.EvidenceCited {
+			ds.Evidence++
+		}
+		res.ByDetector[sc.Detector] = ds
 		res.Total++
 		res.PromptMean += float64(sc.PromptTokens)
 		res.NaiveMean += float64(sc.NaiveTokens)

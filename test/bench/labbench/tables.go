@@ -13,7 +13,17 @@ func tables(r Results) string {
 		fmt.Fprintf(&b, "### Diagnosis accuracy (rules, `--no-llm`)\n\n")
 		fmt.Fprintf(&b, "Overall: **%d/%d** correct category, %d/%d cite the ground-truth evidence. Prompt: %.0f tokens on average vs %.0f for a naive \"describe + tail 200 lines\" prompt (%.1f× smaller).\n\n",
 			s.Correct, s.Total, s.EvidenceHit, s.Total, s.PromptMean, s.NaiveMean, s.NaiveMean/max(s.PromptMean, 1))
-		b.WriteString("| category | scenarios | correct | evidence cited |\n|---|---|---|---|\n")
+		b.WriteString("| detector (of the primary finding) | scenarios | correct category | evidence cited |\n|---|---|---|---|\n")
+		dets := make([]string, 0, len(s.ByDetector))
+		for d := range s.ByDetector {
+			dets = append(dets, d)
+		}
+		sort.Strings(dets)
+		for _, d := range dets {
+			v := s.ByDetector[d]
+			fmt.Fprintf(&b, "| %s | %d | %d | %d |\n", d, v.Scenarios, v.Correct, v.Evidence)
+		}
+		b.WriteString("\n| expected category | scenarios | correct | evidence cited |\n|---|---|---|---|\n")
 		cats := make([]string, 0, len(s.ByCategory))
 		for c := range s.ByCategory {
 			cats = append(cats, c)
