@@ -2,15 +2,15 @@ package cmd
 
 import (
 	"k8s.io/client-go/rest"
+	"lab.dev/lab/bootstrap/kube"
 
-	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/config"
 )
 
 type deployCtx struct {
 	lab     *config.Lab
 	cfg     *rest.Config
-	applier *deploy.Applier
+	applier *kube.Applier
 }
 
 func (g *globals) deployCtx(kubeconfig string, dryRun bool) (*deployCtx, error) {
@@ -22,7 +22,7 @@ func (g *globals) deployCtx(kubeconfig string, dryRun bool) (*deployCtx, error) 
 	if err != nil {
 		return nil, err
 	}
-	a, err := deploy.NewApplier(cfg, dryRun)
+	a, err := kube.NewApplier(cfg, dryRun)
 	if err != nil {
 		return nil, err
 	}

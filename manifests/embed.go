@@ -25,3 +25,10 @@ var KwokLogsCRD []byte
 //
 //go:embed agent/*.yaml
 var Agent embed.FS
+
+// GitOps holds the lab's own GitOps content: root.yaml (the app-of-apps),
+// apps/ (child Applications), demo/ (the demo workload), and a minimal
+// Application CRD for labs without the argo-cd chart.
+//
+//go:embed gitops
+var GitOps embed.FS

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"lab.dev/lab/bootstrap/kube"
 	"os"
 	"path/filepath"
 	"sort"
@@ -139,12 +140,12 @@ func UpSteps(preflight Preflight) []Step {
 }
 
 // agentApply server-side applies (or dry-runs) the agent's RBAC and APF objects.
-func (c *Context) agentApply(ctx context.Context, dryRun bool) ([]deploy.Result, error) {
+func (c *Context) agentApply(ctx context.Context, dryRun bool) ([]kube.Result, error) {
 	cfg, err := c.Provider.RESTConfig()
 	if err != nil {
 		return nil, err
 	}
-	a, err := deploy.NewApplier(cfg, dryRun)
+	a, err := kube.NewApplier(cfg, dryRun)
 	if err != nil {
 		return nil, err
 	}

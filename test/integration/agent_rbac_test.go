@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"lab.dev/lab/bootstrap/kube"
 	"strings"
 	"testing"
 	"time"
@@ -45,8 +46,8 @@ func agentClient(t *testing.T, ctx context.Context, l *config.Lab) kubernetes.In
 	return cs
 }
 
-func install(t *testing.T, ctx context.Context, l *config.Lab) []deploy.Result {
-	a, err := deploy.NewApplier(cluster.Config, false)
+func install(t *testing.T, ctx context.Context, l *config.Lab) []kube.Result {
+	a, err := kube.NewApplier(cluster.Config, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +123,7 @@ func TestAgentLeastPrivilege(t *testing.T) {
 	forbidden("patch after remediation off", err)
 }
 
-func allUnchanged(res []deploy.Result) bool {
+func allUnchanged(res []kube.Result) bool {
 	for _, r := range res {
 		if r.Action != "unchanged" {
 			return false
@@ -203,7 +204,7 @@ func TestAgentAPFApplied(t *testing.T) {
 	l := agentLab(false)
 	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "rbac-app"}}, metav1.CreateOptions{})
 	install(t, ctx, l) // the ServiceAccount whose requests we watch
-	a, _ := deploy.NewApplier(cluster.Config, false)
+	a, _ := kube.NewApplier(cluster.Config, false)
 	objs, err := deploy.Render(l, deploy.APF)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"lab.dev/lab/bootstrap/kube"
 	"os"
 	"sort"
 	"sync"
@@ -63,7 +64,7 @@ func runAPF(ctx context.Context, seats, workers int, phase time.Duration) APFRes
 			Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "x"}}}}
 		c.Client.CoreV1().Pods("load").Create(ctx, p, metav1.CreateOptions{})
 	})
-	a, err := deploy.NewApplier(c.Config, false)
+	a, err := kube.NewApplier(c.Config, false)
 	check(err)
 	rbac, err := deploy.Render(l, deploy.RBAC)
 	check(err)

@@ -1,0 +1,126 @@
+// Package kube holds lab's generic Kubernetes helpers: server-side apply of
+// unstructured objects through discovery (idempotent, dry-run capable).
+package kube
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+)
+
+// Applier applies objects with server-side apply.
+type Applier struct {
+	Dyn    dynamic.Interface
+	Disc   discovery.DiscoveryInterface
+	DryRun bool
+}
+
+// NewApplier builds an applier for cfg.
+func NewApplier(cfg *rest.Config, dryRun bool) (*Applier, error) {
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	disc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return &Applier{Dyn: dyn, Disc: disc, DryRun: dryRun}, nil
+}
+
+// Result says what happened to one object.
+type Result struct {
+	Object string `json:"object"`
+	Action string `json:"action"` // created, changed, unchanged, deleted
+}
+
+// Resource finds the dynamic client for o's kind.
+func (a *Applier) Resource(o *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gv, err := schema.ParseGroupVersion(o.GetAPIVersion())
+	if err != nil {
+		return nil, err
+	}
+	list, err := a.Disc.ServerResourcesForGroupVersion(gv.String())
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
+	}
+	for _, r := range list.APIResources {
+		if r.Kind == o.GetKind() && !strings.Contains(r.Name, "/") {
+			ri := a.Dyn.Resource(gv.WithResource(r.Name))
+			if r.Namespaced {
+				return ri.Namespace(o.GetNamespace()), nil
+			}
+			return ri, nil
+		}
+	}
+	return nil, fmt.Errorf("the API server does not serve %s %s", o.GetKind(), gv)
+}
+
+// Apply server-side-applies every object (field manager "lab") and reports
+// whether each was created, changed or left as it was.
+func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) ([]Result, error) {
+	var dr []string
+	if a.DryRun {
+		dr = []string{metav1.DryRunAll}
+	}
+	var out []Result
+	for _, o := range objs {
+		ri, err := a.Resource(o)
+		if err != nil {
+			return out, err
+		}
+		name := o.GetKind() + "/" + o.GetName()
+		if ns := o.GetNamespace(); ns != "" {
+			name = ns + "/" + name
+		}
+		before, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{})
+		if err != nil && !apierrors.IsNotFound(err) {
+			return out, err
+		}
+		after, err := ri.Apply(ctx, o.GetName(), o, metav1.ApplyOptions{FieldManager: "lab", Force: true, DryRun: dr})
+		if err != nil {
+			return out, fmt.Errorf("applying %s: %w", name, err)
+		}
+		action := "created"
+		if before != nil && err == nil && before.GetResourceVersion() != "" {
+			action = "unchanged"
+			if after.GetResourceVersion() != before.GetResourceVersion() {
+				action = "changed"
+			}
+		}
+		out = append(out, Result{Object: name, Action: action})
+	}
+	return out, nil
+}
+
+// Delete removes objects, ignoring those already gone.
+func (a *Applier) Delete(ctx context.Context, objs []*unstructured.Unstructured) ([]Result, error) {
+	var dr []string
+	if a.DryRun {
+		dr = []string{metav1.DryRunAll}
+	}
+	var out []Result
+	for _, o := range objs {
+		ri, err := a.Resource(o)
+		if err != nil {
+			return out, err
+		}
+		err = ri.Delete(ctx, o.GetName(), metav1.DeleteOptions{DryRun: dr})
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return out, err
+		}
+		out = append(out, Result{Object: o.GetNamespace() + "/" + o.GetKind() + "/" + o.GetName(), Action: "deleted"})
+	}
+	return out, nil
+}
