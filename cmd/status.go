@@ -7,11 +7,14 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/gitops"
 	"lab.dev/lab/stacks"
 )
 
@@ -26,6 +29,7 @@ type labStatus struct {
 	NodesReady  int                    `json:"nodesReady"`
 	SpecChanges []pipeline.Change      `json:"specChanges"`
 	Releases    []stacks.ReleaseStatus `json:"releases"`
+	Apps        []gitops.AppStatus     `json:"applications,omitempty"`
 	LastUp      pipeline.Journal       `json:"lastUp"`
 	Kubeconfig  string                 `json:"kubeconfig"`
 }
@@ -60,6 +64,9 @@ func newStatus(g *globals) *cobra.Command {
 					g.ui.Debug(1, "%v", err)
 				}
 				st.Releases = rels
+				if dyn, err := dynamic.NewForConfig(cfgOrNil(pc)); err == nil {
+					st.Apps, _ = gitops.List(ctx, dyn, gitops.Namespace) // none without Argo CD
+				}
 			}
 			for _, n := range st.Nodes {
 				if n.Ready {
@@ -77,6 +84,9 @@ func newStatus(g *globals) *cobra.Command {
 			st.Healthy = st.ClusterUp && st.NodesReady == len(st.Nodes) && len(st.Nodes) >= want
 			for _, r := range st.Releases {
 				st.Healthy = st.Healthy && r.Deployed()
+			}
+			for _, a := range st.Apps {
+				st.Healthy = st.Healthy && a.Ready()
 			}
 			if output == "json" {
 				e := json.NewEncoder(g.ui.Out)
@@ -117,6 +127,9 @@ func printStatus(u *ui.UI, st labStatus) {
 	for _, r := range st.Releases {
 		fmt.Fprintf(u.Out, "%s release %s/%s: %s-%s rev %d %s\n", mark(r.Deployed()), r.Namespace, r.Name, r.Chart, r.Version, r.Revision, r.Status)
 	}
+	for _, a := range st.Apps {
+		fmt.Fprintf(u.Out, "%s application %s\n", mark(a.Ready()), a.Explain())
+	}
 	if len(st.SpecChanges) == 0 {
 		fmt.Fprintf(u.Out, "%s spec: lab.yaml matches what was applied\n", u.Mark(ui.MarkOK))
 	} else {
@@ -135,4 +148,12 @@ func printStatus(u *ui.UI, st labStatus) {
 	default:
 		fmt.Fprintf(u.Out, "%s last up: interrupted after %v (re-run `lab up`)\n", u.Mark(ui.MarkWarn), j.Completed)
 	}
+}
+
+func cfgOrNil(pc *pipeline.Context) *rest.Config {
+	cfg, err := pc.Provider.RESTConfig()
+	if err != nil {
+		return &rest.Config{}
+	}
+	return cfg
 }

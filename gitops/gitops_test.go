@@ -1,0 +1,91 @@
+package gitops
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"lab.dev/lab/bootstrap/config"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func TestRootAndChildrenGolden(t *testing.T) {
+	l := config.Default()
+	p := ParamsFor(l, "http://git.lab.local/lab")
+	root, err := Root(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	children, err := Children(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for _, u := range append([]*unstructured.Unstructured{root}, children...) {
+		y, _ := yaml.Marshal(u.Object)
+		b.WriteString("---\n")
+		b.Write(y)
+	}
+	path := filepath.Join("testdata", "apps.golden.yaml")
+	if *update {
+		os.WriteFile(path, []byte(b.String()), 0o644)
+	}
+	want, _ := os.ReadFile(path)
+	if string(want) != b.String() {
+		t.Errorf("rendered Applications differ from %s (go test -update):\n%s", path, b.String())
+	}
+	if children[0].GetName() != "lab-agent" || children[len(children)-1].GetName() != "demo" {
+		t.Errorf("children not in sync-wave order: %s … %s", children[0].GetName(), children[len(children)-1].GetName())
+	}
+	auto, _, _ := unstructured.NestedBool(root.Object, "spec", "syncPolicy", "automated", "selfHeal")
+	prune, _, _ := unstructured.NestedBool(root.Object, "spec", "syncPolicy", "automated", "prune")
+	if !auto || !prune {
+		t.Error("root lacks automated prune + self-heal")
+	}
+}
+
+func app(status map[string]any) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"metadata": map[string]any{"name": "demo"}}}
+	if status != nil {
+		u.Object["status"] = status
+	}
+	return u
+}
+
+func TestEvaluate(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		status  map[string]any
+		ready   bool
+		explain []string
+	}{
+		{"missing", nil, false, []string{"no status yet"}},
+		{"healthy", map[string]any{"sync": map[string]any{"status": "Synced"}, "health": map[string]any{"status": "Healthy"}}, true, []string{"Synced, Healthy"}},
+		{"out-of-sync", map[string]any{"sync": map[string]any{"status": "OutOfSync"}, "health": map[string]any{"status": "Healthy"},
+			"resources": []any{map[string]any{"kind": "Deployment", "name": "web", "namespace": "demo", "status": "OutOfSync"}, map[string]any{"kind": "Service", "name": "web", "status": "Synced"}}},
+			false, []string{"OutOfSync/Healthy", "out of sync: demo/Deployment/web (OutOfSync)"}},
+		{"degraded", map[string]any{"sync": map[string]any{"status": "Synced"}, "health": map[string]any{"status": "Degraded", "message": "1 of 2 pods failing"},
+			"conditions":     []any{map[string]any{"type": "SyncError", "message": "one or more objects failed to apply"}},
+			"operationState": map[string]any{"phase": "Failed", "message": "hook failed"},
+			"resources":      []any{map[string]any{"kind": "Deployment", "name": "web", "status": "Synced", "health": map[string]any{"status": "Degraded", "message": "Deployment exceeded its progress deadline"}}}},
+			false, []string{"Synced/Degraded", "1 of 2 pods failing", "last sync Failed: hook failed", "Deployment/web Degraded: Deployment exceeded its progress deadline", "SyncError: one or more objects failed to apply"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Evaluate(app(tc.status))
+			if s.Ready() != tc.ready {
+				t.Errorf("ready %v", s.Ready())
+			}
+			for _, w := range tc.explain {
+				if !strings.Contains(s.Explain(), w) {
+					t.Errorf("explain %q lacks %q", s.Explain(), w)
+				}
+			}
+		})
+	}
+}
