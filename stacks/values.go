@@ -50,9 +50,15 @@ func res(cpu, mem, memLimit string) map[string]any {
 // notifications, plain HTTP behind port-forward, sized for a workstation.
 func argoValues(Env) map[string]any {
 	return map[string]any{
-		"dex":            map[string]any{"enabled": false},
-		"notifications":  map[string]any{"enabled": false},
-		"configs":        map[string]any{"params": map[string]any{"server.insecure": true}},
+		"dex":           map[string]any{"enabled": false},
+		"notifications": map[string]any{"enabled": false},
+		"configs": map[string]any{
+			"params": map[string]any{"server.insecure": true},
+			// App-of-apps: Argo CD no longer assesses child Applications'
+			// health by default; this makes the root wait for its children
+			// (and sync waves order them).
+			"cm": map[string]any{"resource.customizations.health.argoproj.io_Application": appHealthLua},
+		},
 		"controller":     map[string]any{"replicas": 1, "resources": res("100m", "256Mi", "1Gi")},
 		"server":         map[string]any{"replicas": 1, "resources": res("50m", "64Mi", "256Mi")},
 		"repoServer":     map[string]any{"replicas": 1, "resources": res("50m", "128Mi", "512Mi")},
@@ -131,3 +137,16 @@ func Merge(base, over map[string]any) map[string]any {
 	}
 	return out
 }
+
+// appHealthLua reports an Application's own health as its health.
+const appHealthLua = `hs = {}
+hs.status = "Progressing"
+hs.message = ""
+if obj.status ~= nil and obj.status.health ~= nil then
+  hs.status = obj.status.health.status
+  if obj.status.health.message ~= nil then
+    hs.message = obj.status.health.message
+  end
+end
+return hs
+`

@@ -34,7 +34,7 @@ func TestValuesUseUpstreamNames(t *testing.T) {
 	l := config.Default()
 	l.Stacks.Prometheus.Values = map[string]any{"grafana": map[string]any{"enabled": false}}
 	cases := map[string][]string{
-		"argocd":                {"dex/enabled", "notifications/enabled", "configs/params/server.insecure", "controller/resources/requests/memory", "repoServer/replicas"},
+		"argocd":                {"configs/cm/resource.customizations.health.argoproj.io_Application", "dex/enabled", "notifications/enabled", "configs/params/server.insecure", "controller/resources/requests/memory", "repoServer/replicas"},
 		"linkerd-crds":          {"installGatewayAPI"},
 		"linkerd-control-plane": {"identityTrustAnchorsPEM", "identity/issuer/tls/crtPEM", "identity/issuer/tls/keyPEM"},
 		"kube-prometheus-stack": {"prometheus/prometheusSpec/serviceMonitorSelectorNilUsesHelmValues", "prometheus/prometheusSpec/retention", "alertmanager/alertmanagerSpec/alertmanagerConfigSelector", "grafana/enabled"},

@@ -110,7 +110,7 @@ func TestUpStatusDownLifecycle(t *testing.T) {
 		t.Fatalf("status after up: %d %v", code, st)
 	}
 	code, _, errOut := e.run("up")
-	if code != 0 || !strings.Contains(errOut, "nothing changed") || strings.Count(errOut, "nothing to do") != 7 {
+	if code != 0 || !strings.Contains(errOut, "nothing changed") || strings.Count(errOut, "nothing to do") != 8 {
 		t.Errorf("second up was not a no-op: %d\n%s", code, errOut)
 	}
 	e.writeConfig("cycle", 3)
@@ -142,7 +142,7 @@ func TestUpStatusDownLifecycle(t *testing.T) {
 
 // An `up` killed (SIGKILL) right after each step boundary resumes and converges.
 func TestUpKilledAtEveryStepResumes(t *testing.T) {
-	for _, step := range []string{"preflight", "spec", "cluster", "nodes", "stacks", "agent", "record"} {
+	for _, step := range []string{"preflight", "spec", "cluster", "nodes", "stacks", "gitops", "agent", "record"} {
 		t.Run(step, func(t *testing.T) {
 			e := newLabEnv(t, "kill-"+step, 1)
 			c := e.cmd("up")
