@@ -52,7 +52,12 @@ func New(l *config.Lab, dir string) (Provider, error) {
 		return &kwokProvider{lab: l, dir: filepath.Join(dir, "kwok")}, nil
 	case "existing":
 		return &existingProvider{lab: l}, nil
-	case "kind", "k3s":
+	case "kind":
+		if l.Cluster.Provisioner == "terraform" {
+			return nil, fmt.Errorf("cluster.provisioner terraform: %w; leave it empty to let lab create the kind cluster", ErrNotImplemented)
+		}
+		return newKind(l, dir), nil
+	case "k3s":
 		return nil, fmt.Errorf("cluster.provider %s: %w; use provider kwok (simulated nodes) or existing (any kubeconfig)", l.Cluster.Provider, ErrNotImplemented)
 	}
 	return nil, fmt.Errorf("unknown cluster.provider %q", l.Cluster.Provider)

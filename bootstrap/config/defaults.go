@@ -48,7 +48,7 @@ func SetDefaults(l *Lab) {
 	orStr(&l.Metadata.Name, "lab")
 	c := &l.Cluster
 	orStr(&c.Provider, "kind")
-	orStr(&c.KubernetesVersion, "v1.34.0")
+	orStr(&c.KubernetesVersion, "v1.37.0")
 	orInt(&c.ControlPlanes, 1)
 	orStr(&c.Kwok.NodeCPU, "8")
 	orStr(&c.Kwok.NodeMemory, "32Gi")

@@ -110,8 +110,12 @@ func ClusterChanges(changes []Change) []Change {
 	return out
 }
 
-// NeedsRecreate reports whether changes can only be applied by a new cluster.
-func NeedsRecreate(changes []Change) bool {
+// NeedsRecreate reports whether changes can only be applied by a new
+// cluster. kind cannot change the nodes of a running cluster at all.
+func NeedsRecreate(provider string, changes []Change) bool {
+	if provider == "kind" && len(changes) > 0 {
+		return true
+	}
 	for _, c := range changes {
 		for _, p := range []string{"cluster.provider", "cluster.kubernetesVersion", "cluster.nodeImage", "cluster.kwok.binDir"} {
 			if c.Path == p {

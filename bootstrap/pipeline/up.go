@@ -298,7 +298,7 @@ func applySpec(ctx context.Context, c *Context) (string, error) {
 		return "", fmt.Errorf("%w:\n%s", ErrSpecChanged, diff)
 	}
 	c.UI.Progress("applying with --force:\n%s", diff)
-	if NeedsRecreate(changes) {
+	if NeedsRecreate(c.Lab.Cluster.Provider, changes) {
 		if err := c.Provider.Delete(ctx); err != nil {
 			return "", fmt.Errorf("deleting the cluster to recreate it: %w", err)
 		}
@@ -319,6 +319,16 @@ func inspectNodes(ctx context.Context, c *Context) (bool, string, error) {
 	nodes, err := cluster.Nodes(ctx, cs)
 	if err != nil {
 		return false, "", err
+	}
+	if c.Provider.Name() == "kind" {
+		want := c.Lab.Cluster.ControlPlanes + c.Lab.Cluster.Workers + c.Lab.Cluster.GPUWorkers
+		ready := 0
+		for _, n := range nodes {
+			if n.Ready {
+				ready++
+			}
+		}
+		return ready == want && len(nodes) == want, fmt.Sprintf("%d/%d nodes Ready", ready, want), nil
 	}
 	var want []string
 	for _, n := range cluster.KwokNodes(c.Lab) {

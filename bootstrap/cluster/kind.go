@@ -1,0 +1,142 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+
+	"lab.dev/lab/bootstrap/config"
+)
+
+// kindProvider drives kind through its Go library (sigs.k8s.io/kind/pkg/cluster).
+type kindProvider struct {
+	lab    *config.Lab
+	dir    string
+	kind   *kindcluster.Provider
+	Retain bool
+}
+
+func newKind(l *config.Lab, dir string) *kindProvider {
+	return &kindProvider{lab: l, dir: dir, kind: kindcluster.NewProvider()}
+}
+
+func (p *kindProvider) Name() string { return "kind" }
+
+func (p *kindProvider) Kubeconfig() string {
+	if k := p.lab.Cluster.Kubeconfig; k != "" {
+		return k
+	}
+	return filepath.Join(p.dir, "kubeconfig")
+}
+
+func (p *kindProvider) Exists(context.Context) (bool, error) {
+	names, err := p.kind.List()
+	if err != nil {
+		return false, fmt.Errorf("listing kind clusters: %w", err)
+	}
+	return slices.Contains(names, p.lab.Metadata.Name), nil
+}
+
+func (p *kindProvider) Healthy(ctx context.Context) (bool, string) {
+	if ok, err := p.Exists(ctx); err != nil || !ok {
+		return false, "kind cluster " + p.lab.Metadata.Name + " does not exist"
+	}
+	cfg, err := p.RESTConfig()
+	if err != nil {
+		return false, err.Error()
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return false, err.Error()
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(cctx); err != nil {
+		return false, "kube-apiserver not ready: " + err.Error()
+	}
+	return true, "kind cluster running"
+}
+
+// Create creates the cluster (or, when it exists, only refreshes the
+// kubeconfig). On failure kind deletes it unless Retain (like kind --retain);
+// the nodes' logs are exported into the lab dir first.
+func (p *kindProvider) Create(ctx context.Context) error {
+	if ok, err := p.Exists(ctx); err != nil {
+		return err
+	} else if ok {
+		return p.writeKubeconfig()
+	}
+	if err := os.MkdirAll(p.dir, 0o700); err != nil {
+		return err
+	}
+	err := p.kind.Create(p.lab.Metadata.Name,
+		kindcluster.CreateWithV1Alpha4Config(KindConfig(p.lab)),
+		kindcluster.CreateWithRetain(true), // logs first, then delete below
+		kindcluster.CreateWithWaitForReady(3*time.Minute),
+		kindcluster.CreateWithKubeconfigPath(p.Kubeconfig()),
+		kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false))
+	if err != nil {
+		logs := filepath.Join(p.dir, "logs-"+time.Now().UTC().Format("20060102T150405"))
+		_ = p.kind.CollectLogs(p.lab.Metadata.Name, logs)
+		if !p.Retain {
+			_ = p.kind.Delete(p.lab.Metadata.Name, p.Kubeconfig())
+		}
+		return fmt.Errorf("creating kind cluster %s (node logs in %s): %w", p.lab.Metadata.Name, logs, err)
+	}
+	return p.writeMirrors()
+}
+
+func (p *kindProvider) writeKubeconfig() error {
+	kc, err := p.kind.KubeConfig(p.lab.Metadata.Name, false)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(p.Kubeconfig(), []byte(kc), 0o600)
+}
+
+// writeMirrors puts containerd's hosts.toml for each mirror into every node.
+func (p *kindProvider) writeMirrors() error {
+	hosts := MirrorHosts(p.lab)
+	if len(hosts) == 0 {
+		return nil
+	}
+	nodes, err := p.kind.ListNodes(p.lab.Metadata.Name)
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes {
+		for path, content := range hosts {
+			cmd := n.Command("sh", "-c", "mkdir -p "+filepath.Dir(path)+" && cat > "+path)
+			cmd.SetStdin(strings.NewReader(content))
+			if err := cmd.Run(); err != nil {
+				return fmt.Errorf("writing %s on %s: %w", path, n.String(), err)
+			}
+		}
+	}
+	return nil
+}
+
+func (p *kindProvider) Delete(context.Context) error {
+	ok, err := p.Exists(context.Background())
+	if err != nil || !ok {
+		return err
+	}
+	return p.kind.Delete(p.lab.Metadata.Name, p.Kubeconfig())
+}
+
+// EnsureNodes: kind cannot add or remove nodes of a running cluster; a
+// changed node count is a recreate (the spec step asks for --force).
+func (p *kindProvider) EnsureNodes(context.Context) error { return nil }
+
+func (p *kindProvider) RESTConfig() (*rest.Config, error) {
+	return clientcmd.BuildConfigFromFlags("", p.Kubeconfig())
+}

@@ -1,0 +1,79 @@
+package cluster
+
+import (
+	"fmt"
+	"strings"
+
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+
+	"lab.dev/lab/bootstrap/config"
+)
+
+// GPUNodeLabel marks kind GPU workers (what the device plugin and the Ollama
+// stack select on).
+const GPUNodeLabel = "nvidia.com/gpu.present"
+
+// NodeImage is the kind node image for lab.yaml: cluster.nodeImage, else the
+// pinned image (with digest) when the version matches it, else the tag.
+func NodeImage(l *config.Lab) string {
+	if l.Cluster.NodeImage != "" {
+		return l.Cluster.NodeImage
+	}
+	pinned := config.Pinned().Components["kindNodeImage"]
+	if strings.HasPrefix(pinned, "kindest/node:"+l.Cluster.KubernetesVersion+"@") {
+		return pinned
+	}
+	return "kindest/node:" + l.Cluster.KubernetesVersion
+}
+
+// KindConfig translates lab.yaml into kind's v1alpha4 cluster config:
+// control planes and workers with the pinned image, the host port mappings
+// on the first control plane, registry mirrors through containerd's
+// config_path (hosts.toml files are written into the nodes after creation),
+// and GPU workers wired the way NVIDIA's nvkind does it — one
+// /var/run/nvidia-container-devices/<index> mount per GPU worker, which
+// nvidia-container-runtime (accept-nvidia-visible-devices-as-volume-mounts)
+// turns into that GPU inside the node.
+func KindConfig(l *config.Lab) *v1alpha4.Cluster {
+	c := l.Cluster
+	img := NodeImage(l)
+	kc := &v1alpha4.Cluster{TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"}, Name: l.Metadata.Name}
+	for i := 0; i < c.ControlPlanes; i++ {
+		n := v1alpha4.Node{Role: v1alpha4.ControlPlaneRole, Image: img}
+		if i == 0 {
+			for _, p := range c.PortMappings {
+				n.ExtraPortMappings = append(n.ExtraPortMappings, v1alpha4.PortMapping{
+					ContainerPort: int32(p.ContainerPort), HostPort: int32(p.HostPort), ListenAddress: p.ListenAddress,
+					Protocol: v1alpha4.PortMappingProtocol(strings.ToUpper(p.Protocol))})
+			}
+		}
+		kc.Nodes = append(kc.Nodes, n)
+	}
+	for i := 0; i < c.Workers; i++ {
+		kc.Nodes = append(kc.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole, Image: img})
+	}
+	for i := 0; i < c.GPUWorkers; i++ {
+		kc.Nodes = append(kc.Nodes, v1alpha4.Node{Role: v1alpha4.WorkerRole, Image: img,
+			Labels:      map[string]string{GPUNodeLabel: "true"},
+			ExtraMounts: []v1alpha4.Mount{{HostPath: "/dev/null", ContainerPath: fmt.Sprintf("/var/run/nvidia-container-devices/%d", i)}}})
+	}
+	if len(c.RegistryMirrors) > 0 {
+		kc.ContainerdConfigPatches = []string{`[plugins."io.containerd.grpc.v1.cri".registry]
+  config_path = "/etc/containerd/certs.d"`}
+	}
+	return kc
+}
+
+// MirrorHosts renders containerd's hosts.toml for each mirrored registry,
+// keyed by the file path inside a node.
+func MirrorHosts(l *config.Lab) map[string]string {
+	out := map[string]string{}
+	for _, m := range l.Cluster.RegistryMirrors {
+		server := "https://" + m.Registry
+		if m.Registry == "docker.io" {
+			server = "https://registry-1.docker.io"
+		}
+		out["/etc/containerd/certs.d/"+m.Registry+"/hosts.toml"] = fmt.Sprintf("server = %q\n\n[host.%q]\n  capabilities = [\"pull\", \"resolve\"]\n", server, m.Endpoint)
+	}
+	return out
+}
