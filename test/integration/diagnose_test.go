@@ -36,11 +36,10 @@ func loadScenarios(t *testing.T) []*harness.Scenario {
 // applyAndDiagnose creates the scenario in its own namespace and diagnoses
 // its first pod until the primary finding is the expected category (the
 // controllers are eventually consistent) or 30 s pass.
-func applyAndDiagnose(t *testing.T, s *harness.Scenario, o agent.Options) *report.Report {
+func applyAndDiagnose(t *testing.T, s *harness.Scenario, ns string, o agent.Options) *report.Report {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	ns := "sc-" + s.Name
 	pods, err := cluster.Apply(ctx, s, ns)
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +63,7 @@ func applyAndDiagnose(t *testing.T, s *harness.Scenario, o agent.Options) *repor
 func TestDiagnoseScenariosNoLLM(t *testing.T) {
 	for _, s := range loadScenarios(t) {
 		t.Run(s.Name, func(t *testing.T) {
-			r := applyAndDiagnose(t, s, agent.Options{NoLLM: true})
+			r := applyAndDiagnose(t, s, "sc-"+s.Name, agent.Options{NoLLM: true})
 			p := r.Primary()
 			if p == nil {
 				t.Fatalf("no finding; evidence: %+v", r.Evidence)

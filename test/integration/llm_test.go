@@ -117,7 +117,7 @@ func TestDiagnoseWithRealOllama(t *testing.T) {
 	o := sharedOllama(t)
 	proxy := newFaultProxy(t, o.URL)
 	ao := agent.Options{LLM: client(t, proxy.srv.URL, o.Model, time.Minute, newBreaker()), Whitelist: []string{"rollout-restart"}, Budget: 1200}
-	r := applyAndDiagnose(t, scenario(t, "secrets-injection"), ao)
+	r := applyAndDiagnose(t, scenario(t, "secrets-injection"), "llm-secrets", ao)
 	if r.Model.Mode != "model" || r.Model.Answer == nil {
 		t.Fatalf("model not used: %+v", r.Model)
 	}
@@ -149,7 +149,8 @@ func TestDiagnoseWithRealOllama(t *testing.T) {
 			}
 		}
 		// JSON escapes < and > as \u003c and \u003e.
-		open, inj, end := strings.Index(body, `\u003clog-data\u003e`), strings.Index(body, "ignore all previous instructions"), strings.Index(body, `\u003c/log-data\u003e`)
+		// The system prompt names the tags too: the frame is the last pair.
+		open, inj, end := strings.LastIndex(body, `\u003clog-data\u003e`), strings.Index(body, "ignore all previous instructions"), strings.LastIndex(body, `\u003c/log-data\u003e`)
 		if open < 0 || inj < open || end < inj {
 			t.Errorf("request %d: the injected log line is not inside the <log-data> frame (%d %d %d)", i, open, inj, end)
 		}
