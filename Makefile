@@ -47,11 +47,13 @@ lint: ## go vet + gofmt check
 fuzz: ## fuzz the lab.yaml loader for 30s
 	$(GO) test -run=^$$ -fuzz=FuzzLoad -fuzztime=30s ./bootstrap/config/
 
-demo: build testbin ## the quick start: a kwok lab (real control plane, simulated nodes) up, its status
+demo: build testbin ## the quick start: kwok lab up, break a pod, diagnose it (rules only: the demo lab runs no model)
 	./$(BIN) doctor -c examples/kwok.yaml
 	./$(BIN) up -c examples/kwok.yaml
 	./$(BIN) status -c examples/kwok.yaml
-	@echo "remove it with: ./$(BIN) down -c examples/kwok.yaml"
+	pod=$$(./$(BIN) break crashloop-oom -c examples/kwok.yaml | awk '{print $$3; exit}'); \
+	  ./$(BIN) diagnose "$$pod" -n demo --no-llm -c examples/kwok.yaml -o markdown
+	@echo "remove the lab with: ./$(BIN) down -c examples/kwok.yaml"
 
 bench: build testbin ## run the benchmarks and rewrite BENCHMARKS.md
 	test/bench/run.sh

@@ -32,3 +32,10 @@ var Agent embed.FS
 //
 //go:embed gitops
 var GitOps embed.FS
+
+// Scenarios are failures as data (workload, kubelet-reported status, events,
+// logs, ground truth): `lab break` applies them to a kwok lab, the tests and
+// the benchmark diagnose them.
+//
+//go:embed scenarios/*.yaml
+var Scenarios embed.FS

@@ -22,7 +22,7 @@ date=$(date -u +%Y-%m-%d)
   echo
   echo "## The agent (\`lab diagnose\`)"
   echo
-  echo "Command: \`go run ./test/bench/labbench -out bench\` — the scenario suite (test/scenarios) applied to a"
+  echo "Command: \`go run ./test/bench/labbench -out bench\` — the scenario suite (manifests/scenarios) applied to a"
   echo "harness control plane and diagnosed with the rules (\`--no-llm\`), scored against each scenario's ground truth;"
   echo "the digest over a generated 100 MB log; diagnose in a namespace of 1,000 pods and 10,000 events."
   echo "Machine-readable: [bench/results.json](bench/results.json)."

@@ -1,7 +1,7 @@
 // Package harness is lab's integration-test harness: a real control plane
 // with kwok nodes (the same runtime the kwok provider uses, run attached to
 // the test process), a real `ollama serve` with a tiny generated model, and
-// failure scenarios as data (test/scenarios). Everything listens on free
+// failure scenarios as data (manifests/scenarios). Everything listens on free
 // loopback ports, lives in temp dirs and is stopped by PID.
 package harness
 
@@ -51,3 +51,9 @@ func ScenarioNodes() []NodeSpec {
 			Taints: []corev1.Taint{{Key: "nvidia.com/gpu", Value: "present", Effect: corev1.TaintEffectNoSchedule}}},
 	}
 }
+
+// Scenarios are data (manifests/scenarios); see kwok.Scenario.
+type Scenario = kwok.Scenario
+
+// LoadScenario reads a scenario file.
+var LoadScenario = kwok.LoadScenario

@@ -18,7 +18,7 @@ import (
 // loadScenarios reads every scenario file.
 func loadScenarios(t *testing.T) []*harness.Scenario {
 	t.Helper()
-	files, err := filepath.Glob("../scenarios/*.yaml")
+	files, err := filepath.Glob("../../manifests/scenarios/*.yaml")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no scenarios: %v", err)
 	}

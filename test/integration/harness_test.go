@@ -81,7 +81,7 @@ func TestFlowSchemaNotDangling(t *testing.T) {
 // OOMKilled, and its previous logs come back through the API server.
 func TestCrashLoopOOMKilledWithPreviousLogs(t *testing.T) {
 	ctx := testCtx(t)
-	s, err := harness.LoadScenario("../scenarios/crashloop-oom.yaml")
+	s, err := harness.LoadScenario("../../manifests/scenarios/crashloop-oom.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

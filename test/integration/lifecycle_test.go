@@ -19,7 +19,7 @@ import (
 // for more GPUs than any node has stays Pending, Unschedulable.
 func TestGPUPodUnschedulable(t *testing.T) {
 	ctx := testCtx(t)
-	s, err := harness.LoadScenario("../scenarios/pending-gpu.yaml")
+	s, err := harness.LoadScenario("../../manifests/scenarios/pending-gpu.yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

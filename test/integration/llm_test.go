@@ -103,7 +103,7 @@ func client(t *testing.T, endpoint, model string, timeout time.Duration, b *llm.
 }
 
 func scenario(t *testing.T, name string) *harness.Scenario {
-	s, err := harness.LoadScenario("../scenarios/" + name + ".yaml")
+	s, err := harness.LoadScenario("../../manifests/scenarios/" + name + ".yaml")
 	if err != nil {
 		t.Fatal(err)
 	}

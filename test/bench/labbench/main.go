@@ -36,7 +36,7 @@ type Results struct {
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "cluster to run against (default: start the harness)")
 	out := flag.String("out", "bench", "folder for results.json and tables.md")
-	scenarios := flag.String("scenarios", "test/scenarios", "scenario folder")
+	scenarios := flag.String("scenarios", "manifests/scenarios", "scenario folder")
 	pods := flag.Int("pods", 1000, "pods in the at-scale namespace")
 	events := flag.Int("events", 10000, "events in the at-scale namespace")
 	digestMB := flag.Int("digest-mb", 100, "log size for the digest throughput run")

@@ -1,9 +1,10 @@
-package harness
+package kwok
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -16,11 +17,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
+
+	"lab.dev/lab/manifests"
 )
 
 // Scenario is a failure as data: the workload, the status kwok gives its pod
 // (as the kubelet would report it), the events, the logs, and the finding a
-// diagnosis must reach. Scenarios live as YAML files under test/scenarios.
+// diagnosis must reach. Scenarios live as YAML files under manifests/scenarios.
 type Scenario struct {
 	Name        string          `json:"name"`
 	Description string          `json:"description"`
@@ -68,15 +71,45 @@ func LoadScenario(path string) (*Scenario, error) {
 	if err != nil {
 		return nil, err
 	}
-	var s Scenario
-	if err := yaml.UnmarshalStrict(b, &s); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	s, err := ParseScenario(path, b)
+	if err != nil {
+		return nil, err
 	}
 	s.dir = filepath.Dir(path)
+	return s, nil
+}
+
+// ParseScenario decodes a scenario strictly; name is for error messages.
+func ParseScenario(name string, b []byte) (*Scenario, error) {
+	var s Scenario
+	if err := yaml.UnmarshalStrict(b, &s); err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
 	if s.Name == "" || s.Objects == "" {
-		return nil, fmt.Errorf("%s: name and objects are required", path)
+		return nil, fmt.Errorf("%s: name and objects are required", name)
 	}
 	return &s, nil
+}
+
+// EmbeddedScenarios returns the scenarios shipped in the binary, by name.
+func EmbeddedScenarios() (map[string]*Scenario, error) {
+	entries, err := fs.ReadDir(manifests.Scenarios, "scenarios")
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]*Scenario{}
+	for _, e := range entries {
+		b, err := manifests.Scenarios.ReadFile("scenarios/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		s, err := ParseScenario("manifests/scenarios/"+e.Name(), b)
+		if err != nil {
+			return nil, err
+		}
+		out[s.Name] = s
+	}
+	return out, nil
 }
 
 var nowRe = regexp.MustCompile(`\$\{NOW(-[0-9a-z.]+)?\}`)
