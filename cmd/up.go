@@ -69,6 +69,9 @@ func newUp(g *globals) *cobra.Command {
 				return err
 			}
 			pc.Force = force
+			if r, ok := pc.Provider.(cluster.Retainer); ok {
+				r.SetRetain(retain)
+			}
 			env := doctorEnv(l, offline, 5*time.Second)
 			gpu, _ := env.GPUInfo()
 			pc.Model = doctor.ResolveModel(l, gpu.LargestVRAM())
@@ -92,7 +95,6 @@ func newUp(g *globals) *cobra.Command {
 					g.ui.Progress("component logs: %s", filepath.Dir(logs[0]))
 				}
 				g.ui.Progress("the lab is kept as it is (re-run `lab up` to resume, `lab down` to remove it)")
-				_ = retain // kwok and existing labs are always kept for resuming
 				return err
 			}
 			if len(res.Changed) == 0 {

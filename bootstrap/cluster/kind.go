@@ -31,6 +31,9 @@ func newKind(l *config.Lab, dir string) *kindProvider {
 
 func (p *kindProvider) Name() string { return "kind" }
 
+// SetRetain keeps a cluster whose creation failed (kind create --retain).
+func (p *kindProvider) SetRetain(r bool) { p.Retain = r }
+
 func (p *kindProvider) Kubeconfig() string {
 	if k := p.lab.Cluster.Kubeconfig; k != "" {
 		return k

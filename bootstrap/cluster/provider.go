@@ -45,6 +45,9 @@ type Provider interface {
 	Kubeconfig() string
 }
 
+// Retainer is a provider that can keep a cluster whose creation failed.
+type Retainer interface{ SetRetain(bool) }
+
 // New returns the provider lab.yaml asks for; dir is the lab's state folder.
 func New(l *config.Lab, dir string) (Provider, error) {
 	switch l.Cluster.Provider {
