@@ -180,3 +180,6 @@ func WriteTinyGGUF(path string) error {
 	}
 	return f.Close()
 }
+
+// ModelsDir is the server's model store (OLLAMA_MODELS).
+func (o *Ollama) ModelsDir() string { return filepath.Join(o.dir, "models") }
