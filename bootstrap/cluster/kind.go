@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
@@ -57,14 +56,8 @@ func (p *kindProvider) Healthy(ctx context.Context) (bool, string) {
 	if err != nil {
 		return false, err.Error()
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
+	if err := APIReady(ctx, cfg); err != nil {
 		return false, err.Error()
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if _, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(cctx); err != nil {
-		return false, "kube-apiserver not ready: " + err.Error()
 	}
 	return true, "kind cluster running"
 }

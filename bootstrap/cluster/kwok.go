@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
@@ -48,15 +47,8 @@ func (p *kwokProvider) Healthy(ctx context.Context) (bool, string) {
 	if err != nil {
 		return false, err.Error()
 	}
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
+	if err := APIReady(ctx, cfg); err != nil {
 		return false, err.Error()
-	}
-	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(cctx)
-	if err != nil || string(body) != "ok" {
-		return false, fmt.Sprintf("kube-apiserver not ready: %v", err)
 	}
 	return true, "control plane running"
 }

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -64,6 +65,24 @@ func New(l *config.Lab, dir string) (Provider, error) {
 		return nil, fmt.Errorf("cluster.provider %s: %w; use provider kwok (simulated nodes) or existing (any kubeconfig)", l.Cluster.Provider, ErrNotImplemented)
 	}
 	return nil, fmt.Errorf("unknown cluster.provider %q", l.Cluster.Provider)
+}
+
+// APIReady asks the API server at cfg for /readyz (5 s at most).
+func APIReady(ctx context.Context, cfg *rest.Config) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(cctx)
+	if err == nil && string(body) != "ok" {
+		err = fmt.Errorf("/readyz answered %q", body)
+	}
+	if err != nil {
+		return fmt.Errorf("API server at %s not ready: %w", cfg.Host, err)
+	}
+	return nil
 }
 
 // Nodes lists a cluster's nodes for status.
