@@ -27,7 +27,8 @@ type Options struct {
 	Budget    int         // prompt token budget (lab.yaml agent.llm.tokenBudget)
 	Whitelist []string    // remediation actions the model may propose
 	LogBytes  int64
-	OnToken   func(string) // streaming progress
+	OnToken   func(string)          // streaming progress
+	Metrics   collect.MetricsSource // Prometheus, when the lab has it
 	TraceID   string
 	Log       func(format string, a ...any)
 }
@@ -52,7 +53,7 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 	if logf == nil {
 		logf = func(string, ...any) {}
 	}
-	b, err := collect.Collect(ctx, cs, namespace, pod, collect.Options{LogBytes: o.LogBytes})
+	b, err := collect.Collect(ctx, cs, namespace, pod, collect.Options{LogBytes: o.LogBytes, Metrics: o.Metrics})
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"lab.dev/lab/agent"
+	"lab.dev/lab/agent/collect"
 	"lab.dev/lab/agent/llm"
 	"lab.dev/lab/agent/remediate"
 	"lab.dev/lab/agent/report"
@@ -24,10 +25,10 @@ import (
 )
 
 type diagnoseOpts struct {
-	namespace, output, kubeconfig, endpoint, model string
-	noLLM, doRemediate, yes                        bool
-	replicas                                       int
-	timeout                                        time.Duration
+	namespace, output, kubeconfig, endpoint, model, prometheus string
+	noLLM, doRemediate, yes                                    bool
+	replicas                                                   int
+	timeout                                                    time.Duration
 }
 
 func newDiagnose(g *globals) *cobra.Command {
@@ -56,6 +57,11 @@ func newDiagnose(g *globals) *cobra.Command {
 			defer cancel()
 			ao := agent.Options{NoLLM: o.noLLM, Budget: l.Agent.LLM.TokenBudget, Whitelist: whitelist(l), LogBytes: 256 << 10,
 				Log: func(f string, a ...any) { g.ui.Debug(1, f, a...) }}
+			if o.prometheus != "" {
+				if ao.Metrics, err = collect.NewPrometheus(o.prometheus); err != nil {
+					return err
+				}
+			}
 			if !o.noLLM {
 				if ao.LLM, err = llmClient(l, o.endpoint, o.model); err != nil {
 					return err
@@ -97,6 +103,7 @@ func newDiagnose(g *globals) *cobra.Command {
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig to use instead of the lab's")
 	f.StringVar(&o.endpoint, "llm-endpoint", "", "Ollama URL (default agent.llm.endpoint)")
 	f.StringVar(&o.model, "model", "", "model (default agent.llm.model, else stacks.ollama.model)")
+	f.StringVar(&o.prometheus, "prometheus", "", "Prometheus URL: add the pod's memory, CPU and restart series as evidence")
 	f.BoolVar(&o.doRemediate, "remediate", false, "run the proposed whitelisted remediation (after a server-side dry run)")
 	f.BoolVar(&o.yes, "yes", false, "with --remediate: do not ask for confirmation")
 	f.IntVar(&o.replicas, "replicas", -1, "with --remediate and a scale action: the replica count")

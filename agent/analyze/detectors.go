@@ -51,6 +51,15 @@ func detectOOM(b *collect.Bundle) []Finding {
 					"If usage grows steadily, look for a leak or an unbounded cache; if it is a steady need, raise resources.limits.memory.",
 					"Apply the change through git (ArgoCD syncs it) and watch restarts stop."},
 			}
+			for _, m := range b.Metrics {
+				if m.Metric == "memory" && m.Container == s.Name {
+					f.Evidence = append(f.Evidence, "metric:memory:"+s.Name)
+					f.Cause += fmt.Sprintf("; its working set went from %.0fMiB to a peak of %.0fMiB", m.Min()/(1<<20), m.Max()/(1<<20))
+					if m.Last() > m.First()*1.5 {
+						f.Cause += " — a steady climb, the shape of a leak"
+					}
+				}
+			}
 			if ms := logLines(b, regexp.MustCompile(`(?i)(heap|memory|rss|alloc)[^a-z]`), 3); len(ms) > 0 {
 				f.Evidence = append(f.Evidence, ids(ms)...)
 			}

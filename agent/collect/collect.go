@@ -27,6 +27,8 @@ import (
 type Options struct {
 	LogBytes int64         // per container and per current/previous (default 256 KiB)
 	Timeout  time.Duration // whole collection (default 20 s)
+	Metrics  MetricsSource // optional: the pod's series around the failure
+	Window   time.Duration // metrics window (default 30 min)
 }
 
 // Owner is one link of the owner chain (ReplicaSet → Deployment …).
@@ -54,6 +56,7 @@ type Bundle struct {
 	Logs      []Logs                         `json:"logs"`
 	Node      *corev1.Node                   `json:"-"`
 	PVCs      []corev1.PersistentVolumeClaim `json:"-"`
+	Metrics   []Series                       `json:"metrics,omitempty"`
 	Errors    []string                       `json:"errors,omitempty"` // what could not be read (RBAC, timeouts)
 	Collected time.Time                      `json:"collected"`
 	Evidence  []Evidence                     `json:"evidence"`
@@ -138,6 +141,21 @@ func Collect(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 			}
 			mu.Lock()
 			b.PVCs = append(b.PVCs, *pvc)
+			mu.Unlock()
+		})
+	}
+	if o.Metrics != nil {
+		run(func() {
+			w := o.Window
+			if w <= 0 {
+				w = 30 * time.Minute
+			}
+			ss, err := o.Metrics.PodSeries(ctx, namespace, name, w)
+			if err != nil {
+				fail("metrics", err)
+			}
+			mu.Lock()
+			b.Metrics = ss
 			mu.Unlock()
 		})
 	}

@@ -79,6 +79,9 @@ func BuildEvidence(b *Bundle) []Evidence {
 	for _, pvc := range b.PVCs {
 		add("pvc:"+pvc.Name, "pvc", "PVC %s: %s (storageClass %s)", pvc.Name, pvc.Status.Phase, deref(pvc.Spec.StorageClassName))
 	}
+	for _, s := range b.Metrics {
+		ev = append(ev, MetricEvidence(s))
+	}
 	for _, l := range b.Logs {
 		if l.Current != "" {
 			add("log:"+l.Container+":current", "log", "%s current log, %d lines", l.Container, strings.Count(l.Current, "\n"))
