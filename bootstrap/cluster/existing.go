@@ -36,7 +36,7 @@ func (p *existingProvider) RESTConfig() (*rest.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("loading kubeconfig %s (context %q): %w", p.Kubeconfig(), p.lab.Cluster.Context, err)
 	}
-	return cfg, nil
+	return withRate(cfg, nil)
 }
 
 func (p *existingProvider) Exists(ctx context.Context) (bool, error) {

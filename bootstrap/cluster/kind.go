@@ -134,5 +134,5 @@ func (p *kindProvider) Delete(context.Context) error {
 func (p *kindProvider) EnsureNodes(context.Context) error { return nil }
 
 func (p *kindProvider) RESTConfig() (*rest.Config, error) {
-	return clientcmd.BuildConfigFromFlags("", p.Kubeconfig())
+	return withRate(clientcmd.BuildConfigFromFlags("", p.Kubeconfig()))
 }

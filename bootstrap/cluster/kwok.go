@@ -89,7 +89,7 @@ func (p *kwokProvider) Delete(context.Context) error {
 }
 
 func (p *kwokProvider) RESTConfig() (*rest.Config, error) {
-	return clientcmd.BuildConfigFromFlags("", p.Kubeconfig())
+	return withRate(clientcmd.BuildConfigFromFlags("", p.Kubeconfig()))
 }
 
 // KwokNodes are the fake nodes of a kwok lab: tainted control-plane nodes (as

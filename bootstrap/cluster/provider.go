@@ -67,6 +67,17 @@ func New(l *config.Lab, dir string) (Provider, error) {
 	return nil, fmt.Errorf("unknown cluster.provider %q", l.Cluster.Provider)
 }
 
+// withRate lifts client-go's default 5 QPS client-side throttle: lab's
+// steps make bursts of small requests and the API server has its own flow
+// control (the agent's traffic is shaped by its APF objects, not here).
+func withRate(cfg *rest.Config, err error) (*rest.Config, error) {
+	if err != nil {
+		return nil, err
+	}
+	cfg.QPS, cfg.Burst = 50, 100
+	return cfg, nil
+}
+
 // APIReady asks the API server at cfg for /readyz (5 s at most).
 func APIReady(ctx context.Context, cfg *rest.Config) error {
 	cs, err := kubernetes.NewForConfig(cfg)

@@ -21,10 +21,17 @@ type Applier struct {
 	Dyn    dynamic.Interface
 	Disc   discovery.DiscoveryInterface
 	DryRun bool
+	groups map[string]*metav1.APIResourceList // discovery answers, per group/version
 }
 
 // NewApplier builds an applier for cfg.
 func NewApplier(cfg *rest.Config, dryRun bool) (*Applier, error) {
+	// client-go's default 5 QPS throttles an apply of a dozen objects to
+	// seconds; the API server's own flow control protects it.
+	cfg = rest.CopyConfig(cfg)
+	if cfg.QPS == 0 {
+		cfg.QPS, cfg.Burst = 50, 100
+	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
 		return nil, err
@@ -48,17 +55,27 @@ func (a *Applier) Resource(o *unstructured.Unstructured) (dynamic.ResourceInterf
 	if err != nil {
 		return nil, err
 	}
-	list, err := a.Disc.ServerResourcesForGroupVersion(gv.String())
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
-	}
-	for _, r := range list.APIResources {
-		if r.Kind == o.GetKind() && !strings.Contains(r.Name, "/") {
-			ri := a.Dyn.Resource(gv.WithResource(r.Name))
-			if r.Namespaced {
-				return ri.Namespace(o.GetNamespace()), nil
+	// Discovery answers are cached per group/version; a kind missing from a
+	// cached answer (a CRD just created) is looked up again.
+	for attempt := 0; attempt < 2; attempt++ {
+		list, ok := a.groups[gv.String()]
+		if !ok || attempt == 1 {
+			if list, err = a.Disc.ServerResourcesForGroupVersion(gv.String()); err != nil {
+				return nil, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
 			}
-			return ri, nil
+			if a.groups == nil {
+				a.groups = map[string]*metav1.APIResourceList{}
+			}
+			a.groups[gv.String()] = list
+		}
+		for _, r := range list.APIResources {
+			if r.Kind == o.GetKind() && !strings.Contains(r.Name, "/") {
+				ri := a.Dyn.Resource(gv.WithResource(r.Name))
+				if r.Namespaced {
+					return ri.Namespace(o.GetNamespace()), nil
+				}
+				return ri, nil
+			}
 		}
 	}
 	return nil, fmt.Errorf("the API server does not serve %s %s", o.GetKind(), gv)
