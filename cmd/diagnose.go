@@ -15,6 +15,7 @@ import (
 
 	"lab.dev/lab/agent"
 	"lab.dev/lab/agent/collect"
+	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/agent/llm"
 	"lab.dev/lab/agent/remediate"
 	"lab.dev/lab/agent/report"
@@ -26,7 +27,7 @@ import (
 
 type diagnoseOpts struct {
 	namespace, output, kubeconfig, endpoint, model, prometheus string
-	noLLM, doRemediate, yes                                    bool
+	noLLM, doRemediate, yes, inCluster, inPod                  bool
 	replicas                                                   int
 	timeout                                                    time.Duration
 }
@@ -45,9 +46,17 @@ func newDiagnose(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			cfg, err := diagnoseConfig(g, l, o.kubeconfig)
+			var cfg *rest.Config
+			if o.inPod {
+				cfg, err = rest.InClusterConfig()
+			} else {
+				cfg, err = diagnoseConfig(g, l, o.kubeconfig)
+			}
 			if err != nil {
 				return err
+			}
+			if o.inCluster {
+				return diagnoseInCluster(g, l, cfg, args[0], o)
 			}
 			cs, err := kubernetes.NewForConfig(cfg)
 			if err != nil {
@@ -108,6 +117,9 @@ func newDiagnose(g *globals) *cobra.Command {
 	f.BoolVar(&o.yes, "yes", false, "with --remediate: do not ask for confirmation")
 	f.IntVar(&o.replicas, "replicas", -1, "with --remediate and a scale action: the replica count")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "overall timeout")
+	f.BoolVar(&o.inCluster, "in-cluster", false, "run the diagnosis as a Job with the agent's ServiceAccount and stream its report back")
+	f.BoolVar(&o.inPod, "in-cluster-run", false, "used by that Job: read the cluster with the pod's ServiceAccount")
+	_ = f.MarkHidden("in-cluster-run")
 	return c
 }
 
@@ -187,4 +199,27 @@ func runRemediation(ctx context.Context, g *globals, cs kubernetes.Interface, l 
 	}
 	r.Actions = append(r.Actions, msg)
 	return nil
+}
+
+func diagnoseInCluster(g *globals, l *config.Lab, cfg *rest.Config, pod string, o diagnoseOpts) error {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	out := o.output
+	if out == "text" {
+		out = "markdown"
+	}
+	j, err := deploy.DiagnoseJob(l, deploy.JobSpec{Pod: pod, PodNamespace: o.namespace, Output: out, NoLLM: o.noLLM})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	g.ui.Progress("running the diagnosis as a Job in %s (ServiceAccount %s)", l.Agent.Namespace, deploy.ServiceAccount)
+	created, err := deploy.RunJob(ctx, cs, j, g.ui.Out)
+	if created != nil {
+		g.ui.Debug(1, "Job %s/%s", created.Namespace, created.Name)
+	}
+	return err
 }

@@ -20,6 +20,7 @@ import (
 
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/test/harness"
 )
 
 func agentLab(remediation bool) *config.Lab {
@@ -236,4 +237,46 @@ func TestAgentAPFApplied(t *testing.T) {
 		t.Errorf("agent request not dispatched through lab-agent: %+v", st)
 	}
 	t.Logf("lab-agent priority level: %+v", st)
+}
+
+// `lab diagnose --in-cluster`: the Job runs with the agent's ServiceAccount,
+// hardened, and lab waits for it and streams its pod's log back. (kwok
+// simulates the pod, so the log is kwok's, not a real report.)
+func TestDiagnoseJob(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	l := agentLab(false)
+	install(t, ctx, l)
+	j, err := deploy.DiagnoseJob(l, deploy.JobSpec{Pod: "api-123", PodNamespace: "rbac-app", NoLLM: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps := j.Spec.Template.Spec
+	if ps.ServiceAccountName != deploy.ServiceAccount || *ps.SecurityContext.RunAsNonRoot != true || *ps.Containers[0].SecurityContext.ReadOnlyRootFilesystem != true {
+		t.Errorf("job pod spec: %+v", ps)
+	}
+	if args := strings.Join(ps.Containers[0].Args, " "); !strings.Contains(args, "diagnose api-123 -n rbac-app --in-cluster-run") || !strings.Contains(args, "--no-llm") {
+		t.Errorf("args: %s", args)
+	}
+	// The container's output, as kwok (the simulated kubelet) serves it.
+	go func() {
+		for ctx.Err() == nil {
+			pods, _ := cluster.Client.CoreV1().Pods(l.Agent.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=lab-diagnose"})
+			for _, p := range pods.Items {
+				cluster.SetLogs(ctx, p.Namespace, p.Name, []harness.ContainerLogs{{Container: "diagnose", Current: "# Post-mortem: rbac-app/api-123\n"}})
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}()
+	var out strings.Builder
+	created, err := deploy.RunJob(ctx, cluster.Client, j, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "# Post-mortem: rbac-app/api-123") {
+		t.Errorf("report not streamed back: %q", out.String())
+	}
+	if created.Namespace != l.Agent.Namespace || !strings.HasPrefix(created.Name, "lab-diagnose-") {
+		t.Errorf("job %s/%s", created.Namespace, created.Name)
+	}
 }

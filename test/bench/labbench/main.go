@@ -31,6 +31,7 @@ type Results struct {
 	Digest   DigestResult   `json:"digest"`
 	Diagnose DiagnoseResult `json:"diagnoseAtScale"`
 	APF      *APFResult     `json:"apf,omitempty"`
+	Stacks   *StacksResult  `json:"stacks,omitempty"`
 }
 
 func main() {
@@ -63,6 +64,8 @@ func main() {
 	}
 	res := Results{Date: time.Now().UTC().Format("2006-01-02"), Machine: machine()}
 	if cl != nil {
+		st := runStacks(ctx, cl, 4)
+		res.Stacks = &st
 		res.Suite = runSuite(ctx, cl, *scenarios)
 	} else {
 		fmt.Fprintln(os.Stderr, "suite: needs the harness (kwok stages) — skipped with -kubeconfig")

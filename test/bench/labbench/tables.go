@@ -43,6 +43,9 @@ func tables(r Results) string {
 		}
 		b.WriteString("\n")
 	}
+	if st := r.Stacks; st != nil {
+		fmt.Fprintf(&b, "### Stack installs: parallel vs sequential\n\n%d independent test stacks (a chart written for the benchmark: a Deployment whose pods kwok makes Ready; Helm waits for them), installed one after the other: %.1f s; in parallel through the dependency graph: %.1f s — **%.1f×** faster.\n\n", st.Stacks, st.Sequential, st.Parallel, st.Ratio)
+	}
 	d := r.Digest
 	fmt.Fprintf(&b, "### Log digest throughput\n\n%d MB of mixed log lines (%d lines → %d templates → %d tokens) digested on one core (GOMAXPROCS=1) in %.1f s: **%.1f MB/s**.\n\n",
 		d.MB, d.Lines, d.Templates, d.Tokens, d.Seconds, d.MBPerSec)

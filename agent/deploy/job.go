@@ -1,0 +1,100 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"text/template"
+	"time"
+
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/manifests"
+)
+
+// JobSpec says what the in-cluster diagnosis does.
+type JobSpec struct {
+	Pod, PodNamespace string
+	Output            string // text, markdown, json
+	NoLLM             bool
+	Image             string
+}
+
+// DiagnoseJob renders the Job that runs `lab diagnose` in the cluster as the
+// agent's ServiceAccount.
+func DiagnoseJob(l *config.Lab, s JobSpec) (*batchv1.Job, error) {
+	raw, err := manifests.Agent.ReadFile("agent/job.yaml")
+	if err != nil {
+		return nil, err
+	}
+	t, err := template.New("job").Option("missingkey=error").Parse(string(raw))
+	if err != nil {
+		return nil, err
+	}
+	if s.Image == "" {
+		s.Image = AgentImage
+	}
+	if s.Output == "" {
+		s.Output = "markdown"
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, map[string]any{"Namespace": l.Agent.Namespace, "Pod": s.Pod, "PodNamespace": s.PodNamespace,
+		"Output": s.Output, "NoLLM": s.NoLLM, "Image": s.Image, "LLMEndpoint": l.Agent.LLM.Endpoint}); err != nil {
+		return nil, err
+	}
+	var j batchv1.Job
+	if err := yaml.UnmarshalStrict(b.Bytes(), &j); err != nil {
+		return nil, fmt.Errorf("manifests/agent/job.yaml: %w", err)
+	}
+	return &j, nil
+}
+
+// AgentImage is the image the in-cluster agent runs (lab's own binary).
+const AgentImage = "ghcr.io/lab-dev/lab:latest"
+
+// RunJob creates the Job, waits for its pod to finish and copies the pod's
+// log (the report) to w. It returns an error when the Job failed.
+func RunJob(ctx context.Context, cs kubernetes.Interface, j *batchv1.Job, w io.Writer) (*batchv1.Job, error) {
+	created, err := cs.BatchV1().Jobs(j.Namespace).Create(ctx, j, metav1.CreateOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("creating the diagnosis Job: %w", err)
+	}
+	sel := "job-name=" + created.Name
+	var pod *corev1.Pod
+	for pod == nil || (pod.Status.Phase != corev1.PodSucceeded && pod.Status.Phase != corev1.PodFailed) {
+		select {
+		case <-ctx.Done():
+			return created, fmt.Errorf("waiting for Job %s: %w", created.Name, ctx.Err())
+		case <-time.After(300 * time.Millisecond):
+		}
+		pods, err := cs.CoreV1().Pods(j.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+		if err != nil {
+			return created, err
+		}
+		if len(pods.Items) > 0 {
+			pod = &pods.Items[0]
+		}
+	}
+	// The kubelet may take a moment to serve a finished container's log.
+	var rc io.ReadCloser
+	for i := 0; i < 20; i++ {
+		if rc, err = cs.CoreV1().Pods(j.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: "diagnose"}).Stream(ctx); err == nil {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if err == nil {
+		_, err = io.Copy(w, rc)
+		rc.Close()
+	}
+	if pod.Status.Phase == corev1.PodFailed {
+		return created, fmt.Errorf("diagnosis Job %s failed (pod %s)", created.Name, pod.Name)
+	}
+	return created, err
+}
