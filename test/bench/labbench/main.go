@@ -20,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"lab.dev/lab/bootstrap/cluster/kwok"
 	"lab.dev/lab/test/harness"
 )
 
@@ -36,6 +37,7 @@ type Results struct {
 
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "cluster to run against (default: start the harness)")
+	kwokDir := flag.String("kwok-dir", "", "with -kubeconfig of a kwok lab: its state folder (<LAB_HOME>/labs/<name>/kwok), to run the scenario suite there")
 	out := flag.String("out", "bench", "folder for results.json and tables.md")
 	scenarios := flag.String("scenarios", "manifests/scenarios", "scenario folder")
 	pods := flag.Int("pods", 1000, "pods in the at-scale namespace")
@@ -61,6 +63,11 @@ func main() {
 		cfg.QPS, cfg.Burst = 200, 400
 		cs, err = kubernetes.NewForConfig(cfg)
 		check(err)
+		if *kwokDir != "" {
+			k, err := kwok.Attach(*kwokDir, cfg)
+			check(err)
+			cl = &harness.Cluster{Cluster: k}
+		}
 	}
 	res := Results{Date: time.Now().UTC().Format("2006-01-02"), Machine: machine()}
 	if cl != nil {
@@ -68,7 +75,7 @@ func main() {
 		res.Stacks = &st
 		res.Suite = runSuite(ctx, cl, *scenarios)
 	} else {
-		fmt.Fprintln(os.Stderr, "suite: needs the harness (kwok stages) — skipped with -kubeconfig")
+		fmt.Fprintln(os.Stderr, "suite: needs kwok's stages — pass -kwok-dir with a kwok lab's kubeconfig; skipped")
 	}
 	res.Digest = runDigest(*digestMB)
 	res.Diagnose = runAtScale(ctx, cs, *pods, *events)
