@@ -45,7 +45,7 @@ func doctorEnv(l *config.Lab, offline bool, timeout time.Duration) *doctor.Env {
 
 func newUp(g *globals) *cobra.Command {
 	var force, dryRun, retain, offline bool
-	var provider, output string
+	var provider, output, bundle string
 	c := &cobra.Command{
 		Use:   "up",
 		Short: "Create or converge the lab: preflight, cluster, nodes, recorded spec (idempotent, resumable)",
@@ -68,7 +68,10 @@ func newUp(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			pc.Force = force
+			pc.Force, pc.Bundle = force, bundle
+			if bundle != "" {
+				offline = true
+			}
 			if r, ok := pc.Provider.(cluster.Retainer); ok {
 				r.SetRetain(retain)
 			}
@@ -111,6 +114,7 @@ func newUp(g *globals) *cobra.Command {
 	f.BoolVar(&dryRun, "dry-run", false, "print the plan: what each step would do, change nothing")
 	f.BoolVar(&retain, "retain", false, "keep a cluster whose creation failed, for inspection (kwok labs are always kept)")
 	f.BoolVar(&offline, "offline", false, "air-gapped host: do not probe chart repositories")
+	f.StringVar(&bundle, "bundle", "", "install the stacks from this `lab bundle` archive (digests verified; nothing is fetched)")
 	f.StringVar(&provider, "provider", "", "override cluster.provider (kind, k3s, kwok, existing)")
 	f.StringVarP(&output, "output", "o", "", "with --dry-run: yaml renders every manifest that would be applied")
 	return c

@@ -28,6 +28,7 @@ type Context struct {
 	UI       *ui.UI
 	Force    bool
 	Model    string               // the Ollama model, resolved from VRAM by the caller ("" = by lab.yaml, CPU)
+	Bundle   string               // lab bundle archive: install charts from it, fetch nothing
 	Client   kubernetes.Interface // set once the cluster is reachable
 }
 

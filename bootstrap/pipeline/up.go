@@ -249,6 +249,13 @@ func (c *Context) stackPlans() (*stacks.Installer, []stacks.Plan, error) {
 		}
 	}
 	plans, err := stacks.Plans(c.Lab, env)
+	if err == nil && c.Bundle != "" {
+		var m *stacks.BundleManifest
+		dir := filepath.Join(c.Dir, "bundle")
+		if m, err = stacks.OpenBundle(c.Bundle, dir); err == nil {
+			err = stacks.Offline(plans, m, dir)
+		}
+	}
 	in := &stacks.Installer{Helm: stacks.Helm{Kubeconfig: c.Provider.Kubeconfig(), Context: c.Lab.Cluster.Context},
 		CacheDir: filepath.Join(c.Dir, "helm"), Client: cs, Log: func(f string, a ...any) { c.UI.Debug(1, f, a...) }}
 	return in, plans, err

@@ -4,9 +4,11 @@ package integration
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -228,5 +230,55 @@ func TestStacksParallelOrder(t *testing.T) {
 				t.Errorf("independent stack failed: %v", r.Err)
 			}
 		}
+	}
+}
+
+// lab bundle / up --offline: the pinned charts fetched from a repository go
+// into one archive with digests and their images; with the repository gone,
+// the release installs from the archive; a tampered archive is refused.
+func TestBundleOffline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	url := chartRepo(t, testChart("airgap", "1.2.0"))
+	in := installer(t)
+	plans := []stacks.Plan{{Name: "airgap", Releases: []stacks.Release{{Name: "airgap", Namespace: "stack-airgap",
+		Chart: stacks.Source{Repo: url, Name: "airgap", Version: "1.2.0"}, Values: map[string]any{"replicas": 1}, Timeout: time.Minute}}}}
+	archive := filepath.Join(t.TempDir(), "lab-bundle.tar.gz")
+	m, err := in.WriteBundle(plans, "test", archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Charts) != 1 || len(m.Charts[0].Images) != 1 || m.Charts[0].Images[0] != "registry.local/airgap:1.2.0" || len(m.Charts[0].SHA256) != 64 {
+		t.Fatalf("bundle manifest: %+v", m)
+	}
+	// Air gap: a fresh installer with an empty cache, and the repository gone.
+	offline := installer(t)
+	dir := t.TempDir()
+	om, err := stacks.OpenBundle(archive, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans[0].Releases[0].Chart.Repo = "http://127.0.0.1:1/unreachable"
+	if err := stacks.Offline(plans, om, dir); err != nil {
+		t.Fatal(err)
+	}
+	o, err := offline.Ensure(ctx, plans[0].Releases[0])
+	if err != nil || o.Action != "installed" || o.Chart != "airgap-1.2.0" {
+		t.Fatalf("offline install: %+v %v", o, err)
+	}
+	// Tampering is caught before anything installs.
+	os.WriteFile(filepath.Join(dir, om.Charts[0].File), []byte("not the chart"), 0o644)
+	tampered := filepath.Join(t.TempDir(), "tampered.tar.gz")
+	repack(t, dir, tampered)
+	if _, err := stacks.OpenBundle(tampered, t.TempDir()); !errors.Is(err, stacks.ErrDigest) {
+		t.Errorf("tampered bundle: %v", err)
+	}
+}
+
+// repack writes dir (bundle.json + charts/) back into a tar.gz with tar(1).
+func repack(t *testing.T, dir, out string) {
+	cmd := exec.Command("tar", "-czf", out, "-C", dir, "bundle.json", "charts")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, b)
 	}
 }

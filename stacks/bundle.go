@@ -1,0 +1,234 @@
+package stacks
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+
+	"helm.sh/helm/v3/pkg/chartutil"
+)
+
+// BundleManifest is bundle.json inside a `lab bundle` archive.
+type BundleManifest struct {
+	LabVersion string        `json:"labVersion"`
+	Charts     []BundleChart `json:"charts"`
+}
+
+// BundleChart is one chart archive in the bundle, with what it needs.
+type BundleChart struct {
+	Release string   `json:"release"`
+	Name    string   `json:"name"`
+	Version string   `json:"version"`
+	File    string   `json:"file"`   // charts/<name>-<version>.tgz
+	SHA256  string   `json:"sha256"` // of File
+	Images  []string `json:"images"` // container images its manifests reference
+}
+
+// ErrDigest means a bundle file does not match bundle.json.
+var ErrDigest = errors.New("bundle file does not match its digest")
+
+var imageRe = regexp.MustCompile(`(?m)^\s*(?:-\s+)?image:\s*["']?([^"'\s]+)["']?\s*$`)
+
+// Images lists the container images referenced by rendered manifests.
+func Images(manifest string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range imageRe.FindAllStringSubmatch(manifest, -1) {
+		if !seen[m[1]] {
+			seen[m[1]] = true
+			out = append(out, m[1])
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// WriteBundle fetches every release's chart at its pinned version, renders
+// it with lab's values to list its images, and writes one tar.gz: the chart
+// archives and bundle.json with their SHA-256 digests.
+func (in *Installer) WriteBundle(plans []Plan, labVersion, out string) (*BundleManifest, error) {
+	m := &BundleManifest{LabVersion: labVersion}
+	dir, err := os.MkdirTemp("", "lab-bundle-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	files := map[string]string{} // archive name → local path
+	for _, p := range plans {
+		for _, r := range p.Releases {
+			ch, err := in.Load(r.Chart)
+			if err != nil {
+				return nil, err
+			}
+			path, err := chartutil.Save(ch, dir)
+			if err != nil {
+				return nil, err
+			}
+			sum, err := fileSHA256(path)
+			if err != nil {
+				return nil, err
+			}
+			rendered, err := in.Render(r)
+			if err != nil {
+				return nil, err
+			}
+			name := "charts/" + filepath.Base(path)
+			files[name] = path
+			m.Charts = append(m.Charts, BundleChart{Release: r.Name, Name: ch.Metadata.Name, Version: ch.Metadata.Version,
+				File: name, SHA256: sum, Images: Images(rendered)})
+		}
+	}
+	mj, _ := json.MarshalIndent(m, "", "  ")
+	return m, writeTarGz(out, mj, files)
+}
+
+func writeTarGz(out string, manifest []byte, files map[string]string) error {
+	f, err := os.Create(out)
+	if err != nil {
+		return err
+	}
+	gz := gzip.NewWriter(f)
+	tw := tar.NewWriter(gz)
+	add := func(name string, data []byte) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data))}); err != nil {
+			return err
+		}
+		_, err := tw.Write(data)
+		return err
+	}
+	err = add("bundle.json", manifest)
+	names := make([]string, 0, len(files))
+	for n := range files {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		if err != nil {
+			break
+		}
+		var b []byte
+		if b, err = os.ReadFile(files[n]); err == nil {
+			err = add(n, b)
+		}
+	}
+	for _, c := range []io.Closer{tw, gz, f} {
+		if cerr := c.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
+
+// OpenBundle extracts a bundle into dir and verifies every chart's digest.
+func OpenBundle(path, dir string) (*BundleManifest, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	gz, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: not a lab bundle: %w", path, err)
+	}
+	tr := tar.NewReader(gz)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return nil, err
+		}
+		name := filepath.Clean(h.Name)
+		if strings.HasPrefix(name, "..") || filepath.IsAbs(name) {
+			return nil, fmt.Errorf("%s: unsafe path %q in bundle", path, h.Name)
+		}
+		dst := filepath.Join(dir, name)
+		switch h.Typeflag {
+		case tar.TypeDir:
+			if err := os.MkdirAll(dst, 0o755); err != nil {
+				return nil, err
+			}
+			continue
+		case tar.TypeReg:
+		default:
+			return nil, fmt.Errorf("%s: unexpected entry %q (type %c) in bundle", path, h.Name, h.Typeflag)
+		}
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return nil, err
+		}
+		out, err := os.Create(dst)
+		if err != nil {
+			return nil, err
+		}
+		_, err = io.Copy(out, io.LimitReader(tr, 1<<30))
+		out.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "bundle.json"))
+	if err != nil {
+		return nil, fmt.Errorf("%s: no bundle.json", path)
+	}
+	var m BundleManifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	for _, c := range m.Charts {
+		sum, err := fileSHA256(filepath.Join(dir, c.File))
+		if err != nil {
+			return nil, err
+		}
+		if sum != c.SHA256 {
+			return nil, fmt.Errorf("%w: %s has sha256 %s, bundle.json says %s", ErrDigest, c.File, sum, c.SHA256)
+		}
+	}
+	return &m, nil
+}
+
+// Offline points every release of plans at the bundle's chart archive for
+// it; a release missing from the bundle is an error (nothing is fetched).
+func Offline(plans []Plan, m *BundleManifest, dir string) error {
+	byRelease := map[string]BundleChart{}
+	for _, c := range m.Charts {
+		byRelease[c.Release] = c
+	}
+	for i := range plans {
+		for j := range plans[i].Releases {
+			r := &plans[i].Releases[j]
+			c, ok := byRelease[r.Name]
+			if !ok {
+				return fmt.Errorf("release %s is not in the bundle (made with other stacks enabled?)", r.Name)
+			}
+			if r.Chart.Version != "" && c.Version != r.Chart.Version {
+				return fmt.Errorf("release %s: bundle has %s %s, lab.yaml wants %s", r.Name, c.Name, c.Version, r.Chart.Version)
+			}
+			r.Chart = Source{Path: filepath.Join(dir, c.File)}
+		}
+	}
+	return nil
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
