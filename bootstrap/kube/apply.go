@@ -84,20 +84,14 @@ func (a *Applier) Resource(o *unstructured.Unstructured) (dynamic.ResourceInterf
 // Apply server-side-applies every object (field manager "lab") and reports
 // whether each was created, changed or left as it was.
 func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) ([]Result, error) {
-	var dr []string
-	if a.DryRun {
-		dr = []string{metav1.DryRunAll}
-	}
+	dr := a.dryRun()
 	var out []Result
 	for _, o := range objs {
 		ri, err := a.Resource(o)
 		if err != nil {
 			return out, err
 		}
-		name := o.GetKind() + "/" + o.GetName()
-		if ns := o.GetNamespace(); ns != "" {
-			name = ns + "/" + name
-		}
+		name := objectName(o)
 		before, err := ri.Get(ctx, o.GetName(), metav1.GetOptions{})
 		if err != nil && !apierrors.IsNotFound(err) {
 			return out, err
@@ -120,10 +114,7 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured) 
 
 // Delete removes objects, ignoring those already gone.
 func (a *Applier) Delete(ctx context.Context, objs []*unstructured.Unstructured) ([]Result, error) {
-	var dr []string
-	if a.DryRun {
-		dr = []string{metav1.DryRunAll}
-	}
+	dr := a.dryRun()
 	var out []Result
 	for _, o := range objs {
 		ri, err := a.Resource(o)
@@ -137,7 +128,23 @@ func (a *Applier) Delete(ctx context.Context, objs []*unstructured.Unstructured)
 		if err != nil {
 			return out, err
 		}
-		out = append(out, Result{Object: o.GetNamespace() + "/" + o.GetKind() + "/" + o.GetName(), Action: "deleted"})
+		out = append(out, Result{Object: objectName(o), Action: "deleted"})
 	}
 	return out, nil
+}
+
+func (a *Applier) dryRun() []string {
+	if a.DryRun {
+		return []string{metav1.DryRunAll}
+	}
+	return nil
+}
+
+// objectName is namespace/Kind/name (Kind/name when cluster-scoped).
+func objectName(o *unstructured.Unstructured) string {
+	name := o.GetKind() + "/" + o.GetName()
+	if ns := o.GetNamespace(); ns != "" {
+		name = ns + "/" + name
+	}
+	return name
 }

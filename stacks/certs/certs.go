@@ -100,27 +100,41 @@ func Load(dir string) (*Set, error) {
 }
 
 func newAnchor(dir string) error {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: AnchorCN},
-		NotBefore:             now.Add(-5 * time.Minute),
-		NotAfter:              now.Add(AnchorLifetime),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            1,
-		SubjectKeyId:          keyID(&key.PublicKey),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, key, err := newCA(AnchorCN, AnchorLifetime, nil, nil)
 	if err != nil {
 		return err
 	}
 	return writePair(dir, AnchorCert, AnchorKey, der, key)
+}
+
+// newCA makes an ECDSA P-256 CA certificate: self-signed (a root that may
+// sign one intermediate) when parent is nil, else an intermediate (pathlen 0)
+// signed by parent.
+func newCA(cn string, lifetime time.Duration, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) ([]byte, *ecdsa.PrivateKey, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: cn},
+		NotBefore:             now.Add(-5 * time.Minute),
+		NotAfter:              now.Add(lifetime),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+		SubjectKeyId:          keyID(&key.PublicKey),
+	}
+	if parent == nil {
+		tmpl.MaxPathLen = 1
+		parent, parentKey = tmpl, key
+	} else {
+		tmpl.MaxPathLen, tmpl.MaxPathLenZero = 0, true
+		tmpl.AuthorityKeyId = parent.SubjectKeyId
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	return der, key, err
 }
 
 // Rotate issues a new issuer certificate and key signed by the anchor in dir.
@@ -146,25 +160,7 @@ func Rotate(dir string) error {
 	if err != nil {
 		return err
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return err
-	}
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial(),
-		Subject:               pkix.Name{CommonName: IssuerCN},
-		NotBefore:             now.Add(-5 * time.Minute),
-		NotAfter:              now.Add(IssuerLifetime),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true,
-		SubjectKeyId:          keyID(&key.PublicKey),
-		AuthorityKeyId:        anchor.SubjectKeyId,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, anchor, &key.PublicKey, akey)
+	der, key, err := newCA(IssuerCN, IssuerLifetime, anchor, akey)
 	if err != nil {
 		return err
 	}
