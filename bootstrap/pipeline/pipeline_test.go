@@ -1,0 +1,77 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/bootstrap/ui"
+)
+
+func TestDiffAndRecreate(t *testing.T) {
+	a, b := config.Default(), config.Default()
+	b.Cluster.Workers = 3
+	b.Stacks.Ollama.Model = "llama3:8b"
+	d := Diff(a, b)
+	if len(d) != 2 || d[0].String() != "cluster.workers: 0 → 3" || !strings.HasPrefix(d[1].Path, "stacks.ollama.model") {
+		t.Fatalf("diff %v", d)
+	}
+	cc := ClusterChanges(d)
+	if len(cc) != 1 {
+		t.Fatalf("cluster changes %v", cc)
+	}
+	if NeedsRecreate("kwok", cc) {
+		t.Error("kwok adds nodes in place")
+	}
+	if !NeedsRecreate("kind", cc) {
+		t.Error("kind cannot add nodes to a running cluster")
+	}
+	b.Cluster.KubernetesVersion = "v1.36.0"
+	if !NeedsRecreate("kwok", ClusterChanges(Diff(a, b))) {
+		t.Error("a version change must recreate")
+	}
+	if len(Diff(a, config.Default())) != 0 {
+		t.Error("equal labs differ")
+	}
+}
+
+// The journal records each boundary; a failure names its step; the next
+// run reports where the last one stopped.
+func TestRunJournal(t *testing.T) {
+	dir := t.TempDir()
+	u := &ui.UI{Out: &strings.Builder{}, Err: &strings.Builder{}}
+	calls := map[string]int{}
+	step := func(name string, done bool, err error) Step {
+		return Step{Name: name,
+			Inspect: func(context.Context, *Context) (bool, string, error) { return done, "already", nil },
+			Apply: func(context.Context, *Context) (string, error) {
+				calls[name]++
+				return "did it", err
+			}}
+	}
+	c := &Context{Dir: dir, UI: u}
+	boom := errors.New("boom")
+	_, err := Run(context.Background(), c, []Step{step("a", false, nil), step("b", true, nil), step("c", false, boom), step("d", false, nil)})
+	if !errors.Is(err, boom) || !strings.Contains(err.Error(), "step c") {
+		t.Fatalf("err %v", err)
+	}
+	j, _ := ReadJournal(dir)
+	if strings.Join(j.Completed, ",") != "a,b" || j.Failed != "c" || !j.Finished.IsZero() {
+		t.Fatalf("journal %+v", j)
+	}
+	if calls["b"] != 0 || calls["d"] != 0 {
+		t.Errorf("calls %v", calls)
+	}
+	res, err := Run(context.Background(), c, []Step{step("a", true, nil), step("c", false, nil)})
+	if err != nil || strings.Join(res.Changed, ",") != "c" || strings.Join(res.Skipped, ",") != "a" {
+		t.Fatalf("second run: %+v %v", res, err)
+	}
+	if !strings.Contains(u.Err.(*strings.Builder).String(), "resuming: the last `lab up`") || !strings.Contains(u.Err.(*strings.Builder).String(), "at step c: boom") {
+		t.Errorf("resume not reported:\n%s", u.Err)
+	}
+	if j, _ = ReadJournal(dir); j.Finished.IsZero() {
+		t.Error("finished run not recorded")
+	}
+}
