@@ -56,6 +56,7 @@ type Outcome struct {
 	Chart     string   `json:"chart"`
 	Diff      []string `json:"diff,omitempty"` // values that changed on upgrade
 	Recovered string   `json:"recovered,omitempty"`
+	CRDs      int      `json:"crds,omitempty"` // CRDs server-side applied from the chart's crds/
 }
 
 // Installer is lab's one Helm installer.
@@ -164,8 +165,14 @@ func (in *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 			}
 		}
 	}
+	n, err := in.applyCRDs(ctx, ch)
+	if err != nil {
+		return out, err
+	}
+	out.CRDs = n
 	if last == nil {
 		i := action.NewInstall(cfg)
+		i.SkipCRDs = true // applied above, server-side
 		i.ReleaseName, i.Namespace, i.CreateNamespace = r.Name, r.Namespace, true
 		i.Wait, i.WaitForJobs, i.Timeout, i.Atomic = true, true, r.Timeout, true
 		rel, err := i.RunWithContext(ctx, ch, r.Values)
@@ -185,6 +192,7 @@ func (in *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 		diff = append([]string{fmt.Sprintf("chart: %s-%s → %s", last.Chart.Metadata.Name, last.Chart.Metadata.Version, out.Chart)}, diff...)
 	}
 	u := action.NewUpgrade(cfg)
+	u.SkipCRDs = true
 	u.Namespace, u.Wait, u.WaitForJobs, u.Timeout, u.Atomic, u.MaxHistory = r.Namespace, true, true, r.Timeout, true, 10
 	rel, err := u.RunWithContext(ctx, r.Name, ch, r.Values)
 	if err != nil {

@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -18,6 +19,10 @@ import (
 	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/repo"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 
 	"lab.dev/lab/stacks"
 )
@@ -280,5 +285,67 @@ func repack(t *testing.T, dir, out string) {
 	cmd := exec.Command("tar", "-czf", out, "-C", dir, "bundle.json", "charts")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v %s", err, b)
+	}
+}
+
+func crdChart(version, extraField string) *chart.Chart {
+	// A description big enough that client-side apply's last-applied
+	// annotation (256 KiB) could not hold it.
+	big := strings.Repeat("lab widget ", 30000)
+	crd := fmt.Sprintf(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.lab.dev
+spec:
+  group: lab.dev
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        description: %q
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer}
+              %s: {type: string}
+`, big, extraField)
+	c := testChart("widgets", version)
+	c.Files = append(c.Files, &chart.File{Name: "crds/widgets.yaml", Data: []byte(crd)})
+	return c
+}
+
+// Large CRDs are server-side applied before Helm runs, on install and on
+// upgrade (Helm itself never upgrades crds/).
+func TestStackCRDsServerSideApplied(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	in := installer(t)
+	r := stacks.Release{Name: "widgets", Namespace: "stack-widgets", Chart: stacks.Source{Path: chartDir(t, crdChart("1.0.0", "color"))}, Values: map[string]any{"replicas": 1}, Timeout: time.Minute}
+	o, err := in.Ensure(ctx, r)
+	if err != nil || o.CRDs != 1 || o.Action != "installed" {
+		t.Fatalf("install: %+v %v", o, err)
+	}
+	r.Chart = stacks.Source{Path: chartDir(t, crdChart("1.1.0", "shape"))}
+	if o, err = in.Ensure(ctx, r); err != nil || o.Action != "upgraded" {
+		t.Fatalf("upgrade: %+v %v", o, err)
+	}
+	dyn, _ := dynamic.NewForConfig(cluster.Config)
+	crd, err := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).Get(ctx, "widgets.lab.dev", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+	props, _, _ := unstructured.NestedMap(versions[0].(map[string]any), "schema", "openAPIV3Schema", "properties", "spec", "properties")
+	if _, ok := props["shape"]; !ok {
+		t.Errorf("CRD not upgraded: %v", props)
+	}
+	if _, ok := crd.GetAnnotations()["kubectl.kubernetes.io/last-applied-configuration"]; ok {
+		t.Error("client-side apply annotation present")
 	}
 }
