@@ -97,7 +97,7 @@ func Schema(evidence, whitelist []string, maxText int) json.RawMessage {
 	if maxText <= 0 {
 		maxText = 400
 	}
-	text := map[string]any{"type": "string", "maxLength": maxText}
+	text := map[string]any{"type": "string", "minLength": 1, "maxLength": maxText}
 	actions := append([]string{"none"}, whitelist...)
 	ev := map[string]any{"type": "string"}
 	if len(evidence) > 0 {
