@@ -66,6 +66,16 @@ func (c *Cluster) startKwok(ctx context.Context) error {
 // ApplyYAML creates every object of a (multi-document) YAML, or updates it if
 // it exists, through the dynamic client.
 func (c *Cluster) ApplyYAML(ctx context.Context, data []byte) error {
+	return c.applyYAML(ctx, data, true)
+}
+
+// CreateYAML creates the objects that do not exist yet and leaves the others
+// alone (re-applying a scenario must not roll its workloads).
+func (c *Cluster) CreateYAML(ctx context.Context, data []byte) error {
+	return c.applyYAML(ctx, data, false)
+}
+
+func (c *Cluster) applyYAML(ctx context.Context, data []byte, update bool) error {
 	dyn, err := dynamic.NewForConfig(c.Config)
 	if err != nil {
 		return err
@@ -89,6 +99,9 @@ func (c *Cluster) ApplyYAML(ctx context.Context, data []byte) error {
 			ri = dyn.Resource(gvr).Namespace(ns)
 		}
 		_, err = ri.Create(ctx, o, metav1.CreateOptions{})
+		if apierrors.IsAlreadyExists(err) && !update {
+			err = nil
+		}
 		if apierrors.IsAlreadyExists(err) {
 			cur, gerr := ri.Get(ctx, o.GetName(), metav1.GetOptions{})
 			if gerr != nil {

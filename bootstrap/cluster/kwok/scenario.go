@@ -149,7 +149,7 @@ func (c *Cluster) Apply(ctx context.Context, s *Scenario, ns string) ([]corev1.P
 		b, _ := json.Marshal(o.Object)
 		all = append(append(all, b...), []byte("\n---\n")...)
 	}
-	if err := c.ApplyYAML(ctx, all); err != nil {
+	if err := c.CreateYAML(ctx, all); err != nil {
 		return nil, err
 	}
 	pods, err := c.waitPods(ctx, s, ns, "created")
