@@ -4,6 +4,8 @@
 package stacks
 
 import (
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"lab.dev/lab/bootstrap/config"
 )
 
@@ -60,6 +62,30 @@ func Enabled(l *config.Lab) []Stack {
 	return out
 }
 
+// GPUPlan wires kind GPU workers the way NVIDIA's nvkind does after the
+// per-node device mounts (cluster.KindConfig): a RuntimeClass "nvidia", then
+// the NVIDIA device plugin on the GPU nodes, so pods can ask for
+// nvidia.com/gpu. Nil when the lab has no kind GPU workers.
+func GPUPlan(l *config.Lab) *Plan {
+	if l.Cluster.Provider != "kind" || l.Cluster.GPUWorkers == 0 {
+		return nil
+	}
+	rc := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
+		"metadata": map[string]any{"name": "nvidia", "labels": map[string]any{"app.kubernetes.io/managed-by": "lab"}},
+		"handler":  "nvidia",
+	}}
+	return &Plan{Name: "gpu", Objects: []*unstructured.Unstructured{rc}, Releases: []Release{{
+		Name: "nvidia-device-plugin", Namespace: "nvidia-device-plugin",
+		Chart: Source{Repo: "https://nvidia.github.io/k8s-device-plugin", Name: "nvidia-device-plugin", Version: config.Pinned().Charts["nvidia-device-plugin"]},
+		Values: map[string]any{
+			"runtimeClassName": "nvidia",
+			"nodeSelector":     map[string]any{"nvidia.com/gpu.present": "true"},
+			"tolerations":      []any{map[string]any{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}},
+		},
+	}}}
+}
+
 // Plans turns the enabled stacks into install plans: lab's values for each
 // release, the version from lab.yaml or the pinned one, the stack's timeout.
 // Argo CD waits for the Prometheus stack when both are on (its ServiceMonitors
@@ -89,6 +115,15 @@ func Plans(l *config.Lab, e Env) ([]Plan, error) {
 				Chart: Source{Repo: c.Repo, Name: c.Name, Version: version}, Values: v, Timeout: st.Timeout.Duration})
 		}
 		plans = append(plans, p)
+	}
+	if g := GPUPlan(l); g != nil {
+		// Ollama's GPU pods need the device plugin first.
+		for i := range plans {
+			if plans[i].Name == "ollama" {
+				plans[i].DependsOn = append(plans[i].DependsOn, "gpu")
+			}
+		}
+		plans = append(plans, *g)
 	}
 	return plans, nil
 }

@@ -10,6 +10,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
@@ -41,17 +42,12 @@ func (in *Installer) applyCRDs(ctx context.Context, ch *chart.Chart) (int, error
 	if len(objs) == 0 {
 		return 0, nil
 	}
-	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: in.Helm.Kubeconfig}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: in.Helm.Context}).ClientConfig()
-	if err != nil {
-		return 0, err
-	}
-	a, err := kube.NewApplier(cfg, false)
-	if err != nil {
-		return 0, err
-	}
-	if _, err := a.Apply(ctx, objs); err != nil {
+	if err := in.applyObjects(ctx, objs); err != nil {
 		return 0, fmt.Errorf("applying CRDs of %s: %w", ch.Metadata.Name, err)
+	}
+	cfg, err := in.restConfig()
+	if err != nil {
+		return 0, err
 	}
 	dyn, err := dynamic.NewForConfig(cfg)
 	if err != nil {
@@ -84,4 +80,23 @@ func waitEstablished(ctx context.Context, dyn dynamic.Interface, name string) er
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
+}
+
+func (in *Installer) restConfig() (*rest.Config, error) {
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: in.Helm.Kubeconfig}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: in.Helm.Context}).ClientConfig()
+}
+
+// applyObjects server-side applies objects with the lab's kubeconfig.
+func (in *Installer) applyObjects(ctx context.Context, objs []*unstructured.Unstructured) error {
+	cfg, err := in.restConfig()
+	if err != nil {
+		return err
+	}
+	a, err := kube.NewApplier(cfg, false)
+	if err != nil {
+		return err
+	}
+	_, err = a.Apply(ctx, objs)
+	return err
 }

@@ -2,8 +2,10 @@ package stacks
 
 import (
 	"context"
+
 	"errors"
 	"fmt"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sort"
 	"sync"
 	"time"
@@ -14,6 +16,7 @@ import (
 type Plan struct {
 	Name      string
 	DependsOn []string
+	Objects   []*unstructured.Unstructured // server-side applied before the releases
 	Releases  []Release
 }
 
@@ -81,6 +84,12 @@ func (in *Installer) InstallAll(ctx context.Context, plans []Plan, parallel bool
 	}
 	run := func(p Plan) Result {
 		r := Result{Stack: p.Name, Start: time.Now()}
+		if len(p.Objects) > 0 {
+			if err := in.applyObjects(ctx, p.Objects); err != nil {
+				r.Err, r.Error, r.Duration = err, err.Error(), time.Since(r.Start)
+				return r
+			}
+		}
 		for _, rel := range p.Releases {
 			o, err := in.Ensure(ctx, rel)
 			r.Outcomes = append(r.Outcomes, o)

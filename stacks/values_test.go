@@ -97,3 +97,40 @@ func TestValuesDiffAndMerge(t *testing.T) {
 		t.Errorf("merge %v", m)
 	}
 }
+
+func TestGPUPlanForKindGPUWorkers(t *testing.T) {
+	l := config.Default()
+	l.Cluster.Provider, l.Cluster.GPUWorkers = "kind", 1
+	g := GPUPlan(l)
+	if g == nil || len(g.Objects) != 1 || g.Objects[0].GetKind() != "RuntimeClass" || g.Objects[0].GetName() != "nvidia" {
+		t.Fatalf("gpu plan: %+v", g)
+	}
+	r := g.Releases[0]
+	if r.Chart.Name != "nvidia-device-plugin" || r.Chart.Version == "" || r.Values["runtimeClassName"] != "nvidia" {
+		t.Errorf("device plugin release: %+v", r)
+	}
+	if ns := r.Values["nodeSelector"].(map[string]any)["nvidia.com/gpu.present"]; ns != "true" {
+		t.Errorf("nodeSelector %v", r.Values["nodeSelector"])
+	}
+	plans, err := Plans(l, Env{Lab: l, Model: "llama3:8b", GPU: true, Certs: mustCerts(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plans {
+		if p.Name == "ollama" && strings.Join(p.DependsOn, ",") != "gpu" {
+			t.Errorf("ollama does not wait for the device plugin: %v", p.DependsOn)
+		}
+	}
+	l.Cluster.Provider = "kwok"
+	if GPUPlan(l) != nil {
+		t.Error("kwok GPU nodes are simulated: no device plugin")
+	}
+}
+
+func mustCerts(t *testing.T) *certs.Set {
+	s, err := certs.Ensure(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}

@@ -349,3 +349,20 @@ func TestStackCRDsServerSideApplied(t *testing.T) {
 		t.Error("client-side apply annotation present")
 	}
 }
+
+// A plan's objects (the GPU plan's RuntimeClass) are applied before its releases.
+func TestPlanObjectsApplied(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	in := installer(t)
+	rc := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass", "metadata": map[string]any{"name": "lab-test-rc"}, "handler": "nvidia"}}
+	plan := stacks.Plan{Name: "gpu", Objects: []*unstructured.Unstructured{rc}, Releases: []stacks.Release{{Name: "rc-user", Namespace: "stack-rc",
+		Chart: stacks.Source{Path: chartDir(t, testChart("rcuser", "1.0.0"))}, Values: map[string]any{"replicas": 1}, Timeout: time.Minute}}}
+	if _, err := in.InstallAll(ctx, []stacks.Plan{plan}, true, nil); err != nil {
+		t.Fatal(err)
+	}
+	got, err := cluster.Client.NodeV1().RuntimeClasses().Get(ctx, "lab-test-rc", metav1.GetOptions{})
+	if err != nil || got.Handler != "nvidia" {
+		t.Fatalf("RuntimeClass: %+v %v", got, err)
+	}
+}
