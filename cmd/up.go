@@ -34,7 +34,18 @@ func (g *globals) labContext(l *config.Lab) (*pipeline.Context, error) {
 
 func doctorEnv(l *config.Lab, offline bool, timeout time.Duration) *doctor.Env {
 	env := &doctor.Env{Lab: l, Host: doctor.SystemHost{}, GPU: nvidia.NVML(),
-		HTTP: &http.Client{Timeout: timeout}, Offline: offline, KwokBins: kwokBinResolver(l)}
+		HTTP: &http.Client{Timeout: timeout}, Offline: offline, KwokBins: kwokBinResolver(l),
+		Existing: func(ctx context.Context) (string, error) {
+			p, err := cluster.New(l, pipeline.LabDir(l.Metadata.Name))
+			if err != nil {
+				return "", err
+			}
+			cfg, err := p.RESTConfig()
+			if err != nil {
+				return "", err
+			}
+			return cfg.Host + " ready", cluster.APIReady(ctx, cfg)
+		}}
 	for _, s := range stacks.Enabled(l) {
 		for _, ch := range s.Charts {
 			env.Endpoints = append(env.Endpoints, doctor.Endpoint{Name: ch.Name, URL: ch.Repo})

@@ -31,6 +31,7 @@ func Checks() []Check {
 		{ID: "ports", Category: "network", Description: "host ports of cluster.portMappings are free", Hint: "stop what listens there or change cluster.portMappings[].hostPort", Fatal: true, Run: checkPorts},
 		{ID: "charts", Category: "network", Description: "chart repositories reachable", Hint: "on an air-gapped host use `lab bundle` on a connected machine, then `lab up --offline --bundle FILE`", Run: checkEndpoints},
 		{ID: "kwok-binaries", Category: "cluster", Description: "control-plane and kwok binaries for the kwok provider", Hint: "run `make testbin` (builds them into the cache) or set cluster.kwok.binDir", Fatal: true, Run: checkKwokBins},
+		{ID: "existing-cluster", Category: "cluster", Description: "the existing cluster answers (cluster.kubeconfig / context)", Hint: "check cluster.kubeconfig and cluster.context (kubectl --context … get --raw /readyz)", Fatal: true, Run: checkExisting},
 		{ID: "gpu-nvml", Category: "gpu", Description: "NVIDIA driver reachable through NVML", Hint: "install the NVIDIA driver (nvidia-smi must work); without a GPU the model runs on CPU", FatalWhen: wantsGPU, Run: checkNVML},
 		{ID: "gpu-fit", Category: "gpu", Description: "GPU suitability (RTX-class) and the model that fits its VRAM", Hint: "set stacks.ollama.model to a model that fits, or cluster.gpuWorkers: 0", FatalWhen: wantsGPU, Run: checkGPUFit},
 		{ID: "gpu-toolkit", Category: "gpu", Description: "nvidia-container-toolkit for GPU workers", Hint: "install nvidia-container-toolkit, run `sudo nvidia-ctk runtime configure --runtime=docker --set-as-default`, set accept-nvidia-visible-devices-as-volume-mounts = true in /etc/nvidia-container-runtime/config.toml, restart Docker", Fatal: true, Run: checkToolkit},
@@ -154,6 +155,20 @@ func checkKwokBins(_ context.Context, e *Env) Result {
 		return fail("%v", err)
 	}
 	return ok("found in %s", dir)
+}
+
+func checkExisting(ctx context.Context, e *Env) Result {
+	if e.Lab.Cluster.Provider != "existing" {
+		return skip("provider is %s", e.Lab.Cluster.Provider)
+	}
+	if e.Existing == nil {
+		return fail("no cluster resolver configured")
+	}
+	where, err := e.Existing(ctx)
+	if err != nil {
+		return fail("%v", err)
+	}
+	return ok("%s", where)
 }
 
 func wantsGPU(e *Env) bool { return e.Lab.Cluster.GPUWorkers > 0 && e.Lab.Cluster.Provider != "kwok" }

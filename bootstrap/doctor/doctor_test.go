@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -241,5 +242,26 @@ func TestParseMeminfo(t *testing.T) {
 	total, avail, err := SystemHost{}.Memory()
 	if err != nil || total == 0 || avail > total {
 		t.Fatalf("total=%d avail=%d err=%v", total, avail, err)
+	}
+}
+
+func TestExistingClusterCheck(t *testing.T) {
+	l := config.Default()
+	l.Cluster.Provider = "existing"
+	env := &Env{Lab: l, Host: bigHost(), GPU: noGPU, HTTP: http.DefaultClient, Offline: true,
+		Existing: func(context.Context) (string, error) { return "", errors.New("dial tcp 10.1.2.3:6443: i/o timeout") }}
+	rep := Run(context.Background(), env, Checks(), time.Second)
+	if o := outcome(t, rep, "existing-cluster"); o.Status != Fail || !strings.Contains(o.Message, "i/o timeout") {
+		t.Fatalf("unreachable existing cluster: %+v", o)
+	}
+	if rep.Passed {
+		t.Error("passed with an unreachable cluster")
+	}
+	env.Existing = func(context.Context) (string, error) { return "https://k8s.example:6443 ready", nil }
+	if o := outcome(t, Run(context.Background(), env, Checks(), time.Second), "existing-cluster"); o.Status != OK {
+		t.Errorf("reachable: %+v", o)
+	}
+	if o := outcome(t, run(t, config.Default(), bigHost(), noGPU), "existing-cluster"); o.Status != Skip {
+		t.Errorf("kind lab: %+v", o)
 	}
 }
