@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -105,7 +106,7 @@ func buildPrompt(b *collect.Bundle, r *report.Report, o Options) ([]api.Message,
 	}
 	for _, f := range r.Findings { // log line ids the detectors cite
 		for _, id := range f.Evidence {
-			if strings.HasPrefix(id, "log:") && !contains(ids, id) {
+			if strings.HasPrefix(id, "log:") && !slices.Contains(ids, id) {
 				ids = append(ids, id)
 			}
 		}
@@ -121,7 +122,7 @@ func buildPrompt(b *collect.Bundle, r *report.Report, o Options) ([]api.Message,
 	}
 	d := digest.Build(srcs, digest.Options{Budget: max(o.Budget-fixed, 150)})
 	for _, s := range d.Sections {
-		if !contains(ids, s.Evidence) {
+		if !slices.Contains(ids, s.Evidence) {
 			ids = append(ids, s.Evidence)
 		}
 	}
@@ -183,13 +184,4 @@ func timeline(b *collect.Bundle) []report.Event {
 	}
 	sort.SliceStable(t, func(i, j int) bool { return t[i].Time.Before(t[j].Time) })
 	return t
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

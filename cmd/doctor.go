@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -64,7 +65,7 @@ func printReport(u *ui.UI, rep doctor.Report) {
 			}
 			cat = o.Category
 			fmt.Fprintln(u.Out, u.Bold(cat))
-			fmt.Fprintln(u.Out, u.Bold(dashes(len(cat))))
+			fmt.Fprintln(u.Out, u.Bold(strings.Repeat("-", len(cat))))
 		}
 		fmt.Fprintf(u.Out, "%s %s: %s\n", u.Mark(marks[o.Status]), o.Description, o.Message)
 		if (o.Status == doctor.Warn || o.Status == doctor.Fail) && o.Hint != "" {
@@ -80,12 +81,4 @@ func printReport(u *ui.UI, rep doctor.Report) {
 	default:
 		fmt.Fprintf(u.Out, "Status check results are %s\n", u.Mark(ui.MarkOK))
 	}
-}
-
-func dashes(n int) string {
-	b := make([]byte, n)
-	for i := range b {
-		b[i] = '-'
-	}
-	return string(b)
 }

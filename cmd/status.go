@@ -9,7 +9,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/rest"
 
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/pipeline"
@@ -58,15 +57,15 @@ func newStatus(g *globals) *cobra.Command {
 					if cs, err := kubernetes.NewForConfig(cfg); err == nil {
 						st.Nodes, _ = cluster.Nodes(ctx, cs)
 					}
+					if dyn, err := dynamic.NewForConfig(cfg); err == nil {
+						st.Apps, _ = gitops.List(ctx, dyn, gitops.Namespace) // none without Argo CD
+					}
 				}
 				rels, err := stacks.Helm{Kubeconfig: pc.Provider.Kubeconfig(), Context: l.Cluster.Context}.Releases()
 				if err != nil {
 					g.ui.Debug(1, "%v", err)
 				}
 				st.Releases = rels
-				if dyn, err := dynamic.NewForConfig(cfgOrNil(pc)); err == nil {
-					st.Apps, _ = gitops.List(ctx, dyn, gitops.Namespace) // none without Argo CD
-				}
 			}
 			for _, n := range st.Nodes {
 				if n.Ready {
@@ -148,12 +147,4 @@ func printStatus(u *ui.UI, st labStatus) {
 	default:
 		fmt.Fprintf(u.Out, "%s last up: interrupted after %v (re-run `lab up`)\n", u.Mark(ui.MarkWarn), j.Completed)
 	}
-}
-
-func cfgOrNil(pc *pipeline.Context) *rest.Config {
-	cfg, err := pc.Provider.RESTConfig()
-	if err != nil {
-		return &rest.Config{}
-	}
-	return cfg
 }

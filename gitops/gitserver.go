@@ -2,7 +2,6 @@ package gitops
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -12,8 +11,6 @@ import (
 	"path/filepath"
 	"time"
 )
-
-func jsonMarshal(v any) ([]byte, error) { return json.Marshal(v) }
 
 // GitServer serves git repositories under Root over git's smart HTTP
 // protocol (git http-backend), read-only: offline labs point Argo CD at it.

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -172,7 +173,7 @@ func Refresh(ctx context.Context, dyn dynamic.Interface, ns, name string, hard b
 }
 
 func mergePatch(ctx context.Context, dyn dynamic.Interface, ns, name string, patch map[string]any) error {
-	b, err := jsonMarshal(patch)
+	b, err := json.Marshal(patch)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -59,10 +60,10 @@ func Plan(kind string, replicas int, b *collect.Bundle, p Policy) (Action, error
 	if !p.Enabled {
 		return Action{}, fmt.Errorf("%w: agent.remediation.enabled is false", ErrNotAllowed)
 	}
-	if !in(p.Allowed, kind) {
+	if !slices.Contains(p.Allowed, kind) {
 		return Action{}, fmt.Errorf("%w: %q is not in agent.remediation.allowed %v", ErrNotAllowed, kind, p.Allowed)
 	}
-	if !in(p.Namespaces, ns) {
+	if !slices.Contains(p.Namespaces, ns) {
 		return Action{}, fmt.Errorf("%w: namespace %s is not in agent.namespaces %v", ErrNotAllowed, ns, p.Namespaces)
 	}
 	ctrlKind, ctrlName := "", ""
@@ -95,15 +96,6 @@ func Plan(kind string, replicas int, b *collect.Bundle, p Policy) (Action, error
 		return Action{Kind: kind, Namespace: ns, Target: "Pod/" + b.Pod.Name}, nil
 	}
 	return Action{}, fmt.Errorf("%w: unknown action %q", ErrNotAllowed, kind)
-}
-
-func in(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Run performs a (server-side dry-run when dryRun) and describes what it did.

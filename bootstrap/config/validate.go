@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -132,22 +133,13 @@ func checkValue(f reflect.StructField, v reflect.Value, p string, add func(strin
 			add(p, "is required")
 			return
 		}
-		if enum := tag.Get("enum"); enum != "" && !contains(strings.Split(enum, ","), s) {
+		if enum := tag.Get("enum"); enum != "" && !slices.Contains(strings.Split(enum, ","), s) {
 			add(p, "must be one of %s, got %q", strings.Trim(strings.ReplaceAll(enum, ",", ", "), ", "), s)
 		}
 		if pat := tag.Get("pattern"); pat != "" && s != "" && !regexp.MustCompile(pat).MatchString(s) {
 			add(p, "%q does not match %s", s, pat)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func parseDuration(s string) (time.Duration, error) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -237,7 +238,7 @@ func checkToolkit(ctx context.Context, e *Env) Result {
 		problems = append(problems, "nvidia-ctk not on PATH")
 	}
 	if info, err := e.Host.Engine(ctx); err == nil {
-		if !contains(info.Runtimes, "nvidia") {
+		if !slices.Contains(info.Runtimes, "nvidia") {
 			problems = append(problems, info.Name+" has no nvidia runtime")
 		}
 	}
@@ -248,15 +249,6 @@ func checkToolkit(ctx context.Context, e *Env) Result {
 		return fail("%s", strings.Join(problems, "; "))
 	}
 	return ok("nvidia-ctk, the nvidia runtime and volume-mount device lists are set up")
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func checkEndpoints(ctx context.Context, e *Env) Result {

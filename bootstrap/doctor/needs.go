@@ -1,6 +1,8 @@
 package doctor
 
 import (
+	"sort"
+
 	"lab.dev/lab/bootstrap/config"
 	"lab.dev/lab/nvidia"
 )
@@ -72,16 +74,8 @@ func Estimate(l *config.Lab, vram uint64) Needs {
 		}
 		add(m)
 	}
-	sortNeeds(n.Breakdown)
+	sort.Slice(n.Breakdown, func(i, j int) bool { return n.Breakdown[i].What < n.Breakdown[j].What })
 	return n
-}
-
-func sortNeeds(b []Need) {
-	for i := 1; i < len(b); i++ {
-		for j := i; j > 0 && b[j].What < b[j-1].What; j-- {
-			b[j], b[j-1] = b[j-1], b[j]
-		}
-	}
 }
 
 // ResolveModel is stacks.ollama.model with "auto" resolved by VRAM.

@@ -49,19 +49,19 @@ type Result struct {
 	Action string `json:"action"` // created, changed, unchanged, deleted
 }
 
-// Resource finds the dynamic client for o's kind.
-func (a *Applier) Resource(o *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+// Lookup finds o's resource through discovery: its GroupVersionResource and
+// whether it is namespaced. Answers are cached per group/version; a kind
+// missing from a cached answer (a CRD just created) is looked up again.
+func (a *Applier) Lookup(o *unstructured.Unstructured) (schema.GroupVersionResource, bool, error) {
 	gv, err := schema.ParseGroupVersion(o.GetAPIVersion())
 	if err != nil {
-		return nil, err
+		return schema.GroupVersionResource{}, false, err
 	}
-	// Discovery answers are cached per group/version; a kind missing from a
-	// cached answer (a CRD just created) is looked up again.
 	for attempt := 0; attempt < 2; attempt++ {
 		list, ok := a.groups[gv.String()]
 		if !ok || attempt == 1 {
 			if list, err = a.Disc.ServerResourcesForGroupVersion(gv.String()); err != nil {
-				return nil, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
+				return schema.GroupVersionResource{}, false, fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
 			}
 			if a.groups == nil {
 				a.groups = map[string]*metav1.APIResourceList{}
@@ -70,15 +70,23 @@ func (a *Applier) Resource(o *unstructured.Unstructured) (dynamic.ResourceInterf
 		}
 		for _, r := range list.APIResources {
 			if r.Kind == o.GetKind() && !strings.Contains(r.Name, "/") {
-				ri := a.Dyn.Resource(gv.WithResource(r.Name))
-				if r.Namespaced {
-					return ri.Namespace(o.GetNamespace()), nil
-				}
-				return ri, nil
+				return gv.WithResource(r.Name), r.Namespaced, nil
 			}
 		}
 	}
-	return nil, fmt.Errorf("the API server does not serve %s %s", o.GetKind(), gv)
+	return schema.GroupVersionResource{}, false, fmt.Errorf("the API server does not serve %s %s", o.GetKind(), gv)
+}
+
+// Resource finds the dynamic client for o's kind (in o's namespace).
+func (a *Applier) Resource(o *unstructured.Unstructured) (dynamic.ResourceInterface, error) {
+	gvr, namespaced, err := a.Lookup(o)
+	if err != nil {
+		return nil, err
+	}
+	if namespaced {
+		return a.Dyn.Resource(gvr).Namespace(o.GetNamespace()), nil
+	}
+	return a.Dyn.Resource(gvr), nil
 }
 
 // Apply server-side-applies every object (field manager "lab") and reports

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
+	"lab.dev/lab/bootstrap/kube"
 	"lab.dev/lab/manifests"
 )
 
@@ -76,16 +77,17 @@ func (c *Cluster) CreateYAML(ctx context.Context, data []byte) error {
 }
 
 func (c *Cluster) applyYAML(ctx context.Context, data []byte, update bool) error {
-	dyn, err := dynamic.NewForConfig(c.Config)
+	a, err := kube.NewApplier(c.Config, false)
 	if err != nil {
 		return err
 	}
+	dyn := a.Dyn
 	objs, err := DecodeYAML(data)
 	if err != nil {
 		return err
 	}
 	for _, o := range objs {
-		gvr, namespaced, err := c.resourceFor(o)
+		gvr, namespaced, err := a.Lookup(o)
 		if err != nil {
 			return err
 		}
@@ -147,32 +149,6 @@ func splitYAML(data []byte) [][]byte {
 		}
 	}
 	return docs
-}
-
-func (c *Cluster) resourceFor(o *unstructured.Unstructured) (schema.GroupVersionResource, bool, error) {
-	gv, err := schema.ParseGroupVersion(o.GetAPIVersion())
-	if err != nil {
-		return schema.GroupVersionResource{}, false, err
-	}
-	list, err := c.Client.Discovery().ServerResourcesForGroupVersion(gv.String())
-	if err != nil {
-		return schema.GroupVersionResource{}, false, fmt.Errorf("discovering %s: %w", gv, err)
-	}
-	for _, r := range list.APIResources {
-		if r.Kind == o.GetKind() && !containsSlash(r.Name) {
-			return gv.WithResource(r.Name), r.Namespaced, nil
-		}
-	}
-	return schema.GroupVersionResource{}, false, fmt.Errorf("no resource for kind %s in %s", o.GetKind(), gv)
-}
-
-func containsSlash(s string) bool {
-	for _, r := range s {
-		if r == '/' {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *Cluster) waitCRD(ctx context.Context, name string) error {

@@ -6,6 +6,7 @@ import (
 	"math/rand"
 	"os"
 	"runtime"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -95,13 +96,7 @@ func runAtScale(ctx context.Context, cs kubernetes.Interface, pods, events int) 
 		res.Seconds = append(res.Seconds, time.Since(start).Seconds())
 	}
 	s := append([]float64{}, res.Seconds...)
-	for i := range s {
-		for j := i + 1; j < len(s); j++ {
-			if s[j] < s[i] {
-				s[i], s[j] = s[j], s[i]
-			}
-		}
-	}
+	sort.Float64s(s)
 	res.Median = s[len(s)/2]
 	return res
 }
