@@ -31,7 +31,7 @@ type APFStatus struct {
 // ReadAPF reads the FlowSchema's condition and the apiserver_flowcontrol_*
 // metrics of the agent's priority level from the API server's /metrics.
 func ReadAPF(ctx context.Context, cs kubernetes.Interface) (APFStatus, error) {
-	st := APFStatus{FlowSchema: PriorityLevel, Dangling: "missing", RejectedByReason: map[string]float64{}}
+	st := APFStatus{FlowSchema: PriorityLevel, Dangling: "missing"}
 	fs, err := cs.FlowcontrolV1().FlowSchemas().Get(ctx, PriorityLevel, metav1.GetOptions{})
 	if err == nil {
 		for _, c := range fs.Status.Conditions {
@@ -40,6 +40,15 @@ func ReadAPF(ctx context.Context, cs kubernetes.Interface) (APFStatus, error) {
 			}
 		}
 	}
+	lvl, err := ReadLevel(ctx, cs, PriorityLevel)
+	lvl.FlowSchema, lvl.Dangling = st.FlowSchema, st.Dangling
+	return lvl, err
+}
+
+// ReadLevel reads the apiserver_flowcontrol_* metrics of one priority level
+// (lab's or a built-in one such as workload-low) from the API server's /metrics.
+func ReadLevel(ctx context.Context, cs kubernetes.Interface, level string) (APFStatus, error) {
+	st := APFStatus{RejectedByReason: map[string]float64{}}
 	raw, err := cs.Discovery().RESTClient().Get().AbsPath("/metrics").DoRaw(ctx)
 	if err != nil {
 		return st, fmt.Errorf("reading the API server's /metrics: %w", err)
@@ -48,7 +57,7 @@ func ReadAPF(ctx context.Context, cs kubernetes.Interface) (APFStatus, error) {
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "apiserver_flowcontrol_") || !strings.Contains(line, `priority_level="`+PriorityLevel+`"`) {
+		if !strings.HasPrefix(line, "apiserver_flowcontrol_") || !strings.Contains(line, `priority_level="`+level+`"`) {
 			continue
 		}
 		name, labels, value, ok := parseSample(line)

@@ -34,6 +34,10 @@ func agentLab(remediation bool) *config.Lab {
 // agentClient authenticates as the agent's ServiceAccount with a real token
 // from the TokenRequest API: every check below is the API server's own.
 func agentClient(t *testing.T, ctx context.Context, l *config.Lab) kubernetes.Interface {
+	return agentClientOn(t, ctx, cluster, l)
+}
+
+func agentClientOn(t *testing.T, ctx context.Context, cluster *harness.Cluster, l *config.Lab) kubernetes.Interface {
 	tr, err := cluster.Client.CoreV1().ServiceAccounts(l.Agent.Namespace).CreateToken(ctx, deploy.ServiceAccount,
 		&authnv1.TokenRequest{Spec: authnv1.TokenRequestSpec{ExpirationSeconds: ptr(int64(600))}}, metav1.CreateOptions{})
 	if err != nil {

@@ -45,10 +45,22 @@ func main() {
 	digestMB := flag.Int("digest-mb", 100, "log size for the digest throughput run")
 	apf := flag.Bool("apf", true, "run the API Priority and Fairness burst benchmark (own control plane)")
 	apfSeats := flag.Int("apf-seats", 30, "--max-requests-inflight of the APF benchmark's API server")
-	apfWorkers := flag.Int("apf-workers", 64, "concurrent agent requests in the burst")
+	apfMutating := flag.Int("apf-mutating", 10, "--max-mutating-requests-inflight of the APF benchmark's API server")
+	apfWorkers := flag.Int("apf-workers", 64, "concurrent fast agent LISTs in the CPU-bound burst")
+	apfSlow := flag.Int("apf-slow-workers", 32, "concurrent slowly-read agent LISTs in the seat-bound burst")
+	only := flag.String("only", "", "run one benchmark: apf")
 	apfPhase := flag.Duration("apf-phase", 15*time.Second, "length of each APF phase")
 	flag.Parse()
 	ctx := context.Background()
+	if *only == "apf" {
+		res := Results{Date: time.Now().UTC().Format("2006-01-02"), Machine: machine()}
+		r := runAPF(ctx, *apfSeats, *apfMutating, *apfWorkers, *apfSlow, *apfPhase)
+		res.APF = &r
+		b, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Println(string(b))
+		fmt.Print(tables(res))
+		return
+	}
 
 	var cs kubernetes.Interface
 	var cl *harness.Cluster
@@ -80,7 +92,7 @@ func main() {
 	res.Digest = runDigest(*digestMB)
 	res.Diagnose = runAtScale(ctx, cs, *pods, *events)
 	if *apf {
-		r := runAPF(ctx, *apfSeats, *apfWorkers, *apfPhase)
+		r := runAPF(ctx, *apfSeats, *apfMutating, *apfWorkers, *apfSlow, *apfPhase)
 		res.APF = &r
 	}
 	check(os.MkdirAll(*out, 0o755))

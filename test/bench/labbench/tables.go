@@ -52,21 +52,8 @@ func tables(r Results) string {
 	a := r.Diagnose
 	fmt.Fprintf(&b, "### `diagnose --no-llm` at scale\n\nNamespace with %d pods and %d events; %d diagnoses of different pods: median **%.3f s** (all: %v). Collection uses field selectors, so the cost does not grow with the namespace.\n",
 		a.Pods, a.Events, a.Runs, a.Median, fmtSecs(a.Seconds))
-	if p := r.APF; p != nil && len(p.Phases) == 3 {
-		fmt.Fprintf(&b, "\n### API Priority and Fairness under an agent burst\n\nAPI server with `--max-requests-inflight=%d`; %d concurrent agent LISTs of 400 pods (as the lab-agent ServiceAccount) against two victims listing pods every 20 ms.\n\n", p.MaxInflight, p.AgentWorkers)
-		b.WriteString("APF limits how many of the agent's requests execute at once, not the CPU they use: on 2 cores a stream of 400-pod LISTs saturates the CPU even at one or two seats, so every victim (the exempt admin included) slows down with or without lab's objects. Read the rows below as that limit of the method, not as protection.\n\n")
-		b.WriteString("| phase | victim | p50 ms | p99 ms | p99 vs baseline | agent requests |\n|---|---|---|---|---|---|\n")
-		victims := make([]string, 0)
-		for v := range p.Phases[0].Victims {
-			victims = append(victims, v)
-		}
-		sort.Strings(victims)
-		for _, ph := range p.Phases {
-			for _, v := range victims {
-				l, base := ph.Victims[v], p.Phases[0].Victims[v]
-				fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.1f× | %d |\n", ph.Name, v, l.P50, l.P99, l.P99/max(base.P99, 0.001), ph.AgentRequests)
-			}
-		}
+	if p := r.APF; p != nil && len(p.Phases) > 0 {
+		b.WriteString(apfTable(*p))
 	}
 	return b.String()
 }
@@ -77,4 +64,25 @@ func fmtSecs(s []float64) string {
 		parts[i] = fmt.Sprintf("%.3f", v)
 	}
 	return strings.Join(parts, ", ")
+}
+
+func apfTable(p APFResult) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n### API Priority and Fairness under an agent burst\n\nOwn API server with `--max-requests-inflight=%d --max-mutating-requests-inflight=%d` (%d seats in all). Three victims list 50 pods every 20 ms: a controller's ServiceAccount (priority level `workload-low`, where every ServiceAccount — the agent's too — lands without lab's objects), a human user (`global-default`) and the `system:masters` admin (`exempt`). Two bursts, each as the lab-agent ServiceAccount, without and then with lab's FlowSchema and PriorityLevelConfiguration:\n\n", p.MaxInflight, p.MaxMutating, p.MaxInflight+p.MaxMutating)
+	fmt.Fprintf(&b, "- **slow** (seat-bound): %d concurrent LISTs of %.1f MB of pods, each read at %d KiB/s over HTTP/1.1 with a small receive buffer — the API server blocks writing the response and holds the seat for seconds while using little CPU (a busy consumer, a slow network);\n", p.SlowWorkers, p.SlowListMB, p.SlowReadKBps)
+	fmt.Fprintf(&b, "- **fast** (CPU-bound): %d concurrent LISTs of 400 pods in a loop. APF limits how many requests execute at once, not the CPU they use: on 2 cores this saturates the CPU even at one or two seats, so every victim, the exempt admin included, slows down with or without lab's objects — the limit of the method, not protection.\n\n", p.AgentWorkers)
+	b.WriteString("| phase | victim | p50 ms | p99 ms | p99 vs baseline | agent requests (429) | peak seats workload-low / lab-agent |\n|---|---|---|---|---|---|---|\n")
+	victims := make([]string, 0)
+	for v := range p.Phases[0].Victims {
+		victims = append(victims, v)
+	}
+	sort.Strings(victims)
+	for _, ph := range p.Phases {
+		for _, v := range victims {
+			l, base := ph.Victims[v], p.Phases[0].Victims[v]
+			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.1f× | %d (%d) | %.0f / %.0f |\n", ph.Name, v, l.P50, l.P99, l.P99/max(base.P99, 0.001),
+				ph.AgentRequests, ph.AgentRejected, ph.Seats["workload-low"], ph.Seats["lab-agent"])
+		}
+	}
+	return b.String()
 }
