@@ -62,12 +62,13 @@ func Enabled(l *config.Lab) []Stack {
 	return out
 }
 
-// GPUPlan wires kind GPU workers the way NVIDIA's nvkind does after the
-// per-node device mounts (cluster.KindConfig): a RuntimeClass "nvidia", then
-// the NVIDIA device plugin on the GPU nodes, so pods can ask for
-// nvidia.com/gpu. Nil when the lab has no kind GPU workers.
+// GPUPlan wires GPU workers after the nodes got their GPUs (kind: nvkind's
+// per-node device mounts, cluster.KindConfig; k3s: docker --gpus and an
+// image whose containerd finds the nvidia runtime, cluster.K3dConfig): a
+// RuntimeClass "nvidia", then the NVIDIA device plugin on the GPU nodes, so
+// pods can ask for nvidia.com/gpu. Nil when the lab has no such workers.
 func GPUPlan(l *config.Lab) *Plan {
-	if l.Cluster.Provider != "kind" || l.Cluster.GPUWorkers == 0 {
+	if (l.Cluster.Provider != "kind" && l.Cluster.Provider != "k3s") || l.Cluster.GPUWorkers == 0 {
 		return nil
 	}
 	rc := &unstructured.Unstructured{Object: map[string]any{

@@ -121,6 +121,10 @@ func TestGPUPlanForKindGPUWorkers(t *testing.T) {
 			t.Errorf("ollama does not wait for the device plugin: %v", p.DependsOn)
 		}
 	}
+	l.Cluster.Provider = "k3s"
+	if g := GPUPlan(l); g == nil || g.Releases[0].Name != "nvidia-device-plugin" {
+		t.Error("k3s GPU workers get the RuntimeClass and device plugin too")
+	}
 	l.Cluster.Provider = "kwok"
 	if GPUPlan(l) != nil {
 		t.Error("kwok GPU nodes are simulated: no device plugin")

@@ -1,6 +1,6 @@
 // Package cluster puts every way lab gets a cluster behind one interface:
-// kwok (real control plane, simulated nodes), existing (any kubeconfig), and
-// — per the cluster-lifecycle issue — kind and k3s.
+// kind (kind's Go library), k3s (k3d's Go library), kwok (real control
+// plane, simulated nodes) and existing (any kubeconfig).
 package cluster
 
 import (
@@ -62,7 +62,7 @@ func New(l *config.Lab, dir string) (Provider, error) {
 		}
 		return newKind(l, dir), nil
 	case "k3s":
-		return nil, fmt.Errorf("cluster.provider %s: %w; use provider kwok (simulated nodes) or existing (any kubeconfig)", l.Cluster.Provider, ErrNotImplemented)
+		return newK3s(l, dir), nil
 	}
 	return nil, fmt.Errorf("unknown cluster.provider %q", l.Cluster.Provider)
 }

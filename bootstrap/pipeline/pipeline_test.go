@@ -25,6 +25,9 @@ func TestDiffAndRecreate(t *testing.T) {
 	if NeedsRecreate("kwok", cc) {
 		t.Error("kwok adds nodes in place")
 	}
+	if !NeedsRecreate("k3s", cc) {
+		t.Error("a k3d cluster's nodes change only by a recreate")
+	}
 	if !NeedsRecreate("kind", cc) {
 		t.Error("kind cannot add nodes to a running cluster")
 	}

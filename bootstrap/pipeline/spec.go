@@ -111,9 +111,9 @@ func ClusterChanges(changes []Change) []Change {
 }
 
 // NeedsRecreate reports whether changes can only be applied by a new
-// cluster. kind cannot change the nodes of a running cluster at all.
+// cluster. kind and k3d clusters are recreated for any change of their nodes.
 func NeedsRecreate(provider string, changes []Change) bool {
-	if provider == "kind" && len(changes) > 0 {
+	if (provider == "kind" || provider == "k3s") && len(changes) > 0 {
 		return true
 	}
 	for _, c := range changes {

@@ -327,7 +327,7 @@ func inspectNodes(ctx context.Context, c *Context) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	if c.Provider.Name() == "kind" {
+	if n := c.Provider.Name(); n == "kind" || n == "k3s" {
 		want := c.Lab.Cluster.ControlPlanes + c.Lab.Cluster.Workers + c.Lab.Cluster.GPUWorkers
 		ready := 0
 		for _, n := range nodes {
