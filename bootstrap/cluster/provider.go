@@ -5,7 +5,6 @@ package cluster
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -15,9 +14,6 @@ import (
 
 	"lab.dev/lab/bootstrap/config"
 )
-
-// ErrNotImplemented is returned for providers this lab release cannot drive yet.
-var ErrNotImplemented = errors.New("provider not implemented in this release")
 
 // Node is one node as status shows it.
 type Node struct {
@@ -51,15 +47,20 @@ type Retainer interface{ SetRetain(bool) }
 
 // New returns the provider lab.yaml asks for; dir is the lab's state folder.
 func New(l *config.Lab, dir string) (Provider, error) {
+	p, err := newProvider(l, dir)
+	if err != nil || l.Cluster.Provisioner != "terraform" || l.Cluster.Provider == "existing" {
+		return p, err
+	}
+	return newTerraform(l, dir, p), nil
+}
+
+func newProvider(l *config.Lab, dir string) (Provider, error) {
 	switch l.Cluster.Provider {
 	case "kwok":
 		return &kwokProvider{lab: l, dir: filepath.Join(dir, "kwok")}, nil
 	case "existing":
 		return &existingProvider{lab: l}, nil
 	case "kind":
-		if l.Cluster.Provisioner == "terraform" {
-			return nil, fmt.Errorf("cluster.provisioner terraform: %w; leave it empty to let lab create the kind cluster", ErrNotImplemented)
-		}
 		return newKind(l, dir), nil
 	case "k3s":
 		return newK3s(l, dir), nil

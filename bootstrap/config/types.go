@@ -39,7 +39,7 @@ type Metadata struct {
 // Cluster describes the cluster lab creates or adopts.
 type Cluster struct {
 	Provider          string        `json:"provider" doc:"kind (containers via Docker/Podman), k3s, kwok (real control plane, simulated nodes), or existing (any kubeconfig)" enum:"kind,k3s,kwok,existing"`
-	Provisioner       string        `json:"provisioner,omitempty" doc:"leave empty for lab to create the cluster itself, or terraform to render and drive Terraform for it (kind only)" enum:",terraform"`
+	Provisioner       string        `json:"provisioner,omitempty" doc:"leave empty for lab to create the cluster itself, or terraform to keep it in Terraform state: lab renders a root module and drives init/plan/apply/destroy (kind, k3s, kwok)" enum:",terraform"`
 	KubernetesVersion string        `json:"kubernetesVersion" doc:"Kubernetes version of the nodes, e.g. v1.34.0" pattern:"^v1\\.[0-9]+\\.[0-9]+$"`
 	NodeImage         string        `json:"nodeImage,omitempty" doc:"node image: kind (empty = the pinned kindest/node image for kubernetesVersion) or k3s (empty = rancher/k3s:<kubernetesVersion>-k3s1)"`
 	ControlPlanes     int           `json:"controlPlanes" doc:"number of control-plane nodes (1 or 3)" min:"1" max:"3"`

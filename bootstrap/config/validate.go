@@ -37,8 +37,8 @@ func Validate(l *Lab) []FieldError {
 			}
 		}
 	}
-	if c.Provisioner == "terraform" && c.Provider != "kind" {
-		add("cluster.provisioner", "terraform drives kind clusters only, got provider %q", c.Provider)
+	if c.Provisioner == "terraform" && c.Provider == "existing" {
+		add("cluster.provisioner", "terraform provisions the clusters lab creates (kind, k3s, kwok), not an existing one")
 	}
 	if c.Provider == "k3s" && c.GPUWorkers > 0 && c.NodeImage == "" {
 		add("cluster.nodeImage", "k3s GPU workers need a k3s image that carries the NVIDIA container runtime (the k3s docs' CUDA image); set cluster.nodeImage to one")

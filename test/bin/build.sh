@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real components the integration tests and the kwok provider run:
-# kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok and a
-# CPU-only ollama, all from the Go module proxy, into one cache folder outside
+# kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok,
+# terraform and a CPU-only ollama, all from the Go module proxy, into one cache folder outside
 # the work tree. A binary that already exists at the pinned version is skipped,
 # so a warm run takes seconds.
 #
@@ -14,7 +14,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache=${LAB_TESTBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/lab/testbin}
 pin() { sed -n "s/^  $1: *//p" "$root/manifests/versions.yaml" | head -1; }
-K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama)
+K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TERRAFORM=$(pin terraform)
 if [[ ${1:-} == --print ]]; then echo "$cache"; exit 0; fi
 
 mkdir -p "$cache"
@@ -57,6 +57,10 @@ build_once etcd "$ETCD" etcd
 
 kwok() { GOBIN="$1" go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK"; }
 build_once kwok "$KWOK" kwok
+
+# Terraform, for the cluster.provisioner: terraform tests (pure Go, no cgo).
+terraform() { CGO_ENABLED=0 GOBIN="$1" go install -ldflags "-s -w" "github.com/hashicorp/terraform@$TERRAFORM"; }
+build_once terraform "$TERRAFORM" terraform
 
 # Ollama CPU-only: needs Debian's nlohmann-json3-dev and libstb-dev, and our own
 # stub for miniaudio.h (the module zip leaves out llama.cpp's vendor folder).

@@ -116,9 +116,10 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err = CheckBinaries(opts.BinDir); err != nil {
 		return nil, err
 	}
+	started := c // the error returns below set the named result c to nil
 	defer func() {
 		if err != nil {
-			c.stopStarted()
+			started.stopStarted()
 		}
 	}()
 	if c.State, err = LoadState(c.Dir); errors.Is(err, os.ErrNotExist) {
