@@ -1,6 +1,7 @@
 package cmd
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 
@@ -13,7 +14,8 @@ import (
 )
 
 func newBundle(g *globals) *cobra.Command {
-	var out string
+	var out, modelRegistry string
+	var noModel bool
 	c := &cobra.Command{
 		Use:   "bundle",
 		Short: "Write the pinned charts of the enabled stacks (with digests and the images they use) into one archive for air-gapped `lab up --offline --bundle`",
@@ -35,17 +37,38 @@ func newBundle(g *globals) *cobra.Command {
 				return err
 			}
 			in := &stacks.Installer{CacheDir: filepath.Join(dir, "helm")}
-			m, err := in.WriteBundle(plans, version, out)
+			o := stacks.BundleOptions{LabVersion: version, ModelRegistry: modelRegistry}
+			if l.Stacks.Ollama.IsEnabled() && !noModel {
+				o.Model = env.Model
+				g.ui.Progress("fetching model %s from %s", o.Model, or(modelRegistry, "registry.ollama.ai"))
+			}
+			m, err := in.WriteBundle(context.Background(), plans, out, o)
 			if err != nil {
 				return err
 			}
 			for _, ch := range m.Charts {
 				fmt.Fprintf(g.ui.Out, "%s %s-%s sha256:%s (%d images)\n", ch.Release, ch.Name, ch.Version, ch.SHA256[:12], len(ch.Images))
 			}
-			g.ui.Progress("wrote %s; images are listed in its bundle.json (saving them needs a container engine: not done by this release)", out)
+			if m.Model != nil {
+				var size int64
+				for _, b := range m.Model.Blobs {
+					size += b.Size
+				}
+				fmt.Fprintf(g.ui.Out, "model %s: %d blobs, %.1f MB\n", m.Model.Name, len(m.Model.Blobs), float64(size)/1e6)
+			}
+			g.ui.Progress("wrote %s; the images each chart uses are listed in its bundle.json", out)
 			return nil
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "lab-bundle.tar.gz", "archive to write")
+	c.Flags().StringVar(&modelRegistry, "model-registry", "", "Ollama registry (or mirror) to fetch the model from (default https://registry.ollama.ai)")
+	c.Flags().BoolVar(&noModel, "no-model", false, "leave the Ollama model out of the bundle")
 	return c
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }

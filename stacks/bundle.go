@@ -2,13 +2,16 @@ package stacks
 
 import (
 	"archive/tar"
+	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -22,6 +25,17 @@ import (
 type BundleManifest struct {
 	LabVersion string        `json:"labVersion"`
 	Charts     []BundleChart `json:"charts"`
+	Model      *BundleModel  `json:"model,omitempty"` // Ollama's model, in models/
+}
+
+// BundleOptions says what goes into a bundle besides the charts.
+type BundleOptions struct {
+	LabVersion string
+	// Model (e.g. phi3:mini) is fetched from ModelRegistry into models/;
+	// empty leaves the model out.
+	Model         string
+	ModelRegistry string // default https://registry.ollama.ai
+	HTTP          *http.Client
 }
 
 // BundleChart is one chart archive in the bundle, with what it needs.
@@ -55,9 +69,10 @@ func Images(manifest string) []string {
 
 // WriteBundle fetches every release's chart at its pinned version, renders
 // it with lab's values to list its images, and writes one tar.gz: the chart
-// archives and bundle.json with their SHA-256 digests.
-func (in *Installer) WriteBundle(plans []Plan, labVersion, out string) (*BundleManifest, error) {
-	m := &BundleManifest{LabVersion: labVersion}
+// archives and bundle.json with their SHA-256 digests, and, when asked, the
+// Ollama model as Ollama stores it (its blobs named by their digests).
+func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, o BundleOptions) (*BundleManifest, error) {
+	m := &BundleManifest{LabVersion: o.LabVersion}
 	dir, err := os.MkdirTemp("", "lab-bundle-")
 	if err != nil {
 		return nil, err
@@ -88,6 +103,23 @@ func (in *Installer) WriteBundle(plans []Plan, labVersion, out string) (*BundleM
 				File: name, SHA256: sum, Images: Images(rendered)})
 		}
 	}
+	if o.Model != "" {
+		reg, hc := o.ModelRegistry, o.HTTP
+		if reg == "" {
+			reg = "https://registry.ollama.ai"
+		}
+		if hc == nil {
+			hc = http.DefaultClient
+		}
+		if m.Model, err = FetchModel(ctx, hc, reg, o.Model, dir); err != nil {
+			return nil, err
+		}
+		files[m.Model.Manifest] = filepath.Join(dir, filepath.FromSlash(m.Model.Manifest))
+		for _, b := range m.Model.Blobs {
+			path, _ := blobPath(dir, b.Digest)
+			files[filepath.ToSlash(strings.TrimPrefix(path, dir+string(filepath.Separator)))] = path
+		}
+	}
 	mj, _ := json.MarshalIndent(m, "", "  ")
 	return m, writeTarGz(out, mj, files)
 }
@@ -97,16 +129,17 @@ func writeTarGz(out string, manifest []byte, files map[string]string) error {
 	if err != nil {
 		return err
 	}
-	gz := gzip.NewWriter(f)
+	// Model weights do not compress; charts are small: favour speed.
+	gz, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
 	tw := tar.NewWriter(gz)
-	add := func(name string, data []byte) error {
-		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(data))}); err != nil {
+	add := func(name string, size int64, r io.Reader) error {
+		if err := tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: size}); err != nil {
 			return err
 		}
-		_, err := tw.Write(data)
+		_, err := io.Copy(tw, r) // streamed: a model is gigabytes
 		return err
 	}
-	err = add("bundle.json", manifest)
+	err = add("bundle.json", int64(len(manifest)), bytes.NewReader(manifest))
 	names := make([]string, 0, len(files))
 	for n := range files {
 		names = append(names, n)
@@ -116,9 +149,13 @@ func writeTarGz(out string, manifest []byte, files map[string]string) error {
 		if err != nil {
 			break
 		}
-		var b []byte
-		if b, err = os.ReadFile(files[n]); err == nil {
-			err = add(n, b)
+		var src *os.File
+		if src, err = os.Open(files[n]); err == nil {
+			var st os.FileInfo
+			if st, err = src.Stat(); err == nil {
+				err = add(n, st.Size(), src)
+			}
+			src.Close()
 		}
 	}
 	for _, c := range []io.Closer{tw, gz, f} {
@@ -171,7 +208,7 @@ func OpenBundle(path, dir string) (*BundleManifest, error) {
 		if err != nil {
 			return nil, err
 		}
-		_, err = io.Copy(out, io.LimitReader(tr, 1<<30))
+		_, err = io.Copy(out, tr) // no more than the header's size
 		out.Close()
 		if err != nil {
 			return nil, err
@@ -194,11 +231,23 @@ func OpenBundle(path, dir string) (*BundleManifest, error) {
 			return nil, fmt.Errorf("%w: %s has sha256 %s, bundle.json says %s", ErrDigest, c.File, sum, c.SHA256)
 		}
 	}
+	if m.Model != nil {
+		for _, b := range m.Model.Blobs {
+			path, err := blobPath(dir, b.Digest)
+			if err != nil {
+				return nil, err
+			}
+			if err := verifyBlob(path, b.Digest); err != nil {
+				return nil, fmt.Errorf("model %s: %w", m.Model.Name, err)
+			}
+		}
+	}
 	return &m, nil
 }
 
 // Offline points every release of plans at the bundle's chart archive for
 // it; a release missing from the bundle is an error (nothing is fetched).
+// When the bundle carries the model, the Ollama chart is told not to pull it.
 func Offline(plans []Plan, m *BundleManifest, dir string) error {
 	byRelease := map[string]BundleChart{}
 	for _, c := range m.Charts {
@@ -215,6 +264,11 @@ func Offline(plans []Plan, m *BundleManifest, dir string) error {
 				return fmt.Errorf("release %s: bundle has %s %s, lab.yaml wants %s", r.Name, c.Name, c.Version, r.Chart.Version)
 			}
 			r.Chart = Source{Path: filepath.Join(dir, c.File)}
+			if r.Name == "ollama" && m.Model != nil {
+				// No pull in the pod behind an air gap: lab imports the
+				// bundled model through Ollama's API after the install.
+				r.Values = Merge(r.Values, map[string]any{"ollama": map[string]any{"models": map[string]any{"pull": []any{}}}})
+			}
 		}
 	}
 	return nil

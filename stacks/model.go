@@ -46,9 +46,9 @@ type BundleModel struct {
 // ModelRef splits an Ollama model name into registry host, repository
 // (namespace/name) and tag: phi3:mini → registry.ollama.ai, library/phi3, mini.
 func ModelRef(model string) (host, repo, tag string) {
-	name, tag, ok := strings.Cut(model, ":")
-	if !ok || strings.Contains(tag, "/") {
-		name, tag = model, "latest"
+	name, tag := model, "latest"
+	if i := strings.LastIndex(model, ":"); i > strings.LastIndex(model, "/") {
+		name, tag = model[:i], model[i+1:]
 	}
 	parts := strings.Split(name, "/")
 	host = "registry.ollama.ai"

@@ -18,6 +18,7 @@ import (
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/config"
 	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/stacks"
 )
 
 // Context is what steps share.
@@ -30,6 +31,8 @@ type Context struct {
 	Model    string               // the Ollama model, resolved from VRAM by the caller ("" = by lab.yaml, CPU)
 	Bundle   string               // lab bundle archive: install charts from it, fetch nothing
 	Client   kubernetes.Interface // set once the cluster is reachable
+
+	bundle *stacks.BundleManifest // the opened Bundle, once
 }
 
 // Step is one idempotent unit of `lab up`.

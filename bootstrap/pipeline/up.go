@@ -84,6 +84,9 @@ func UpSteps(preflight Preflight) []Step {
 					n++
 				}
 			}
+			if pending, why := c.modelPending(); pending {
+				return false, why, nil
+			}
 			return true, fmt.Sprintf("%d releases deployed as specified", n), nil
 		}, Apply: func(ctx context.Context, c *Context) (string, error) {
 			in, plans, err := c.stackPlans()
@@ -98,6 +101,9 @@ func UpSteps(preflight Preflight) []Step {
 					}
 				}
 			})
+			if err == nil {
+				err = c.importModel(ctx)
+			}
 			return fmt.Sprintf("%d stacks", len(results)), err
 		}},
 		{Name: "gitops", Inspect: func(ctx context.Context, c *Context) (bool, string, error) {
@@ -250,10 +256,12 @@ func (c *Context) stackPlans() (*stacks.Installer, []stacks.Plan, error) {
 	}
 	plans, err := stacks.Plans(c.Lab, env)
 	if err == nil && c.Bundle != "" {
-		var m *stacks.BundleManifest
 		dir := filepath.Join(c.Dir, "bundle")
-		if m, err = stacks.OpenBundle(c.Bundle, dir); err == nil {
-			err = stacks.Offline(plans, m, dir)
+		if c.bundle == nil { // extract and verify once per run: a model is gigabytes
+			c.bundle, err = stacks.OpenBundle(c.Bundle, dir)
+		}
+		if err == nil {
+			err = stacks.Offline(plans, c.bundle, dir)
 		}
 	}
 	in := &stacks.Installer{Helm: stacks.Helm{Kubeconfig: c.Provider.Kubeconfig(), Context: c.Lab.Cluster.Context},

@@ -249,7 +249,7 @@ func TestBundleOffline(t *testing.T) {
 	plans := []stacks.Plan{{Name: "airgap", Releases: []stacks.Release{{Name: "airgap", Namespace: "stack-airgap",
 		Chart: stacks.Source{Repo: url, Name: "airgap", Version: "1.2.0"}, Values: map[string]any{"replicas": 1}, Timeout: time.Minute}}}}
 	archive := filepath.Join(t.TempDir(), "lab-bundle.tar.gz")
-	m, err := in.WriteBundle(plans, "test", archive)
+	m, err := in.WriteBundle(ctx, plans, archive, stacks.BundleOptions{LabVersion: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,6 +284,13 @@ func TestBundleOffline(t *testing.T) {
 func repack(t *testing.T, dir, out string) {
 	cmd := exec.Command("tar", "-czf", out, "-C", dir, "bundle.json", "charts")
 	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("tar: %v %s", err, b)
+	}
+}
+
+// repackAll writes all of dir back into a tar.gz with tar(1).
+func repackAll(t *testing.T, dir, out string) {
+	if b, err := exec.Command("tar", "-czf", out, "-C", dir, ".").CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v %s", err, b)
 	}
 }

@@ -1,0 +1,83 @@
+package pipeline
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"lab.dev/lab/stacks"
+)
+
+// An offline `lab up --bundle` whose bundle carries the Ollama model does
+// not let the chart pull it in the pod (stacks.Offline empties the pull
+// list); the stacks step imports it from the bundle into the lab's Ollama
+// through a port-forward instead, and records that it did.
+
+const ollamaSelector = "app.kubernetes.io/name=ollama"
+
+func (c *Context) modelMarker() string { return filepath.Join(c.Dir, "bundle", "model-imported") }
+
+// modelPending says whether a bundled model still has to be imported.
+func (c *Context) modelPending() (bool, string) {
+	m := c.bundle
+	if m == nil || m.Model == nil || !c.Lab.Stacks.Ollama.IsEnabled() || c.Provider.Name() == "kwok" {
+		return false, ""
+	}
+	if b, err := os.ReadFile(c.modelMarker()); err == nil && strings.TrimSpace(string(b)) == modelID(m.Model) {
+		return false, ""
+	}
+	return true, fmt.Sprintf("model %s from the bundle not imported into Ollama yet", m.Model.Name)
+}
+
+func modelID(m *stacks.BundleModel) string {
+	ids := []string{m.Name}
+	for _, b := range m.Blobs {
+		ids = append(ids, b.Digest)
+	}
+	return strings.Join(ids, " ")
+}
+
+// importModel loads the bundled model into the lab's Ollama.
+func (c *Context) importModel(ctx context.Context) error {
+	m := c.bundle
+	if m == nil || m.Model == nil || !c.Lab.Stacks.Ollama.IsEnabled() {
+		return nil
+	}
+	if c.Provider.Name() == "kwok" {
+		c.UI.Progress("  ollama: model %s not imported (kwok pods are simulated: no Ollama runs)", m.Model.Name)
+		return nil
+	}
+	if pending, _ := c.modelPending(); !pending {
+		return nil
+	}
+	cfg, err := c.Provider.RESTConfig()
+	if err != nil {
+		return err
+	}
+	cs, err := c.client()
+	if err != nil {
+		return err
+	}
+	url, stop, err := stacks.PortForward(ctx, cfg, cs, "ollama", ollamaSelector, 11434)
+	if err != nil {
+		return fmt.Errorf("reaching Ollama to import %s: %w", m.Model.Name, err)
+	}
+	defer stop()
+	ol, err := stacks.NewOllama(url)
+	if err != nil {
+		return err
+	}
+	err = ol.ImportModel(ctx, filepath.Join(c.Dir, "bundle"), m.Model, func(status string, _, _ int64) {
+		c.UI.Debug(1, "  ollama: %s", status)
+	})
+	if err != nil {
+		return err
+	}
+	if _, err := ol.Answers(ctx, m.Model.Name); err != nil {
+		return err
+	}
+	c.UI.Progress("  ollama: model %s imported from the bundle and answers", m.Model.Name)
+	return os.WriteFile(c.modelMarker(), []byte(modelID(m.Model)+"\n"), 0o600)
+}

@@ -1,0 +1,54 @@
+package stacks
+
+import (
+	"testing"
+)
+
+func TestModelRef(t *testing.T) {
+	for _, tc := range []struct{ in, host, repo, tag string }{
+		{"phi3:mini", "registry.ollama.ai", "library/phi3", "mini"},
+		{"llama3", "registry.ollama.ai", "library/llama3", "latest"},
+		{"me/tuned:v2", "registry.ollama.ai", "me/tuned", "v2"},
+		{"mirror.local:5000/library/phi3:mini", "mirror.local:5000", "library/phi3", "mini"},
+	} {
+		h, r, tag := ModelRef(tc.in)
+		if h != tc.host || r != tc.repo || tag != tc.tag {
+			t.Errorf("%s → %s %s %s", tc.in, h, r, tag)
+		}
+	}
+}
+
+// Behind an air gap the Ollama chart must not pull the model in its pod
+// when the bundle carries it; without a bundled model the pull stays.
+func TestOfflineModelNotPulledInPod(t *testing.T) {
+	plans := func() []Plan {
+		return []Plan{{Name: "ollama", Releases: []Release{{Name: "ollama", Chart: Source{Name: "ollama", Version: "1.77.0"},
+			Values: ollamaValues(Env{Model: "phi3:mini"})}}}}
+	}
+	m := &BundleManifest{Charts: []BundleChart{{Release: "ollama", Name: "ollama", Version: "1.77.0", File: "charts/ollama-1.77.0.tgz"}}}
+	p := plans()
+	if err := Offline(p, m, "/b"); err != nil {
+		t.Fatal(err)
+	}
+	pull := p[0].Releases[0].Values["ollama"].(map[string]any)["models"].(map[string]any)["pull"].([]any)
+	if len(pull) != 1 || p[0].Releases[0].Chart.Path != "/b/charts/ollama-1.77.0.tgz" {
+		t.Errorf("without a bundled model: pull %v, chart %+v", pull, p[0].Releases[0].Chart)
+	}
+	m.Model = &BundleModel{Name: "phi3:mini"}
+	p = plans()
+	if err := Offline(p, m, "/b"); err != nil {
+		t.Fatal(err)
+	}
+	pull = p[0].Releases[0].Values["ollama"].(map[string]any)["models"].(map[string]any)["pull"].([]any)
+	if len(pull) != 0 {
+		t.Errorf("bundled model still pulled in the pod: %v", pull)
+	}
+}
+
+func TestBlobPathRefusesBadDigests(t *testing.T) {
+	for _, d := range []string{"sha256:../../etc/passwd", "md5:abc", "sha256:" + string(make([]byte, 64))} {
+		if _, err := blobPath("/x", d); err == nil {
+			t.Errorf("accepted %q", d)
+		}
+	}
+}
