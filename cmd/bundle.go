@@ -2,6 +2,7 @@ package cmd
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 
@@ -9,16 +10,17 @@ import (
 
 	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/bootstrap/ui"
 	"lab.dev/lab/stacks"
 	"lab.dev/lab/stacks/certs"
 )
 
 func newBundle(g *globals) *cobra.Command {
 	var out, modelRegistry string
-	var noModel bool
+	var noModel, noImages bool
 	c := &cobra.Command{
 		Use:   "bundle",
-		Short: "Write the pinned charts of the enabled stacks (with digests and the images they use) into one archive for air-gapped `lab up --offline --bundle`",
+		Short: "Write the pinned charts of the enabled stacks, their container images and the Ollama model (each with its digest) into one archive for air-gapped `lab up --offline --bundle`",
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			l, err := g.loadLab()
@@ -42,7 +44,19 @@ func newBundle(g *globals) *cobra.Command {
 				o.Model = env.Model
 				g.ui.Progress("fetching model %s from %s", o.Model, or(modelRegistry, "registry.ollama.ai"))
 			}
-			m, err := in.WriteBundle(context.Background(), plans, out, o)
+			ctx := context.Background()
+			if !noImages {
+				eng, err := stacks.NewEngine(ctx)
+				if errors.Is(err, stacks.ErrNoEngine) {
+					g.ui.Progress("%s no container engine (%v): the images are listed in bundle.json, not saved; an air-gapped host needs them from elsewhere", g.ui.Mark(ui.MarkWarn), err)
+				} else if err != nil {
+					return err
+				} else {
+					defer eng.Close()
+					o.Engine, o.Progress = eng, func(s string) { g.ui.Progress("  %s", s) }
+				}
+			}
+			m, err := in.WriteBundle(ctx, plans, out, o)
 			if err != nil {
 				return err
 			}
@@ -56,13 +70,17 @@ func newBundle(g *globals) *cobra.Command {
 				}
 				fmt.Fprintf(g.ui.Out, "model %s: %d blobs, %.1f MB\n", m.Model.Name, len(m.Model.Blobs), float64(size)/1e6)
 			}
-			g.ui.Progress("wrote %s; the images each chart uses are listed in its bundle.json", out)
+			if len(m.Images) > 0 {
+				fmt.Fprintf(g.ui.Out, "images: %d saved\n", len(m.Images))
+			}
+			g.ui.Progress("wrote %s", out)
 			return nil
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "lab-bundle.tar.gz", "archive to write")
 	c.Flags().StringVar(&modelRegistry, "model-registry", "", "Ollama registry (or mirror) to fetch the model from (default https://registry.ollama.ai)")
 	c.Flags().BoolVar(&noModel, "no-model", false, "leave the Ollama model out of the bundle")
+	c.Flags().BoolVar(&noImages, "no-images", false, "list the charts' images without saving them (saving needs Docker or Podman)")
 	return c
 }
 

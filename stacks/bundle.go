@@ -26,6 +26,9 @@ type BundleManifest struct {
 	LabVersion string        `json:"labVersion"`
 	Charts     []BundleChart `json:"charts"`
 	Model      *BundleModel  `json:"model,omitempty"` // Ollama's model, in models/
+	// Images are the charts' images saved by a container engine; empty when
+	// the bundle was made without one (each chart still lists its images).
+	Images []BundleImage `json:"images,omitempty"`
 }
 
 // BundleOptions says what goes into a bundle besides the charts.
@@ -36,6 +39,9 @@ type BundleOptions struct {
 	Model         string
 	ModelRegistry string // default https://registry.ollama.ai
 	HTTP          *http.Client
+	// Engine, when set, pulls and saves every chart's images into images/.
+	Engine   *Engine
+	Progress func(string)
 }
 
 // BundleChart is one chart archive in the bundle, with what it needs.
@@ -118,6 +124,24 @@ func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, 
 		for _, b := range m.Model.Blobs {
 			path, _ := blobPath(dir, b.Digest)
 			files[filepath.ToSlash(strings.TrimPrefix(path, dir+string(filepath.Separator)))] = path
+		}
+	}
+	if o.Engine != nil {
+		var refs []string
+		seen := map[string]bool{}
+		for _, c := range m.Charts {
+			for _, img := range c.Images {
+				if !seen[img] {
+					seen[img] = true
+					refs = append(refs, img)
+				}
+			}
+		}
+		if m.Images, err = o.Engine.SaveImages(ctx, refs, dir, o.Progress); err != nil {
+			return nil, err
+		}
+		for _, img := range m.Images {
+			files[img.File] = filepath.Join(dir, filepath.FromSlash(img.File))
 		}
 	}
 	mj, _ := json.MarshalIndent(m, "", "  ")
@@ -222,13 +246,24 @@ func OpenBundle(path, dir string) (*BundleManifest, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
 	}
+	type digested struct{ file, sum string }
+	var all []digested
 	for _, c := range m.Charts {
-		sum, err := fileSHA256(filepath.Join(dir, c.File))
+		all = append(all, digested{c.File, c.SHA256})
+	}
+	for _, i := range m.Images {
+		all = append(all, digested{i.File, i.SHA256})
+	}
+	for _, d := range all {
+		if clean := filepath.Clean(filepath.FromSlash(d.file)); filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") {
+			return nil, fmt.Errorf("%s: bundle.json names %q, outside the bundle", path, d.file)
+		}
+		sum, err := fileSHA256(filepath.Join(dir, filepath.FromSlash(d.file)))
 		if err != nil {
 			return nil, err
 		}
-		if sum != c.SHA256 {
-			return nil, fmt.Errorf("%w: %s has sha256 %s, bundle.json says %s", ErrDigest, c.File, sum, c.SHA256)
+		if sum != d.sum {
+			return nil, fmt.Errorf("%w: %s has sha256 %s, bundle.json says %s", ErrDigest, d.file, sum, d.sum)
 		}
 	}
 	if m.Model != nil {

@@ -90,6 +90,9 @@ func UpSteps(preflight Preflight) []Step {
 			return true, fmt.Sprintf("%d releases deployed as specified", n), nil
 		}, Apply: func(ctx context.Context, c *Context) (string, error) {
 			in, plans, err := c.stackPlans()
+			if err == nil {
+				err = c.loadImages(ctx)
+			}
 			if err != nil {
 				return "", err
 			}

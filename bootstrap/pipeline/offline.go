@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"strings"
 
+	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/stacks"
 )
 
-// An offline `lab up --bundle` whose bundle carries the Ollama model does
-// not let the chart pull it in the pod (stacks.Offline empties the pull
-// list); the stacks step imports it from the bundle into the lab's Ollama
+// An offline `lab up --bundle`: the bundle's saved images go into the
+// nodes before the charts install; when it carries the Ollama model, the
+// chart does not pull it in the pod (stacks.Offline empties the pull list)
+// and the stacks step imports it from the bundle into the lab's Ollama
 // through a port-forward instead, and records that it did.
 
 const ollamaSelector = "app.kubernetes.io/name=ollama"
@@ -80,4 +82,26 @@ func (c *Context) importModel(ctx context.Context) error {
 	}
 	c.UI.Progress("  ollama: model %s imported from the bundle and answers", m.Model.Name)
 	return os.WriteFile(c.modelMarker(), []byte(modelID(m.Model)+"\n"), 0o600)
+}
+
+// loadImages puts the bundle's saved images into the nodes before the
+// charts install, so no pod pulls behind the air gap.
+func (c *Context) loadImages(ctx context.Context) error {
+	if c.bundle == nil || len(c.bundle.Images) == 0 {
+		return nil
+	}
+	l, ok := c.Provider.(cluster.ImageLoader)
+	if !ok {
+		c.UI.Progress("  images: %d in the bundle, not loaded (%s nodes are not lab's containers)", len(c.bundle.Images), c.Provider.Name())
+		return nil
+	}
+	archives := make([]string, len(c.bundle.Images))
+	for i, img := range c.bundle.Images {
+		archives[i] = filepath.Join(c.Dir, "bundle", filepath.FromSlash(img.File))
+	}
+	c.UI.Progress("  images: loading %d from the bundle into the nodes", len(archives))
+	if err := l.LoadImages(ctx, archives); err != nil {
+		return fmt.Errorf("loading the bundle's images: %w", err)
+	}
+	return nil
 }
