@@ -34,8 +34,8 @@ type k3sProvider struct {
 }
 
 func newK3s(l *config.Lab, dir string) *k3sProvider {
-	// k3d logs every step at info through logrus; lab prints its own progress.
-	k3dlog.Log().SetLevel(logrus.WarnLevel)
+	// k3d logs every step through logrus; lab prints its own progress.
+	k3dlog.Log().SetLevel(logrus.FatalLevel) // its errors come back as Go errors
 	return &k3sProvider{lab: l, dir: dir, rt: runtimes.SelectedRuntime}
 }
 
@@ -145,11 +145,14 @@ func (p *k3sProvider) writeKubeconfig(ctx context.Context, cl *k3d.Cluster) erro
 	return clientcmd.WriteToFile(*kc, p.Kubeconfig()) // 0600
 }
 
-// Delete removes the cluster's nodes, network and volumes. An unreachable
-// engine is an error, not "nothing to delete".
+// Delete removes the cluster's nodes, network and volumes — also the
+// network and image volume a failed creation left without nodes. An
+// unreachable engine is an error, not "nothing to delete".
 func (p *k3sProvider) Delete(ctx context.Context) error {
-	if ok, err := p.Exists(ctx); err != nil || !ok {
+	if ok, err := p.Exists(ctx); err != nil {
 		return err
+	} else if !ok {
+		return p.deleteLeftovers(ctx)
 	}
 	got, err := k3dclient.ClusterGet(ctx, p.rt, &k3d.Cluster{Name: p.lab.Metadata.Name})
 	if errors.Is(err, k3dclient.ClusterGetNoNodesFoundError) {
@@ -159,6 +162,23 @@ func (p *k3sProvider) Delete(ctx context.Context) error {
 	}
 	if err := k3dclient.ClusterDelete(ctx, p.rt, got, k3d.ClusterDeleteOpts{SkipRegistryCheck: true}); err != nil {
 		return fmt.Errorf("deleting k3s cluster %s: %w", got.Name, err)
+	}
+	return p.deleteLeftovers(ctx)
+}
+
+// deleteLeftovers removes the cluster's network and image volume by the
+// names k3d gives them, when they exist.
+func (p *k3sProvider) deleteLeftovers(ctx context.Context) error {
+	prefix := k3d.DefaultObjectNamePrefix + "-" + p.lab.Metadata.Name
+	if vol, err := p.rt.GetVolume(prefix + "-images"); err == nil && vol != "" {
+		if err := p.rt.DeleteVolume(ctx, vol); err != nil {
+			return fmt.Errorf("deleting volume %s: %w", vol, err)
+		}
+	}
+	if nw, err := p.rt.GetNetwork(ctx, &k3d.ClusterNetwork{Name: prefix}); err == nil && nw != nil {
+		if err := p.rt.DeleteNetwork(ctx, prefix); err != nil {
+			return fmt.Errorf("deleting network %s: %w", prefix, err)
+		}
 	}
 	return nil
 }
