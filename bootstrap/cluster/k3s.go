@@ -65,17 +65,7 @@ func (p *k3sProvider) Exists(ctx context.Context) (bool, error) {
 }
 
 func (p *k3sProvider) Healthy(ctx context.Context) (bool, string) {
-	if ok, err := p.Exists(ctx); err != nil || !ok {
-		return false, "k3s cluster " + p.lab.Metadata.Name + " does not exist"
-	}
-	cfg, err := p.RESTConfig()
-	if err != nil {
-		return false, err.Error()
-	}
-	if err := APIReady(ctx, cfg); err != nil {
-		return false, err.Error()
-	}
-	return true, "k3s cluster running"
+	return containerHealth(ctx, p, "k3s", p.lab.Metadata.Name)
 }
 
 // Create creates the cluster; when it exists it starts stopped nodes and

@@ -38,14 +38,7 @@ func TestK3dConfigGolden(t *testing.T) {
 			if err := k3dconfig.ValidateSchema(doc, schema); err != nil {
 				t.Errorf("k3d's schema refuses lab's config: %v\n%s", err, b)
 			}
-			golden := filepath.Join("testdata", name+".k3d.golden.yaml")
-			if *update {
-				os.WriteFile(golden, b, 0o644)
-			}
-			want, _ := os.ReadFile(golden)
-			if string(want) != string(b) {
-				t.Errorf("%s differs from %s (go test -update):\n%s", name, golden, b)
-			}
+			checkGolden(t, filepath.Join("testdata", name+".k3d.golden.yaml"), b)
 		})
 	}
 }

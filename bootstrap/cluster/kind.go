@@ -49,17 +49,7 @@ func (p *kindProvider) Exists(context.Context) (bool, error) {
 }
 
 func (p *kindProvider) Healthy(ctx context.Context) (bool, string) {
-	if ok, err := p.Exists(ctx); err != nil || !ok {
-		return false, "kind cluster " + p.lab.Metadata.Name + " does not exist"
-	}
-	cfg, err := p.RESTConfig()
-	if err != nil {
-		return false, err.Error()
-	}
-	if err := APIReady(ctx, cfg); err != nil {
-		return false, err.Error()
-	}
-	return true, "kind cluster running"
+	return containerHealth(ctx, p, "kind", p.lab.Metadata.Name)
 }
 
 // Create creates the cluster (or, when it exists, only refreshes the

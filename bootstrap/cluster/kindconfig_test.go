@@ -37,15 +37,20 @@ func TestKindConfigGolden(t *testing.T) {
 				content := hosts[path]
 				b = append(b, []byte("# "+path+"\n# "+strings.ReplaceAll(strings.TrimSpace(content), "\n", "\n# ")+"\n")...)
 			}
-			golden := filepath.Join("testdata", name+".kind.golden.yaml")
-			if *update {
-				os.WriteFile(golden, b, 0o644)
-			}
-			want, _ := os.ReadFile(golden)
-			if string(want) != string(b) {
-				t.Errorf("%s differs from %s (go test -update):\n%s", name, golden, b)
-			}
+			checkGolden(t, filepath.Join("testdata", name+".kind.golden.yaml"), b)
 		})
+	}
+}
+
+// checkGolden compares got with the golden file (rewritten with -update).
+func checkGolden(t *testing.T, golden string, got []byte) {
+	t.Helper()
+	if *update {
+		os.WriteFile(golden, got, 0o644)
+	}
+	want, _ := os.ReadFile(golden)
+	if string(want) != string(got) {
+		t.Errorf("output differs from %s (go test -update):\n%s", golden, got)
 	}
 }
 

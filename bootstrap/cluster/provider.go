@@ -97,6 +97,22 @@ func APIReady(ctx context.Context, cfg *rest.Config) error {
 	return nil
 }
 
+// containerHealth is Healthy for providers whose nodes are containers: the
+// cluster exists and its API server answers /readyz.
+func containerHealth(ctx context.Context, p Provider, kind, name string) (bool, string) {
+	if ok, err := p.Exists(ctx); err != nil || !ok {
+		return false, kind + " cluster " + name + " does not exist"
+	}
+	cfg, err := p.RESTConfig()
+	if err != nil {
+		return false, err.Error()
+	}
+	if err := APIReady(ctx, cfg); err != nil {
+		return false, err.Error()
+	}
+	return true, kind + " cluster running"
+}
+
 // Nodes lists a cluster's nodes for status.
 func Nodes(ctx context.Context, cs kubernetes.Interface) ([]Node, error) {
 	list, err := cs.CoreV1().Nodes().List(ctx, listAll)

@@ -23,12 +23,7 @@ import (
 func TestBundleSavesImages(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	eng, err := stacks.NewEngine(ctx)
-	if errors.Is(err, stacks.ErrNoEngine) {
-		t.Skipf("no container engine here (%v): bundles list the images but cannot save them", err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
+	eng := needEngine(t, ctx) // without one, bundles list the images but cannot save them
 	defer eng.Close()
 	docker := func(args ...string) string {
 		out, err := exec.Command("docker", args...).CombinedOutput()

@@ -22,13 +22,7 @@ import (
 func TestK3sFailedCreateLeavesNothing(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	eng, err := stacks.NewEngine(ctx)
-	if errors.Is(err, stacks.ErrNoEngine) {
-		t.Skipf("no container engine here (%v): k3s nodes are containers", err)
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	eng.Close()
+	needEngine(t, ctx).Close()
 	e := newLabEnv(t, "k3s-fail", 1)
 	os.WriteFile(e.cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: k3s-fail}\n"+
 		"cluster: {provider: k3s, workers: 1, nodeImage: lab.invalid/k3s:none}\n"+
@@ -53,4 +47,16 @@ func TestK3sFailedCreateLeavesNothing(t *testing.T) {
 	if code, _, errOut := e.run("down"); code != 0 {
 		t.Errorf("down: %d\n%s", code, errOut)
 	}
+}
+
+// needEngine connects to the container engine, or skips saying why.
+func needEngine(t *testing.T, ctx context.Context) *stacks.Engine {
+	t.Helper()
+	eng, err := stacks.NewEngine(ctx)
+	if errors.Is(err, stacks.ErrNoEngine) {
+		t.Skipf("no container engine here (%v)", err)
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return eng
 }

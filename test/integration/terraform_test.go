@@ -16,11 +16,7 @@ import (
 // state, a second up changes nothing, a cluster deleted behind Terraform's
 // back is replaced, lab down destroys through Terraform, twice is fine.
 func TestTerraformProvisioner(t *testing.T) {
-	tfBin := filepath.Join(os.Getenv("LAB_TESTBIN"), "terraform")
-	if _, err := os.Stat(tfBin); err != nil {
-		t.Skipf("no terraform in the test-binary cache (%v): run make testbin", err)
-	}
-	t.Setenv("LAB_TERRAFORM", tfBin)
+	needTerraform(t)
 	e := newLabEnv(t, "tf", 1)
 	y, _ := os.ReadFile(e.cfg)
 	os.WriteFile(e.cfg, []byte(strings.Replace(string(y), "provider: kwok,", "provider: kwok, provisioner: terraform,", 1)), 0o644)
@@ -66,11 +62,7 @@ func TestTerraformProvisioner(t *testing.T) {
 // A Terraform failure is reported with the tail of terraform's own output,
 // and the lab stays resumable.
 func TestTerraformFailureReported(t *testing.T) {
-	tfBin := filepath.Join(os.Getenv("LAB_TESTBIN"), "terraform")
-	if _, err := os.Stat(tfBin); err != nil {
-		t.Skipf("no terraform in the test-binary cache (%v): run make testbin", err)
-	}
-	t.Setenv("LAB_TERRAFORM", tfBin)
+	needTerraform(t)
 	e := newLabEnv(t, "tf-fail", 1)
 	y, _ := os.ReadFile(e.cfg)
 	// Control-plane "binaries" that exist (preflight passes) but cannot start.
@@ -89,6 +81,15 @@ func TestTerraformFailureReported(t *testing.T) {
 	if !strings.Contains(errOut, "lab down") {
 		t.Errorf("no resume hint:\n%s", errOut)
 	}
+}
+
+// needTerraform points LAB_TERRAFORM at the cached Terraform, or skips.
+func needTerraform(t *testing.T) {
+	tfBin := filepath.Join(os.Getenv("LAB_TESTBIN"), "terraform")
+	if _, err := os.Stat(tfBin); err != nil {
+		t.Skipf("no terraform in the test-binary cache (%v): run make testbin", err)
+	}
+	t.Setenv("LAB_TERRAFORM", tfBin)
 }
 
 func stateResources(t *testing.T, dir string) []string {
