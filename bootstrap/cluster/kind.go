@@ -48,8 +48,18 @@ func (p *kindProvider) Exists(context.Context) (bool, error) {
 	return slices.Contains(names, p.lab.Metadata.Name), nil
 }
 
+// Healthy: the cluster answers and its GPU workers have the nvidia runtime.
 func (p *kindProvider) Healthy(ctx context.Context) (bool, string) {
-	return containerHealth(ctx, p, "kind", p.lab.Metadata.Name)
+	ok, why := containerHealth(ctx, p, "kind", p.lab.Metadata.Name)
+	if !ok {
+		return ok, why
+	}
+	if pending, err := p.gpuNodesPending(ctx); err != nil {
+		return false, err.Error()
+	} else if len(pending) > 0 {
+		return false, fmt.Sprintf("GPU nodes without the nvidia runtime yet: %s", strings.Join(pending, ", "))
+	}
+	return ok, why
 }
 
 // Create creates the cluster (or, when it exists, only refreshes the
@@ -59,7 +69,10 @@ func (p *kindProvider) Create(ctx context.Context) error {
 	if ok, err := p.Exists(ctx); err != nil {
 		return err
 	} else if ok {
-		return p.writeKubeconfig()
+		if err := p.writeKubeconfig(); err != nil {
+			return err
+		}
+		return p.configureGPUNodes(ctx)
 	}
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		return err
@@ -78,7 +91,10 @@ func (p *kindProvider) Create(ctx context.Context) error {
 		}
 		return fmt.Errorf("creating kind cluster %s (node logs in %s): %w", p.lab.Metadata.Name, logs, err)
 	}
-	return p.writeMirrors()
+	if err := p.writeMirrors(); err != nil {
+		return err
+	}
+	return p.configureGPUNodes(ctx)
 }
 
 func (p *kindProvider) writeKubeconfig() error {

@@ -71,7 +71,7 @@ func apfTable(p APFResult) string {
 	fmt.Fprintf(&b, "\n### API Priority and Fairness under an agent burst\n\nOwn API server with `--max-requests-inflight=%d --max-mutating-requests-inflight=%d` (%d seats in all). Three victims list 50 pods every 20 ms: a controller's ServiceAccount (priority level `workload-low`, where every ServiceAccount — the agent's too — lands without lab's objects), a human user (`global-default`) and the `system:masters` admin (`exempt`). Two bursts, each as the lab-agent ServiceAccount, without and then with lab's FlowSchema and PriorityLevelConfiguration:\n\n", p.MaxInflight, p.MaxMutating, p.MaxInflight+p.MaxMutating)
 	fmt.Fprintf(&b, "- **slow** (seat-bound): %d concurrent LISTs of %.1f MB of pods, each read at %d KiB/s over HTTP/1.1 with a small receive buffer — the API server blocks writing the response and holds the seat for seconds while using little CPU (a busy consumer, a slow network);\n", p.SlowWorkers, p.SlowListMB, p.SlowReadKBps)
 	fmt.Fprintf(&b, "- **fast** (CPU-bound): %d concurrent LISTs of 400 pods in a loop. APF limits how many requests execute at once, not the CPU they use: on 2 cores this saturates the CPU even at one or two seats, so every victim, the exempt admin included, slows down with or without lab's objects — the limit of the method, not protection.\n\n", p.AgentWorkers)
-	b.WriteString("| phase | victim | p50 ms | p99 ms | p99 vs baseline | agent requests (429) | peak seats workload-low / lab-agent |\n|---|---|---|---|---|---|---|\n")
+	b.WriteString("| phase | victim | requests | p50 ms | p99 ms | p99 vs baseline | agent requests (429) | peak seats workload-low / lab-agent |\n|---|---|---|---|---|---|---|---|\n")
 	victims := make([]string, 0)
 	for v := range p.Phases[0].Victims {
 		victims = append(victims, v)
@@ -80,9 +80,10 @@ func apfTable(p APFResult) string {
 	for _, ph := range p.Phases {
 		for _, v := range victims {
 			l, base := ph.Victims[v], p.Phases[0].Victims[v]
-			fmt.Fprintf(&b, "| %s | %s | %.1f | %.1f | %.1f× | %d (%d) | %.0f / %.0f |\n", ph.Name, v, l.P50, l.P99, l.P99/max(base.P99, 0.001),
+			fmt.Fprintf(&b, "| %s | %s | %d | %.1f | %.1f | %.1f× | %d (%d) | %.0f / %.0f |\n", ph.Name, v, l.N, l.P50, l.P99, l.P99/max(base.P99, 0.001),
 				ph.AgentRequests, ph.AgentRejected, ph.Seats["workload-low"], ph.Seats["lab-agent"])
 		}
 	}
+	b.WriteString("\nA victim that made few requests in a phase was waiting: each of its requests queued behind agent requests holding every seat of its level. Read the seat-bound rows as the protection lab's objects give (the agent is held to its own few seats, `workload-low` keeps its own), the CPU-bound rows as what no seat limit gives on 2 cores.\n")
 	return b.String()
 }
