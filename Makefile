@@ -13,7 +13,7 @@ export GOFLAGS := -ldflags=-extldflags=-Wl,-z,lazy
 TESTBIN := $(shell test/bin/build.sh --print)
 export LAB_TESTBIN := $(TESTBIN)
 
-.PHONY: help build build-nocgo unit test integration testbin lint fuzz demo bench clean
+.PHONY: help build build-nocgo image unit test integration testbin lint fuzz demo bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -23,6 +23,12 @@ build: ## build bin/lab with cgo (NVML)
 
 build-nocgo: ## build bin/lab-nocgo without cgo (no NVML)
 	CGO_ENABLED=0 $(GO) build -ldflags '-s -w -X lab.dev/lab/cmd.version=$(VERSION)' -o bin/lab-nocgo ./cmd/lab
+
+IMAGE ?= lab.dev/lab:$(VERSION)
+image: build-nocgo ## the agent's container image (lab diagnose --in-cluster, lab agent serve), with Docker or Podman
+	cp /etc/ssl/certs/ca-certificates.crt bin/
+	printf 'lab\n' > bin/.dockerignore
+	docker build -t $(IMAGE) -f Dockerfile bin
 
 unit: ## unit tests only: fast, need nothing built
 	$(GO) test ./...

@@ -72,7 +72,7 @@ func (e *Engine) SaveImages(ctx context.Context, refs []string, dir string, prog
 		}
 		bi := BundleImage{Ref: ref, File: "images/" + unsafeChars.ReplaceAllString(ref, "_") + ".tar"}
 		var err error
-		if bi.SHA256, err = e.save(ctx, ref, filepath.Join(dir, filepath.FromSlash(bi.File))); err != nil {
+		if bi.SHA256, err = e.Save(ctx, ref, filepath.Join(dir, filepath.FromSlash(bi.File))); err != nil {
 			return nil, err
 		}
 		out = append(out, bi)
@@ -102,7 +102,17 @@ func (e *Engine) pull(ctx context.Context, ref string) error {
 	}
 }
 
-func (e *Engine) save(ctx context.Context, ref, path string) (string, error) {
+// Has reports whether the engine holds the image ref.
+func (e *Engine) Has(ctx context.Context, ref string) (bool, error) {
+	_, _, err := e.cli.ImageInspectWithRaw(ctx, ref)
+	if client.IsErrNotFound(err) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Save writes ref in docker-save format to path and returns its SHA-256.
+func (e *Engine) Save(ctx context.Context, ref, path string) (string, error) {
 	rc, err := e.cli.ImageSave(ctx, []string{ref})
 	if err != nil {
 		return "", fmt.Errorf("saving %s: %w", ref, err)

@@ -55,8 +55,11 @@ func DiagnoseJob(l *config.Lab, s JobSpec) (*batchv1.Job, error) {
 	return &j, nil
 }
 
-// AgentImage is the image the in-cluster agent runs (lab's own binary).
-const AgentImage = "ghcr.io/lab-dev/lab:latest"
+// AgentImage is the image the in-cluster agent runs: lab's own static
+// binary, built by `make image` as lab.dev/lab:<lab version> (the lab
+// binary sets the tag to its own version) and loaded into kind and k3s
+// nodes by `lab up` / `lab agent image`; never pulled from a registry.
+var AgentImage = "lab.dev/lab:dev"
 
 // RunJob creates the Job, waits for its pod to finish and copies the pod's
 // log (the report) to w. It returns an error when the Job failed.

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/stacks"
 )
@@ -103,5 +104,42 @@ func (c *Context) loadImages(ctx context.Context) error {
 	if err := l.LoadImages(ctx, archives); err != nil {
 		return fmt.Errorf("loading the bundle's images: %w", err)
 	}
+	return nil
+}
+
+// LoadAgentImage copies the agent's image (deploy.AgentImage, from `make
+// image`) from the local container engine into the lab's nodes, for `lab
+// diagnose --in-cluster` and `lab agent serve`. Providers whose nodes are
+// not lab's containers, or a host without the image, get a line saying so.
+func (c *Context) LoadAgentImage(ctx context.Context) error {
+	l, ok := c.Provider.(cluster.ImageLoader)
+	if !ok {
+		c.UI.Debug(1, "agent image: %s nodes are not lab's containers; nothing to load", c.Provider.Name())
+		return nil
+	}
+	eng, err := stacks.NewEngine(ctx)
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	if has, err := eng.Has(ctx, deploy.AgentImage); err != nil {
+		return err
+	} else if !has {
+		c.UI.Progress("  agent image %s is not in the local engine: build it with `make image`, then run `lab agent image` (until then the in-cluster agent cannot start)", deploy.AgentImage)
+		return nil
+	}
+	tmp, err := os.MkdirTemp("", "lab-agent-image-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	archive := filepath.Join(tmp, "agent.tar")
+	if _, err := eng.Save(ctx, deploy.AgentImage, archive); err != nil {
+		return err
+	}
+	if err := l.LoadImages(ctx, []string{archive}); err != nil {
+		return fmt.Errorf("loading the agent image: %w", err)
+	}
+	c.UI.Progress("  agent image %s loaded into the nodes", deploy.AgentImage)
 	return nil
 }

@@ -161,6 +161,11 @@ func UpSteps(preflight Preflight) []Step {
 			return true, fmt.Sprintf("%d agent objects up to date", len(res)), nil
 		}, Apply: func(ctx context.Context, c *Context) (string, error) {
 			res, err := c.agentApply(ctx, false)
+			if err == nil {
+				if ierr := c.LoadAgentImage(ctx); ierr != nil {
+					c.UI.Progress("  agent image not loaded: %v", ierr) // the in-cluster modes are optional
+				}
+			}
 			changed := 0
 			for _, r := range res {
 				if r.Action != "unchanged" {
