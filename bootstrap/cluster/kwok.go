@@ -85,6 +85,7 @@ func (p *kwokProvider) Delete(context.Context) error {
 	if err == nil {
 		kwok.StopState(st, 10*time.Second)
 	}
+	kwok.StopDir(p.dir, 10*time.Second)
 	return os.RemoveAll(p.dir)
 }
 

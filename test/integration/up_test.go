@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 var (
@@ -186,4 +187,60 @@ func TestUpKilledAtEveryStepResumes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An `up` killed while the control plane is coming up (etcd already
+// running, the API server not yet ready) leaves no component behind that
+// later runs do not know of: the next up converges, the one after changes
+// nothing, and down leaves no process of the lab running.
+func TestUpKilledMidClusterLeavesNoOrphans(t *testing.T) {
+	e := newLabEnv(t, "kill-mid", 1)
+	kwokDir := filepath.Join(e.home, "labs", "kill-mid", "kwok")
+	c := e.cmd("up")
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(time.Minute)
+	for len(labProcs(kwokDir, "etcd")) == 0 {
+		if time.Now().After(deadline) {
+			c.Process.Kill()
+			t.Fatal("etcd never started")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	c.Process.Kill()
+	c.Wait()
+	if code, _, errOut := e.run("up"); code != 0 {
+		t.Fatalf("resumed up: %d\n%s", code, errOut)
+	}
+	if code, _, errOut := e.run("up"); code != 0 || !strings.Contains(errOut, "nothing changed") {
+		t.Errorf("up after the resume is not a no-op:\n%s", errOut)
+	}
+	if code, _, errOut := e.run("down"); code != 0 {
+		t.Fatalf("down: %s", errOut)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if left := labProcs(kwokDir, ""); len(left) > 0 {
+		t.Errorf("processes of the lab still running after down: %v", left)
+	}
+}
+
+// labProcs lists running processes whose command line mentions dir (and name).
+func labProcs(dir, name string) []string {
+	var out []string
+	entries, _ := os.ReadDir("/proc")
+	for _, en := range entries {
+		b, err := os.ReadFile(filepath.Join("/proc", en.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		cmd := strings.ReplaceAll(string(b), "\x00", " ")
+		if strings.Contains(cmd, dir) && strings.Contains(cmd, name) {
+			if st, err := os.ReadFile(filepath.Join("/proc", en.Name(), "stat")); err == nil && strings.Contains(string(st), ") Z ") {
+				continue // a zombie is not running
+			}
+			out = append(out, en.Name()+": "+cmd)
+		}
+	}
+	return out
 }

@@ -167,6 +167,10 @@ func (c *Cluster) launch(name string, args []string) (*Proc, error) {
 	if pid, ok := c.State.PIDs[name]; ok && Alive(pid) {
 		return nil, nil
 	}
+	if pid := filePID(c.Dir, name); pid > 0 { // started by a run killed before it recorded it
+		c.State.PIDs[name] = pid
+		return nil, c.saveState()
+	}
 	bin, err := Bin(c.opts.BinDir, name)
 	if err != nil {
 		return nil, err
@@ -177,6 +181,12 @@ func (c *Cluster) launch(name string, args []string) (*Proc, error) {
 	}
 	c.procs = append(c.procs, p)
 	c.State.PIDs[name] = p.PID()
+	// Recorded at once: a lab up killed before the control plane is ready
+	// must not leave a component no later run knows of (it would hold the
+	// port, and the next run's copy would die on it).
+	if err := c.saveState(); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 

@@ -20,6 +20,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -100,7 +102,10 @@ func startProc(dir, name, bin string, args []string, detached bool, env ...strin
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
+	// The child records its own PID (<name>.pid) before it becomes the
+	// component: a lab killed between starting a process and writing its
+	// state cannot leave one that no later run finds (AdoptPID, StopDir).
+	cmd := exec.Command("/bin/sh", append([]string{"-c", `echo $$ > "$0" && exec "$@"`, PIDFile(dir, name), bin}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
@@ -118,6 +123,35 @@ func startProc(dir, name, bin string, args []string, detached bool, env ...strin
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// PIDFile is where the component name started in dir wrote its PID.
+func PIDFile(dir, name string) string { return filepath.Join(dir, name+".pid") }
+
+// filePID is the live process recorded in dir's pidfile for name, or 0.
+func filePID(dir, name string) int {
+	b, err := os.ReadFile(PIDFile(dir, name))
+	if err != nil {
+		return 0
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 || !Alive(pid) {
+		return 0
+	}
+	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && !strings.Contains(string(cmdline), dir) {
+		return 0 // the PID was reused by an unrelated process
+	}
+	return pid
+}
+
+// StopDir stops every component whose pidfile in dir names a live process
+// (also those a killed run started but never recorded in state.json).
+func StopDir(dir string, grace time.Duration) {
+	for i := len(Binaries) - 1; i >= 0; i-- {
+		if pid := filePID(dir, Binaries[i]); pid > 0 {
+			StopPID(pid, grace)
+		}
+	}
 }
 
 // PID is the process id.
