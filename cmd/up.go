@@ -34,7 +34,7 @@ func (g *globals) labContext(l *config.Lab) (*pipeline.Context, error) {
 
 func doctorEnv(l *config.Lab, offline bool, timeout time.Duration) *doctor.Env {
 	env := &doctor.Env{Lab: l, Host: doctor.SystemHost{}, GPU: nvidia.NVML(),
-		HTTP: &http.Client{Timeout: timeout}, Offline: offline, KwokBins: kwokBinResolver(l),
+		HTTP: &http.Client{Timeout: timeout}, Offline: offline, KwokBins: kwokBinResolver(l), Terraform: cluster.TerraformVersion,
 		Existing: func(ctx context.Context) (string, error) {
 			p, err := cluster.New(l, pipeline.LabDir(l.Metadata.Name))
 			if err != nil {

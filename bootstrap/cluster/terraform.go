@@ -208,3 +208,21 @@ func (p *terraformProvider) EnsureNodes(ctx context.Context) error {
 	}
 	return p.Provider.EnsureNodes(ctx)
 }
+
+// TerraformVersion finds the Terraform binary and asks it its version
+// (`terraform version -json`, through terraform-exec), for lab doctor.
+func TerraformVersion(ctx context.Context) (string, string, error) {
+	bin, err := TerraformBinary()
+	if err != nil {
+		return "", "", err
+	}
+	tf, err := tfexec.NewTerraform(os.TempDir(), bin)
+	if err != nil {
+		return bin, "", err
+	}
+	v, _, err := tf.Version(ctx, true)
+	if err != nil {
+		return bin, "", fmt.Errorf("%s version: %w", bin, err)
+	}
+	return bin, v.String(), nil
+}

@@ -32,6 +32,7 @@ func Checks() []Check {
 		{ID: "ports", Category: "network", Description: "host ports of cluster.portMappings are free", Hint: "stop what listens there or change cluster.portMappings[].hostPort", Fatal: true, Run: checkPorts},
 		{ID: "charts", Category: "network", Description: "chart repositories reachable", Hint: "on an air-gapped host use `lab bundle` on a connected machine, then `lab up --offline --bundle FILE`", Run: checkEndpoints},
 		{ID: "kwok-binaries", Category: "cluster", Description: "control-plane and kwok binaries for the kwok provider", Hint: "run `make testbin` (builds them into the cache) or set cluster.kwok.binDir", Fatal: true, Run: checkKwokBins},
+		{ID: "terraform", Category: "cluster", Description: "Terraform (>= 1.4) or OpenTofu for cluster.provisioner: terraform", Hint: "install Terraform or OpenTofu, or point LAB_TERRAFORM at one; or leave cluster.provisioner empty", Fatal: true, Run: checkTerraform},
 		{ID: "existing-cluster", Category: "cluster", Description: "the existing cluster answers (cluster.kubeconfig / context)", Hint: "check cluster.kubeconfig and cluster.context (kubectl --context … get --raw /readyz)", Fatal: true, Run: checkExisting},
 		{ID: "gpu-nvml", Category: "gpu", Description: "NVIDIA driver reachable through NVML", Hint: "install the NVIDIA driver (nvidia-smi must work); without a GPU the model runs on CPU", FatalWhen: wantsGPU, Run: checkNVML},
 		{ID: "gpu-fit", Category: "gpu", Description: "GPU suitability (RTX-class) and the model that fits its VRAM", Hint: "set stacks.ollama.model to a model that fits, or cluster.gpuWorkers: 0", FatalWhen: wantsGPU, Run: checkGPUFit},
@@ -156,6 +157,24 @@ func checkKwokBins(_ context.Context, e *Env) Result {
 		return fail("%v", err)
 	}
 	return ok("found in %s", dir)
+}
+
+func checkTerraform(ctx context.Context, e *Env) Result {
+	if e.Lab.Cluster.Provisioner != "terraform" {
+		return skip("cluster.provisioner is not terraform")
+	}
+	if e.Terraform == nil {
+		return fail("no Terraform resolver configured")
+	}
+	path, version, err := e.Terraform(ctx)
+	if err != nil {
+		return fail("%v", err)
+	}
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "%d.%d", &major, &minor); err != nil || major < 1 || (major == 1 && minor < 4) {
+		return fail("%s is version %q; terraform_data needs >= 1.4", path, version)
+	}
+	return ok("%s %s", path, version)
 }
 
 func checkExisting(ctx context.Context, e *Env) Result {

@@ -64,6 +64,7 @@ type Env struct {
 	Offline   bool
 	KwokBins  func() (string, error)                    // resolves the kwok provider's binary folder
 	Existing  func(ctx context.Context) (string, error) // reaches the existing cluster: where, or why not
+	Terraform func(ctx context.Context) (path, version string, err error) // finds Terraform/OpenTofu and its version
 
 	gpuOnce sync.Once
 	gpuInfo nvidia.Info

@@ -265,3 +265,27 @@ func TestExistingClusterCheck(t *testing.T) {
 		t.Errorf("kind lab: %+v", o)
 	}
 }
+
+func TestTerraformCheck(t *testing.T) {
+	l := config.Default()
+	e := &Env{Lab: l}
+	if r := checkTerraform(context.Background(), e); r.Status != Skip {
+		t.Errorf("no provisioner: %+v", r)
+	}
+	l.Cluster.Provisioner = "terraform"
+	for _, tc := range []struct {
+		version string
+		err     error
+		want    Status
+	}{
+		{"1.5.7", nil, OK},
+		{"1.10.0", nil, OK},
+		{"1.3.9", nil, Fail},
+		{"", errors.New("no terraform binary"), Fail},
+	} {
+		e.Terraform = func(context.Context) (string, string, error) { return "/usr/bin/terraform", tc.version, tc.err }
+		if r := checkTerraform(context.Background(), e); r.Status != tc.want {
+			t.Errorf("%s %v: %+v", tc.version, tc.err, r)
+		}
+	}
+}
