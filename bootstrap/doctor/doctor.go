@@ -62,8 +62,8 @@ type Env struct {
 	HTTP      *http.Client
 	Endpoints []Endpoint // probed unless Offline
 	Offline   bool
-	KwokBins  func() (string, error)                    // resolves the kwok provider's binary folder
-	Existing  func(ctx context.Context) (string, error) // reaches the existing cluster: where, or why not
+	KwokBins  func() (string, error)                                      // resolves the kwok provider's binary folder
+	Existing  func(ctx context.Context) (string, error)                   // reaches the existing cluster: where, or why not
 	Terraform func(ctx context.Context) (path, version string, err error) // finds Terraform/OpenTofu and its version
 
 	gpuOnce sync.Once
