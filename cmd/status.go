@@ -10,10 +10,13 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
+	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/bootstrap/ui"
 	"lab.dev/lab/gitops"
+	"lab.dev/lab/nvidia"
 	"lab.dev/lab/stacks"
 )
 
@@ -29,8 +32,16 @@ type labStatus struct {
 	SpecChanges []pipeline.Change      `json:"specChanges"`
 	Releases    []stacks.ReleaseStatus `json:"releases"`
 	Apps        []gitops.AppStatus     `json:"applications,omitempty"`
+	Agent       *component             `json:"agent,omitempty"`
+	Model       *component             `json:"model,omitempty"` // checked where Ollama really runs (not kwok)
 	LastUp      pipeline.Journal       `json:"lastUp"`
 	Kubeconfig  string                 `json:"kubeconfig"`
+}
+
+// component is a part of the lab that is ready or says why not.
+type component struct {
+	Ready  bool   `json:"ready"`
+	Detail string `json:"detail"`
 }
 
 func newStatus(g *globals) *cobra.Command {
@@ -56,6 +67,13 @@ func newStatus(g *globals) *cobra.Command {
 				if cfg, err := pc.Provider.RESTConfig(); err == nil {
 					if cs, err := kubernetes.NewForConfig(cfg); err == nil {
 						st.Nodes, _ = cluster.Nodes(ctx, cs)
+						st.Agent = &component{}
+						st.Agent.Ready, st.Agent.Detail = deploy.Ready(ctx, cs, l)
+						if l.Stacks.Ollama.IsEnabled() && l.Cluster.Provider != "kwok" {
+							gpu, _ := nvidia.NVML().Inspect()
+							st.Model = &component{}
+							st.Model.Ready, st.Model.Detail = stacks.ModelLoaded(ctx, cfg, cs, doctor.ResolveModel(l, gpu.LargestVRAM()))
+						}
 					}
 					if dyn, err := dynamic.NewForConfig(cfg); err == nil {
 						st.Apps, _ = gitops.List(ctx, dyn, gitops.Namespace) // none without Argo CD
@@ -83,6 +101,9 @@ func newStatus(g *globals) *cobra.Command {
 			st.Healthy = st.ClusterUp && st.NodesReady == len(st.Nodes) && len(st.Nodes) >= want
 			for _, r := range st.Releases {
 				st.Healthy = st.Healthy && r.Deployed()
+			}
+			for _, c := range []*component{st.Agent, st.Model} {
+				st.Healthy = st.Healthy && (c == nil || c.Ready)
 			}
 			for _, a := range st.Apps {
 				st.Healthy = st.Healthy && a.Ready()
@@ -128,6 +149,12 @@ func printStatus(u *ui.UI, st labStatus) {
 	}
 	for _, a := range st.Apps {
 		fmt.Fprintf(u.Out, "%s application %s\n", mark(a.Ready()), a.Explain())
+	}
+	if st.Agent != nil {
+		fmt.Fprintf(u.Out, "%s agent: %s\n", mark(st.Agent.Ready), st.Agent.Detail)
+	}
+	if st.Model != nil {
+		fmt.Fprintf(u.Out, "%s model: %s\n", mark(st.Model.Ready), st.Model.Detail)
 	}
 	if len(st.SpecChanges) == 0 {
 		fmt.Fprintf(u.Out, "%s spec: lab.yaml matches what was applied\n", u.Mark(ui.MarkOK))

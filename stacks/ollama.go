@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // Ollama talks to the lab's Ollama to pull its model and to check that the
@@ -41,6 +43,30 @@ func (o *Ollama) Pull(ctx context.Context, model string, insecure bool, progress
 		return fmt.Errorf("pulling %s: %w", model, err)
 	}
 	return nil
+}
+
+// The Ollama stack's namespace and its pods' label (otwld chart).
+const (
+	OllamaNamespace = "ollama"
+	OllamaSelector  = "app.kubernetes.io/name=ollama"
+)
+
+// ModelLoaded says whether the lab's Ollama, reached through a port-forward
+// to its pod, holds model (for lab status).
+func ModelLoaded(ctx context.Context, cfg *rest.Config, cs kubernetes.Interface, model string) (bool, string) {
+	url, stop, err := PortForward(ctx, cfg, cs, OllamaNamespace, OllamaSelector, 11434)
+	if err != nil {
+		return false, err.Error()
+	}
+	defer stop()
+	o, err := NewOllama(url)
+	if err != nil {
+		return false, err.Error()
+	}
+	if _, err := o.Client.Show(ctx, &api.ShowRequest{Model: model}); err != nil {
+		return false, fmt.Sprintf("%s is not in Ollama: %v", model, err)
+	}
+	return true, model + " loaded"
 }
 
 // Answers checks readiness the way a user would: the model generates a token.

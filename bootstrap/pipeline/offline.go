@@ -18,8 +18,6 @@ import (
 // and the stacks step imports it from the bundle into the lab's Ollama
 // through a port-forward instead, and records that it did.
 
-const ollamaSelector = "app.kubernetes.io/name=ollama"
-
 func (c *Context) modelMarker() string { return filepath.Join(c.Dir, "bundle", "model-imported") }
 
 // modelPending says whether a bundled model still has to be imported.
@@ -63,7 +61,7 @@ func (c *Context) importModel(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	url, stop, err := stacks.PortForward(ctx, cfg, cs, "ollama", ollamaSelector, 11434)
+	url, stop, err := stacks.PortForward(ctx, cfg, cs, stacks.OllamaNamespace, stacks.OllamaSelector, 11434)
 	if err != nil {
 		return fmt.Errorf("reaching Ollama to import %s: %w", m.Model.Name, err)
 	}

@@ -46,10 +46,16 @@ func TestAgentHonours429(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if ok, why := deploy.Ready(ctx, c.Client, l); ok {
+		t.Errorf("agent ready before it was installed: %s", why)
+	}
 	if _, err := deploy.Install(ctx, a, l); err != nil {
 		t.Fatal(err)
 	}
 	waitAPF(t, ctx, c)
+	if ok, why := deploy.Ready(ctx, c.Client, l); !ok {
+		t.Errorf("agent not ready after install: %s", why)
+	}
 	before, _ := deploy.ReadAPF(ctx, c.Client)
 
 	// The client as the in-cluster agent builds it: client-go defaults.

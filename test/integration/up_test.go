@@ -110,6 +110,12 @@ func TestUpStatusDownLifecycle(t *testing.T) {
 	if code != 0 || st["healthy"] != true || st["nodesReady"] != float64(4) {
 		t.Fatalf("status after up: %d %v", code, st)
 	}
+	if a, _ := st["agent"].(map[string]any); a["ready"] != true || !strings.Contains(a["detail"].(string), "FlowSchema lab-agent in effect") {
+		t.Errorf("agent in status: %v", st["agent"])
+	}
+	if _, checked := st["model"]; checked {
+		t.Errorf("a kwok lab's model was checked (its pods are simulated): %v", st["model"])
+	}
 	code, _, errOut := e.run("up")
 	if code != 0 || !strings.Contains(errOut, "nothing changed") || strings.Count(errOut, "nothing to do") != 8 {
 		t.Errorf("second up was not a no-op: %d\n%s", code, errOut)

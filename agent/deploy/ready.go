@@ -1,0 +1,35 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+
+	flowcontrolv1 "k8s.io/api/flowcontrol/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"lab.dev/lab/bootstrap/config"
+)
+
+// Ready reports whether the agent `lab up` deploys is in place, for lab
+// status: its ServiceAccount exists and, with APF on, its FlowSchema is in
+// effect (not dangling).
+func Ready(ctx context.Context, cs kubernetes.Interface, l *config.Lab) (bool, string) {
+	ns := l.Agent.Namespace
+	if _, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, ServiceAccount, metav1.GetOptions{}); err != nil {
+		return false, fmt.Sprintf("ServiceAccount %s/%s: %v (lab up, or lab agent apply)", ns, ServiceAccount, err)
+	}
+	if e := l.Agent.APF.Enabled; e == nil || !*e {
+		return true, fmt.Sprintf("ServiceAccount %s/%s (APF off)", ns, ServiceAccount)
+	}
+	fs, err := cs.FlowcontrolV1().FlowSchemas().Get(ctx, PriorityLevel, metav1.GetOptions{})
+	if err != nil {
+		return false, fmt.Sprintf("FlowSchema %s: %v (lab up, or lab agent apf)", PriorityLevel, err)
+	}
+	for _, c := range fs.Status.Conditions {
+		if c.Type == flowcontrolv1.FlowSchemaConditionDangling && c.Status == flowcontrolv1.ConditionTrue {
+			return false, fmt.Sprintf("FlowSchema %s is dangling: %s", PriorityLevel, c.Message)
+		}
+	}
+	return true, fmt.Sprintf("ServiceAccount %s/%s, FlowSchema %s in effect", ns, ServiceAccount, PriorityLevel)
+}
