@@ -2,6 +2,8 @@ package stacks
 
 import (
 	"testing"
+
+	"lab.dev/lab/bootstrap/config"
 )
 
 func TestModelRef(t *testing.T) {
@@ -49,6 +51,19 @@ func TestBlobPathRefusesBadDigests(t *testing.T) {
 	for _, d := range []string{"sha256:../../etc/passwd", "md5:abc", "sha256:" + string(make([]byte, 64))} {
 		if _, err := blobPath("/x", d); err == nil {
 			t.Errorf("accepted %q", d)
+		}
+	}
+}
+
+// Ollama keeps its models on a volume where the cluster has storage; a kwok
+// lab has none (a PVC would stay Pending and the install time out).
+func TestOllamaVolumeByProvider(t *testing.T) {
+	for provider, want := range map[string]bool{"kind": true, "k3s": true, "existing": true, "kwok": false} {
+		l := config.Default()
+		l.Cluster.Provider = provider
+		v := ollamaValues(Env{Lab: l, Model: "phi3:mini"})
+		if got := v["persistentVolume"].(map[string]any)["enabled"]; got != want {
+			t.Errorf("%s: persistentVolume.enabled = %v", provider, got)
 		}
 	}
 }

@@ -174,10 +174,17 @@ func (in *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 		i := action.NewInstall(cfg)
 		i.SkipCRDs = true // applied above, server-side
 		i.ReleaseName, i.Namespace, i.CreateNamespace = r.Name, r.Namespace, true
-		i.Wait, i.WaitForJobs, i.Timeout, i.Atomic = true, true, r.Timeout, true
+		// Atomic by hand: the pods are explained before the rollback removes them.
+		i.Wait, i.WaitForJobs, i.Timeout = true, true, r.Timeout
 		rel, err := i.RunWithContext(ctx, ch, r.Values)
 		if err != nil {
-			return out, in.explain(ctx, r, fmt.Errorf("installing %s: %w", r.Name, err))
+			err = in.explain(ctx, r, fmt.Errorf("installing %s: %w", r.Name, err))
+			un := action.NewUninstall(cfg)
+			un.Wait, un.Timeout = true, r.Timeout
+			if _, uerr := un.Run(r.Name); uerr != nil && !errors.Is(uerr, driver.ErrReleaseNotFound) {
+				return out, errors.Join(err, fmt.Errorf("removing the failed release %s: %w", r.Name, uerr))
+			}
+			return out, fmt.Errorf("%w\n(the failed release was uninstalled)", err)
 		}
 		out.Action, out.Revision = prefix(out.Recovered, "installed"), rel.Version
 		return out, nil
@@ -193,10 +200,16 @@ func (in *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 	}
 	u := action.NewUpgrade(cfg)
 	u.SkipCRDs = true
-	u.Namespace, u.Wait, u.WaitForJobs, u.Timeout, u.Atomic, u.MaxHistory = r.Namespace, true, true, r.Timeout, true, 10
+	u.Namespace, u.Wait, u.WaitForJobs, u.Timeout, u.MaxHistory = r.Namespace, true, true, r.Timeout, 10
 	rel, err := u.RunWithContext(ctx, r.Name, ch, r.Values)
-	if err != nil {
-		return out, in.explain(ctx, r, fmt.Errorf("upgrading %s (rolled back): %w", r.Name, err))
+	if err != nil { // atomic by hand, as for installs: explain, then roll back
+		err = in.explain(ctx, r, fmt.Errorf("upgrading %s: %w", r.Name, err))
+		rb := action.NewRollback(cfg)
+		rb.Wait, rb.WaitForJobs, rb.Timeout, rb.CleanupOnFail, rb.MaxHistory = true, true, r.Timeout, true, 10
+		if rerr := rb.Run(r.Name); rerr != nil {
+			return out, errors.Join(err, fmt.Errorf("rolling %s back: %w", r.Name, rerr))
+		}
+		return out, fmt.Errorf("%w\n(rolled back to the previous revision)", err)
 	}
 	out.Action, out.Revision, out.Diff = prefix(out.Recovered, "upgraded"), rel.Version, diff
 	return out, nil

@@ -108,8 +108,11 @@ func prometheusValues(e Env) map[string]any {
 // GPU workers (runtime class nvidia, as nvkind sets it up), CPU otherwise.
 func ollamaValues(e Env) map[string]any {
 	v := map[string]any{
-		"ollama":           map[string]any{"models": map[string]any{"pull": []any{e.Model}}},
-		"persistentVolume": map[string]any{"enabled": true, "size": "20Gi"},
+		"ollama": map[string]any{"models": map[string]any{"pull": []any{e.Model}}},
+		// Models survive pod restarts where the cluster has a default
+		// StorageClass (kind: standard, k3s: local-path); a kwok lab has no
+		// storage and its pods are simulated.
+		"persistentVolume": map[string]any{"enabled": e.Lab == nil || e.Lab.Cluster.Provider != "kwok", "size": "20Gi"},
 		"resources":        res("500m", "2Gi", "12Gi"),
 	}
 	if e.GPU {
