@@ -6,6 +6,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,4 +65,51 @@ func mustCertSet(t *testing.T) *certs.Set {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// Opt-in, with LAB_UPSTREAM_CHARTS holding all five charts at the pinned
+// versions: a bundle made by lab from them, then `lab up --offline --bundle`
+// of a kwok lab with every stack on — the whole pipeline on the real charts
+// with nothing fetched — status healthy, a second up changes nothing, down.
+func TestUpOfflineWithUpstreamCharts(t *testing.T) {
+	root := os.Getenv("LAB_UPSTREAM_CHARTS")
+	if root == "" {
+		t.Skip("LAB_UPSTREAM_CHARTS not set: no checked-out upstream charts")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	e := newLabEnv(t, "upstream", 1)
+	os.WriteFile(e.cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: upstream}\n"+
+		"cluster: {provider: kwok, workers: 2, kwok: {nodeCPU: \"16\", nodeMemory: 64Gi}}\n"+
+		"stacks: {ollama: {model: phi3:mini}}\ngitops: {enabled: false}\n"), 0o644)
+	l, err := config.LoadFile(e.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plans, err := stacks.Plans(l, stacks.Env{Lab: l, Model: "phi3:mini", Certs: mustCertSet(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range plans {
+		for j := range plans[i].Releases {
+			r := &plans[i].Releases[j]
+			r.Chart = stacks.Source{Path: filepath.Join(root, r.Chart.Name)}
+		}
+	}
+	archive := filepath.Join(t.TempDir(), "upstream.tar.gz")
+	if _, err := installer(t).WriteBundle(ctx, plans, archive, stacks.BundleOptions{LabVersion: "test"}); err != nil {
+		t.Fatalf("bundling the upstream charts: %v", err)
+	}
+	start := time.Now()
+	if code, _, errOut := e.run("up", "--offline", "--bundle", archive); code != 0 {
+		t.Fatalf("up --offline: %d\n%s", code, errOut)
+	}
+	t.Logf("lab up --offline with the four stacks: %s", time.Since(start).Round(time.Second))
+	code, st := e.status()
+	if rels, _ := st["releases"].([]any); code != 0 || len(rels) != 5 {
+		t.Fatalf("status: %d %v", code, st)
+	}
+	if code, _, errOut := e.run("up", "--offline", "--bundle", archive); code != 0 || !strings.Contains(errOut, "nothing changed") {
+		t.Errorf("second up: %d\n%s", code, errOut)
+	}
 }

@@ -2,9 +2,11 @@ package kwok
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -124,10 +126,13 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	}()
 	if c.State, err = LoadState(c.Dir); errors.Is(err, os.ErrNotExist) {
 		c.State = State{Created: time.Now().UTC(), Ports: map[string]int{}, PIDs: map[string]int{}, BinDir: opts.BinDir}
-		for _, p := range []string{"etcd-client", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok"} {
-			if c.State.Ports[p], err = FreePort(); err != nil {
-				return nil, err
-			}
+		names := []string{"etcd-client", "etcd-peer", "apiserver", "controller-manager", "scheduler", "kwok"}
+		ports, perr := FreePorts(len(names))
+		if perr != nil {
+			return nil, perr
+		}
+		for i, p := range names {
+			c.State.Ports[p] = ports[i]
 		}
 	} else if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", filepath.Join(c.Dir, stateFile), err)
@@ -140,7 +145,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 	if !opts.NoControllers {
-		if err = c.startControllers(); err != nil {
+		if err = c.startControllers(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -280,8 +285,11 @@ func (c *Cluster) ConfigFor(user string, groups ...string) (*rest.Config, error)
 	return clientcmd.BuildConfigFromFlags("", path)
 }
 
-func (c *Cluster) startControllers() error {
-	if _, err := c.launch("kube-controller-manager", joinArgs(map[string]string{
+// startControllers starts kube-controller-manager and kube-scheduler and
+// waits for their /healthz: a controller-manager that dies at start leaves
+// a cluster where nothing ever gets a pod.
+func (c *Cluster) startControllers(ctx context.Context) error {
+	cm, err := c.launch("kube-controller-manager", joinArgs(map[string]string{
 		"kubeconfig":                       c.Kubeconfig,
 		"authentication-kubeconfig":        c.Kubeconfig,
 		"authorization-kubeconfig":         c.Kubeconfig,
@@ -291,10 +299,11 @@ func (c *Cluster) startControllers() error {
 		"root-ca-file":                     c.PKI.CAFile,
 		"service-account-private-key-file": filepath.Join(c.Dir, "sa.key"),
 		"controllers":                      "*,-nodeipam,-cloud-node-lifecycle,-service-lb-controller,-persistentvolume-binder,-attachdetach",
-	})); err != nil {
+	}))
+	if err != nil {
 		return err
 	}
-	_, err := c.launch("kube-scheduler", joinArgs(map[string]string{
+	sched, err := c.launch("kube-scheduler", joinArgs(map[string]string{
 		"kubeconfig":                c.Kubeconfig,
 		"authentication-kubeconfig": c.Kubeconfig,
 		"authorization-kubeconfig":  c.Kubeconfig,
@@ -302,7 +311,39 @@ func (c *Cluster) startControllers() error {
 		"bind-address":              "127.0.0.1",
 		"secure-port":               strconv.Itoa(c.State.Ports["scheduler"]),
 	}))
-	return err
+	if err != nil {
+		return err
+	}
+	if err := waitHealthz(ctx, cm, c.State.Ports["controller-manager"]); err != nil {
+		return err
+	}
+	return waitHealthz(ctx, sched, c.State.Ports["scheduler"])
+}
+
+// waitHealthz waits until the component p (nil: started by an earlier run)
+// answers /healthz on its loopback port. Its serving certificate is one it
+// made for itself at start, so only liveness is read, not trust.
+func waitHealthz(ctx context.Context, p *Proc, port int) error {
+	if p == nil {
+		return nil
+	}
+	hc := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // loopback liveness probe
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	url := fmt.Sprintf("https://127.0.0.1:%d/healthz", port)
+	return p.WaitFor(wctx, p.Name+" /healthz", func(ctx context.Context) (bool, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return false, err
+		}
+		resp, err := hc.Do(req)
+		if err != nil {
+			return false, err
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK, nil
+	})
 }
 
 // Proc returns the component called name started by this process, or nil.

@@ -70,6 +70,24 @@ func CheckBinaries(dir string) error {
 }
 
 // FreePort asks the kernel for a free loopback TCP port.
+// FreePorts returns n distinct free loopback ports: all are held open
+// until every one is chosen (closing each before taking the next can hand
+// out the same port twice — seen: the API server and the controller-manager
+// given one port, and the controller-manager dying on it).
+func FreePorts(n int) ([]int, error) {
+	ports := make([]int, 0, n)
+	for i := 0; i < n; i++ {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer l.Close()
+		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// FreePort returns a free loopback port.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
