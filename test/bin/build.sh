@@ -60,7 +60,9 @@ build_once kwok "$KWOK" kwok
 
 # Terraform, for the cluster.provisioner: terraform tests (pure Go, no cgo).
 terraform() { CGO_ENABLED=0 GOBIN="$1" go install -ldflags "-s -w" "github.com/hashicorp/terraform@$TERRAFORM"; }
-build_once terraform "$TERRAFORM" terraform
+if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then log "terraform: skipped (LAB_SKIP_TERRAFORM=1)"; else
+  build_once terraform "$TERRAFORM" terraform
+fi
 
 # Ollama CPU-only: needs Debian's nlohmann-json3-dev and libstb-dev, and our own
 # stub for miniaudio.h (the module zip leaves out llama.cpp's vendor folder).
