@@ -20,6 +20,12 @@ var KwokConfig []byte
 //go:embed kwok/logs-crd.yaml
 var KwokLogsCRD []byte
 
+// KwokPortForwardCRD defines kwok's PortForward resource (pods/portforward
+// of a simulated pod, forwarded to a real address).
+//
+//go:embed kwok/portforward-crd.yaml
+var KwokPortForwardCRD []byte
+
 // Agent holds the agent's manifests (text/template over lab.yaml's agent
 // settings): rbac.yaml, remediation.yaml (opt-in), apf.yaml, serve.yaml.
 //

@@ -23,8 +23,9 @@ import (
 )
 
 var (
-	crdGVR  = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
-	logsGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "logs"}
+	crdGVR         = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	logsGVR        = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "logs"}
+	portForwardGVR = schema.GroupVersionResource{Group: "kwok.x-k8s.io", Version: "v1alpha1", Resource: "portforwards"}
 )
 
 // NodeSpec describes one fake node.
@@ -38,11 +39,13 @@ type NodeSpec struct {
 }
 
 func (c *Cluster) startKwok(ctx context.Context) error {
-	if err := c.ApplyYAML(ctx, manifests.KwokLogsCRD); err != nil {
-		return fmt.Errorf("installing kwok Logs CRD: %w", err)
-	}
-	if err := c.waitCRD(ctx, "logs.kwok.x-k8s.io"); err != nil {
-		return err
+	for name, crd := range map[string][]byte{"logs.kwok.x-k8s.io": manifests.KwokLogsCRD, "portforwards.kwok.x-k8s.io": manifests.KwokPortForwardCRD} {
+		if err := c.ApplyYAML(ctx, crd); err != nil {
+			return fmt.Errorf("installing kwok CRD %s: %w", name, err)
+		}
+		if err := c.waitCRD(ctx, name); err != nil {
+			return err
+		}
 	}
 	cfg := filepath.Join(c.Dir, "kwok.yaml")
 	if err := os.WriteFile(cfg, manifests.KwokConfig, 0o644); err != nil {
@@ -59,7 +62,7 @@ func (c *Cluster) startKwok(ctx context.Context) error {
 		"--node-ip=127.0.0.1", "--node-port=" + strconv.Itoa(port),
 		"--server-address=127.0.0.1:" + strconv.Itoa(port),
 		"--tls-cert-file=" + cert, "--tls-private-key-file=" + key,
-		"--node-lease-duration-seconds=0", "--enable-crds=Logs", "--cidr=10.244.0.0/16",
+		"--node-lease-duration-seconds=0", "--enable-crds=Logs", "--enable-crds=PortForward", "--cidr=10.244.0.0/16",
 	})
 	return err
 }
@@ -324,4 +327,21 @@ func CRILog(text string, end time.Time) []byte {
 		b.WriteByte('\n')
 	}
 	return []byte(b.String())
+}
+
+// SetPortForward makes pods/portforward of the simulated pod reach a real
+// server: connections to port are forwarded to target (host:port).
+func (c *Cluster) SetPortForward(ctx context.Context, namespace, pod string, port int32, targetAddress string, targetPort int32) error {
+	dyn, err := dynamic.NewForConfig(c.Config)
+	if err != nil {
+		return err
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "PortForward",
+		"metadata": map[string]any{"name": pod, "namespace": namespace},
+		"spec": map[string]any{"forwards": []any{map[string]any{"ports": []any{int64(port)},
+			"target": map[string]any{"port": int64(targetPort), "address": targetAddress}}}},
+	}}
+	_, err = dyn.Resource(portForwardGVR).Namespace(namespace).Create(ctx, obj, metav1.CreateOptions{})
+	return err
 }
