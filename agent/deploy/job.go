@@ -84,17 +84,22 @@ func RunJob(ctx context.Context, cs kubernetes.Interface, j *batchv1.Job, w io.W
 			pod = &pods.Items[0]
 		}
 	}
-	// The kubelet may take a moment to serve a finished container's log.
-	var rc io.ReadCloser
+	// The kubelet may take a moment to serve a finished container's log; the
+	// diagnosis always prints a report, so an empty log is "not yet" too.
+	var report []byte
 	for i := 0; i < 20; i++ {
+		var rc io.ReadCloser
 		if rc, err = cs.CoreV1().Pods(j.Namespace).GetLogs(pod.Name, &corev1.PodLogOptions{Container: "diagnose"}).Stream(ctx); err == nil {
-			break
+			report, err = io.ReadAll(io.LimitReader(rc, 16<<20))
+			rc.Close()
+			if err == nil && len(report) > 0 {
+				break
+			}
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
 	if err == nil {
-		_, err = io.Copy(w, rc)
-		rc.Close()
+		_, err = w.Write(report)
 	}
 	if pod.Status.Phase == corev1.PodFailed {
 		return created, fmt.Errorf("diagnosis Job %s failed (pod %s)", created.Name, pod.Name)
