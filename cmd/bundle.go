@@ -42,7 +42,7 @@ func newBundle(g *globals) *cobra.Command {
 			o := stacks.BundleOptions{LabVersion: version, ModelRegistry: modelRegistry}
 			if l.Stacks.Ollama.IsEnabled() && !noModel {
 				o.Model = env.Model
-				g.ui.Progress("fetching model %s from %s", o.Model, or(modelRegistry, "registry.ollama.ai"))
+				g.ui.Progress("fetching model %s from %s", o.Model, modelRegistry)
 			}
 			ctx := context.Background()
 			if !noImages {
@@ -78,15 +78,8 @@ func newBundle(g *globals) *cobra.Command {
 		},
 	}
 	c.Flags().StringVarP(&out, "output", "o", "lab-bundle.tar.gz", "archive to write")
-	c.Flags().StringVar(&modelRegistry, "model-registry", "", "Ollama registry (or mirror) to fetch the model from (default https://registry.ollama.ai)")
+	c.Flags().StringVar(&modelRegistry, "model-registry", stacks.DefaultModelRegistry, "Ollama registry (or mirror) to fetch the model from")
 	c.Flags().BoolVar(&noModel, "no-model", false, "leave the Ollama model out of the bundle")
 	c.Flags().BoolVar(&noImages, "no-images", false, "list the charts' images without saving them (saving needs Docker or Podman)")
 	return c
-}
-
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

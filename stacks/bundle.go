@@ -37,7 +37,7 @@ type BundleOptions struct {
 	// Model (e.g. phi3:mini) is fetched from ModelRegistry into models/;
 	// empty leaves the model out.
 	Model         string
-	ModelRegistry string // default https://registry.ollama.ai
+	ModelRegistry string // default DefaultModelRegistry
 	HTTP          *http.Client
 	// Engine, when set, pulls and saves every chart's images into images/.
 	Engine   *Engine
@@ -112,7 +112,7 @@ func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, 
 	if o.Model != "" {
 		reg, hc := o.ModelRegistry, o.HTTP
 		if reg == "" {
-			reg = "https://registry.ollama.ai"
+			reg = DefaultModelRegistry
 		}
 		if hc == nil {
 			hc = http.DefaultClient
@@ -120,10 +120,8 @@ func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, 
 		if m.Model, err = FetchModel(ctx, hc, reg, o.Model, dir); err != nil {
 			return nil, err
 		}
-		files[m.Model.Manifest] = filepath.Join(dir, filepath.FromSlash(m.Model.Manifest))
-		for _, b := range m.Model.Blobs {
-			path, _ := blobPath(dir, b.Digest)
-			files[filepath.ToSlash(strings.TrimPrefix(path, dir+string(filepath.Separator)))] = path
+		for _, name := range m.Model.Files() {
+			files[name] = filepath.Join(dir, filepath.FromSlash(name))
 		}
 	}
 	if o.Engine != nil {
@@ -282,7 +280,6 @@ func OpenBundle(path, dir string) (*BundleManifest, error) {
 
 // Offline points every release of plans at the bundle's chart archive for
 // it; a release missing from the bundle is an error (nothing is fetched).
-// When the bundle carries the model, the Ollama chart is told not to pull it.
 func Offline(plans []Plan, m *BundleManifest, dir string) error {
 	byRelease := map[string]BundleChart{}
 	for _, c := range m.Charts {
@@ -299,11 +296,6 @@ func Offline(plans []Plan, m *BundleManifest, dir string) error {
 				return fmt.Errorf("release %s: bundle has %s %s, lab.yaml wants %s", r.Name, c.Name, c.Version, r.Chart.Version)
 			}
 			r.Chart = Source{Path: filepath.Join(dir, c.File)}
-			if r.Name == "ollama" && m.Model != nil {
-				// No pull in the pod behind an air gap: lab imports the
-				// bundled model through Ollama's API after the install.
-				r.Values = Merge(r.Values, map[string]any{"ollama": map[string]any{"models": map[string]any{"pull": []any{}}}})
-			}
 		}
 	}
 	return nil

@@ -23,12 +23,12 @@ func TestModelRef(t *testing.T) {
 // Behind an air gap the Ollama chart must not pull the model in its pod
 // when the bundle carries it; without a bundled model the pull stays.
 func TestOfflineModelNotPulledInPod(t *testing.T) {
-	plans := func() []Plan {
+	plans := func(bundled bool) []Plan {
 		return []Plan{{Name: "ollama", Releases: []Release{{Name: "ollama", Chart: Source{Name: "ollama", Version: "1.77.0"},
-			Values: ollamaValues(Env{Model: "phi3:mini"})}}}}
+			Values: ollamaValues(Env{Model: "phi3:mini", ModelBundled: bundled})}}}}
 	}
 	m := &BundleManifest{Charts: []BundleChart{{Release: "ollama", Name: "ollama", Version: "1.77.0", File: "charts/ollama-1.77.0.tgz"}}}
-	p := plans()
+	p := plans(false)
 	if err := Offline(p, m, "/b"); err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestOfflineModelNotPulledInPod(t *testing.T) {
 		t.Errorf("without a bundled model: pull %v, chart %+v", pull, p[0].Releases[0].Chart)
 	}
 	m.Model = &BundleModel{Name: "phi3:mini"}
-	p = plans()
+	p = plans(true)
 	if err := Offline(p, m, "/b"); err != nil {
 		t.Fatal(err)
 	}

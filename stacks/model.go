@@ -21,6 +21,9 @@ import (
 // models/blobs/sha256-<hex>. A blob's name is its digest, so every blob is
 // verified on the way in and on the way out.
 
+// DefaultModelRegistry is where Ollama itself pulls models from.
+const DefaultModelRegistry = "https://registry.ollama.ai"
+
 // ModelManifest is an Ollama model manifest (Docker distribution v2 shape).
 type ModelManifest struct {
 	SchemaVersion int          `json:"schemaVersion"`
@@ -118,13 +121,31 @@ func httpGet(ctx context.Context, hc *http.Client, url, accept string) (io.ReadC
 	return resp.Body, nil
 }
 
-// blobPath is models/blobs/sha256-<hex> under dir, for a well-formed digest only.
-func blobPath(dir, digest string) (string, error) {
+// blobName is a blob's path in a bundle (and in an Ollama model store):
+// models/blobs/sha256-<hex>, for a well-formed digest only.
+func blobName(digest string) (string, error) {
 	hexd, ok := strings.CutPrefix(digest, "sha256:")
 	if _, err := hex.DecodeString(hexd); !ok || len(hexd) != 64 || err != nil {
 		return "", fmt.Errorf("bad blob digest %q", digest)
 	}
-	return filepath.Join(dir, "models", "blobs", "sha256-"+hexd), nil
+	return "models/blobs/sha256-" + hexd, nil
+}
+
+// blobPath is the blob's file under dir.
+func blobPath(dir, digest string) (string, error) {
+	name, err := blobName(digest)
+	return filepath.Join(dir, filepath.FromSlash(name)), err
+}
+
+// Files are the model's paths inside a bundle: its manifest and blobs.
+func (m *BundleModel) Files() []string {
+	files := []string{m.Manifest}
+	for _, b := range m.Blobs {
+		if name, err := blobName(b.Digest); err == nil {
+			files = append(files, name)
+		}
+	}
+	return files
 }
 
 func fetchBlob(ctx context.Context, hc *http.Client, url, path, digest string) error {

@@ -14,6 +14,9 @@ type Env struct {
 	GPU      bool       // GPU workers exist: Ollama asks for nvidia.com/gpu
 	Certs    *certs.Set // Linkerd identity (nil when Linkerd is off)
 	LowPower bool       // small host: trim requests further
+	// ModelBundled: the model comes from a lab bundle (lab up --offline),
+	// imported through Ollama's API after the install; the pod pulls nothing.
+	ModelBundled bool
 }
 
 // Values returns lab's values for one release, with lab.yaml's
@@ -107,8 +110,12 @@ func prometheusValues(e Env) map[string]any {
 // ollama chart (otwld): the model to pull at start, a GPU when the lab has
 // GPU workers (runtime class nvidia, as nvkind sets it up), CPU otherwise.
 func ollamaValues(e Env) map[string]any {
+	pull := []any{e.Model}
+	if e.ModelBundled {
+		pull = []any{}
+	}
 	v := map[string]any{
-		"ollama": map[string]any{"models": map[string]any{"pull": []any{e.Model}}},
+		"ollama": map[string]any{"models": map[string]any{"pull": pull}},
 		// Models survive pod restarts where the cluster has a default
 		// StorageClass (kind: standard, k3s: local-path); a kwok lab has no
 		// storage and its pods are simulated.

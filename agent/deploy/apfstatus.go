@@ -32,17 +32,27 @@ type APFStatus struct {
 // metrics of the agent's priority level from the API server's /metrics.
 func ReadAPF(ctx context.Context, cs kubernetes.Interface) (APFStatus, error) {
 	st := APFStatus{FlowSchema: PriorityLevel, Dangling: "missing"}
-	fs, err := cs.FlowcontrolV1().FlowSchemas().Get(ctx, PriorityLevel, metav1.GetOptions{})
-	if err == nil {
-		for _, c := range fs.Status.Conditions {
-			if c.Type == flowcontrolv1.FlowSchemaConditionDangling {
-				st.Dangling = string(c.Status)
-			}
-		}
+	if dangling, _, err := flowSchemaDangling(ctx, cs); err == nil && dangling != "" {
+		st.Dangling = dangling
 	}
 	lvl, err := ReadLevel(ctx, cs, PriorityLevel)
 	lvl.FlowSchema, lvl.Dangling = st.FlowSchema, st.Dangling
 	return lvl, err
+}
+
+// flowSchemaDangling reads the agent FlowSchema's Dangling condition: its
+// status ("True", "False", or "" before the API server set it) and message.
+func flowSchemaDangling(ctx context.Context, cs kubernetes.Interface) (string, string, error) {
+	fs, err := cs.FlowcontrolV1().FlowSchemas().Get(ctx, PriorityLevel, metav1.GetOptions{})
+	if err != nil {
+		return "", "", err
+	}
+	for _, c := range fs.Status.Conditions {
+		if c.Type == flowcontrolv1.FlowSchemaConditionDangling {
+			return string(c.Status), c.Message, nil
+		}
+	}
+	return "", "", nil
 }
 
 // ReadLevel reads the apiserver_flowcontrol_* metrics of one priority level

@@ -22,14 +22,12 @@ func Ready(ctx context.Context, cs kubernetes.Interface, l *config.Lab) (bool, s
 	if e := l.Agent.APF.Enabled; e == nil || !*e {
 		return true, fmt.Sprintf("ServiceAccount %s/%s (APF off)", ns, ServiceAccount)
 	}
-	fs, err := cs.FlowcontrolV1().FlowSchemas().Get(ctx, PriorityLevel, metav1.GetOptions{})
+	dangling, msg, err := flowSchemaDangling(ctx, cs)
 	if err != nil {
 		return false, fmt.Sprintf("FlowSchema %s: %v (lab up, or lab agent apf)", PriorityLevel, err)
 	}
-	for _, c := range fs.Status.Conditions {
-		if c.Type == flowcontrolv1.FlowSchemaConditionDangling && c.Status == flowcontrolv1.ConditionTrue {
-			return false, fmt.Sprintf("FlowSchema %s is dangling: %s", PriorityLevel, c.Message)
-		}
+	if dangling == string(flowcontrolv1.ConditionTrue) {
+		return false, fmt.Sprintf("FlowSchema %s is dangling: %s", PriorityLevel, msg)
 	}
 	return true, fmt.Sprintf("ServiceAccount %s/%s, FlowSchema %s in effect", ns, ServiceAccount, PriorityLevel)
 }

@@ -14,7 +14,7 @@ import (
 
 // An offline `lab up --bundle`: the bundle's saved images go into the
 // nodes before the charts install; when it carries the Ollama model, the
-// chart does not pull it in the pod (stacks.Offline empties the pull list)
+// chart does not pull it in the pod (stacks.Env.ModelBundled)
 // and the stacks step imports it from the bundle into the lab's Ollama
 // through a port-forward instead, and records that it did.
 

@@ -262,15 +262,16 @@ func (c *Context) stackPlans() (*stacks.Installer, []stacks.Plan, error) {
 			return nil, nil, err
 		}
 	}
+	dir := filepath.Join(c.Dir, "bundle")
+	if c.Bundle != "" && c.bundle == nil { // extract and verify once per run: a model is gigabytes
+		if c.bundle, err = stacks.OpenBundle(c.Bundle, dir); err != nil {
+			return nil, nil, err
+		}
+	}
+	env.ModelBundled = c.bundle != nil && c.bundle.Model != nil
 	plans, err := stacks.Plans(c.Lab, env)
-	if err == nil && c.Bundle != "" {
-		dir := filepath.Join(c.Dir, "bundle")
-		if c.bundle == nil { // extract and verify once per run: a model is gigabytes
-			c.bundle, err = stacks.OpenBundle(c.Bundle, dir)
-		}
-		if err == nil {
-			err = stacks.Offline(plans, c.bundle, dir)
-		}
+	if err == nil && c.bundle != nil {
+		err = stacks.Offline(plans, c.bundle, dir)
 	}
 	in := &stacks.Installer{Helm: stacks.Helm{Kubeconfig: c.Provider.Kubeconfig(), Context: c.Lab.Cluster.Context},
 		CacheDir: filepath.Join(c.Dir, "helm"), Client: cs, Log: func(f string, a ...any) { c.UI.Debug(1, f, a...) }}

@@ -69,7 +69,6 @@ func CheckBinaries(dir string) error {
 	return errors.Join(errs...)
 }
 
-// FreePort asks the kernel for a free loopback TCP port.
 // FreePorts returns n distinct free loopback ports: all are held open
 // until every one is chosen (closing each before taking the next can hand
 // out the same port twice — seen: the API server and the controller-manager
@@ -87,7 +86,7 @@ func FreePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-// FreePort returns a free loopback port.
+// FreePort asks the kernel for a free loopback TCP port.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -122,7 +121,7 @@ func startProc(dir, name, bin string, args []string, detached bool, env ...strin
 	}
 	// The child records its own PID (<name>.pid) before it becomes the
 	// component: a lab killed between starting a process and writing its
-	// state cannot leave one that no later run finds (AdoptPID, StopDir).
+	// state cannot leave one that no later run finds (filePID, StopDir).
 	cmd := exec.Command("/bin/sh", append([]string{"-c", `echo $$ > "$0" && exec "$@"`, PIDFile(dir, name), bin}, args...)...)
 	cmd.Stdout, cmd.Stderr = f, f
 	cmd.Env = append(os.Environ(), env...)
