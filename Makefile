@@ -51,7 +51,7 @@ lint: ## go vet + gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 fuzz: ## fuzz the lab.yaml loader for 30s
-	$(GO) test -run=^$$ -fuzz=FuzzLoad -fuzztime=30s ./bootstrap/config/
+	$(GO) test -run=^$$ -fuzz=FuzzLoad -fuzztime=30s ./core/config/
 
 demo: build ## the quick start: kwok lab up, break a pod, diagnose it (rules only: the demo lab runs no model)
 	LAB_SKIP_TERRAFORM=1 test/bin/build.sh

@@ -10,7 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/agent/deploy"
-	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/core/ui"
 )
 
 func newAgent(g *globals) *cobra.Command {

@@ -10,7 +10,7 @@ import (
 
 	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/bootstrap/pipeline"
-	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks"
 	"lab.dev/lab/stacks/certs"
 )

@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/pipeline"
-	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks/certs"
 )
 

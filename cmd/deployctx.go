@@ -2,9 +2,9 @@ package cmd
 
 import (
 	"k8s.io/client-go/rest"
-	"lab.dev/lab/bootstrap/kube"
+	"lab.dev/lab/core/kube"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 type deployCtx struct {

@@ -20,9 +20,9 @@ import (
 	"lab.dev/lab/agent/remediate"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/bootstrap/cluster"
-	"lab.dev/lab/bootstrap/config"
 	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/core/config"
 )
 
 type diagnoseOpts struct {

@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/doctor"
-	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/core/ui"
 )
 
 func newDoctor(g *globals) *cobra.Command {

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/cluster"
-	"lab.dev/lab/bootstrap/config"
 	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/core/config"
 )
 
 func newDown(g *globals) *cobra.Command {

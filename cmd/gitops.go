@@ -13,7 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
 
-	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/core/ui"
 	"lab.dev/lab/gitops"
 )
 

@@ -6,7 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 func newInit(g *globals) *cobra.Command {

@@ -2,7 +2,7 @@ package cmd
 
 import (
 	"lab.dev/lab/bootstrap/cluster/kwok"
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 // kwokBinResolver finds the kwok provider's binaries: cluster.kwok.binDir,

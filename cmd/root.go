@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/agent/deploy"
-	"lab.dev/lab/bootstrap/config"
-	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/ui"
 )
 
 // errSilent is returned when the command already told the user what went

@@ -14,7 +14,7 @@ import (
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/bootstrap/pipeline"
-	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/core/ui"
 	"lab.dev/lab/gitops"
 	"lab.dev/lab/nvidia"
 	"lab.dev/lab/stacks"

@@ -14,9 +14,9 @@ import (
 
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
-	"lab.dev/lab/bootstrap/config"
 	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/core/config"
 	"lab.dev/lab/nvidia"
 	"lab.dev/lab/stacks"
 	"lab.dev/lab/stacks/certs"

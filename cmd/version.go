@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 // version is set at build time: -ldflags "-X lab.dev/lab/cmd.version=v0.1.0".

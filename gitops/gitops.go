@@ -21,7 +21,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/agent/deploy"
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 	"lab.dev/lab/manifests"
 )
 

@@ -3,7 +3,7 @@ package stacks
 import (
 	"testing"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 func TestModelRef(t *testing.T) {

@@ -6,7 +6,7 @@ package stacks
 import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 // Chart locates one Helm chart.

@@ -16,7 +16,7 @@ import (
 
 	"helm.sh/helm/v3/pkg/chart"
 
-	"lab.dev/lab/bootstrap/kube"
+	"lab.dev/lab/core/kube"
 )
 
 var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}

@@ -3,7 +3,7 @@ package stacks
 import (
 	"fmt"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 	"lab.dev/lab/stacks/certs"
 )
 

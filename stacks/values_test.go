@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 	"lab.dev/lab/stacks/certs"
 )
 

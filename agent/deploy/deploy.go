@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/yaml"
 
-	"lab.dev/lab/bootstrap/config"
-	"lab.dev/lab/bootstrap/kube"
+	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/kube"
 	"lab.dev/lab/manifests"
 )
 

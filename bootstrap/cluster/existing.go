@@ -8,7 +8,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 // existingProvider adopts a cluster lab did not create. It never deletes it:

@@ -8,7 +8,7 @@ import (
 	k3dconf "github.com/k3d-io/k3d/v5/pkg/config/v1alpha5"
 	"sigs.k8s.io/yaml"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 // K3sImage is the k3s node image for lab.yaml: cluster.nodeImage, else

@@ -9,7 +9,7 @@ import (
 	k3dconfig "github.com/k3d-io/k3d/v5/pkg/config"
 	"sigs.k8s.io/yaml"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 // lab.yaml → k3d v1alpha5 SimpleConfig: HA servers, agents, GPU agents,

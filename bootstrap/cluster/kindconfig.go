@@ -6,7 +6,7 @@ import (
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 // GPUNodeLabel marks kind GPU workers (what the device plugin and the Ollama

@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"lab.dev/lab/bootstrap/cluster/kwok"
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 var listAll = metav1.ListOptions{}

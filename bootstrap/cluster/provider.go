@@ -12,7 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 // Node is one node as status shows it.

@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/terraform-exec/tfexec"
 	"sigs.k8s.io/yaml"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 )
 
 // ErrNoTerraform: cluster.provisioner is terraform but no binary was found.

@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 	"lab.dev/lab/nvidia"
 )
 

@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 	"lab.dev/lab/nvidia"
 )
 

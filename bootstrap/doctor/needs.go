@@ -3,7 +3,7 @@ package doctor
 import (
 	"sort"
 
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 	"lab.dev/lab/nvidia"
 )
 

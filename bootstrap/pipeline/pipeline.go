@@ -16,8 +16,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/bootstrap/cluster"
-	"lab.dev/lab/bootstrap/config"
-	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks"
 )
 

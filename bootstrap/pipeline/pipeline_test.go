@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"lab.dev/lab/bootstrap/config"
-	"lab.dev/lab/bootstrap/ui"
+	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/ui"
 )
 
 func TestDiffAndRecreate(t *testing.T) {

@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"lab.dev/lab/bootstrap/kube"
+	"lab.dev/lab/core/kube"
 	"os"
 	"path/filepath"
 	"sort"

@@ -4,7 +4,7 @@ package integration
 
 import (
 	"context"
-	"lab.dev/lab/bootstrap/kube"
+	"lab.dev/lab/core/kube"
 	"strings"
 	"testing"
 	"time"
@@ -19,7 +19,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"lab.dev/lab/agent/deploy"
-	"lab.dev/lab/bootstrap/config"
+	"lab.dev/lab/core/config"
 	"lab.dev/lab/test/harness"
 )
 

@@ -14,7 +14,7 @@ import (
 
 	"lab.dev/lab/agent"
 	"lab.dev/lab/agent/deploy"
-	"lab.dev/lab/bootstrap/kube"
+	"lab.dev/lab/core/kube"
 	"lab.dev/lab/test/harness"
 )
 

@@ -18,7 +18,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"sigs.k8s.io/yaml"
 
-	"lab.dev/lab/bootstrap/kube"
+	"lab.dev/lab/core/kube"
 	"lab.dev/lab/manifests"
 )
 

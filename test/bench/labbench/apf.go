@@ -24,8 +24,8 @@ import (
 	"k8s.io/client-go/rest"
 
 	"lab.dev/lab/agent/deploy"
-	"lab.dev/lab/bootstrap/config"
-	"lab.dev/lab/bootstrap/kube"
+	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/kube"
 	"lab.dev/lab/test/harness"
 )
 
