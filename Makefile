@@ -3,13 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/lab
-# Helm pulls in Go's plugin package, which makes the linker bind every symbol
-# at start (-z now); go-nvml's symbols only exist once libnvidia-ml is loaded,
-# so bind lazily or the binary dies at start (see shared/DESIGN.md).
-LDFLAGS := -s -w -X lab.dev/lab/cmd.version=$(VERSION) -extldflags=-Wl,-z,lazy
-export CGO_CFLAGS := -O2 -g -Wno-deprecated-declarations
-# The same for every test binary and for the lab binary the integration tests build.
-export GOFLAGS := -ldflags=-extldflags=-Wl,-z,lazy
+LDFLAGS := -s -w -X lab.dev/lab/cmd.version=$(VERSION)
 TESTBIN := $(shell test/bin/build.sh --print)
 export LAB_TESTBIN := $(TESTBIN)
 

@@ -3,7 +3,6 @@ module lab.dev/lab
 go 1.26.0
 
 require (
-	github.com/NVIDIA/go-nvml v0.13.4-1
 	github.com/docker/docker v27.0.3+incompatible
 	github.com/hashicorp/terraform-exec v0.26.0
 	github.com/k3d-io/k3d/v5 v5.8.3

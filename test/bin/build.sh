@@ -18,7 +18,7 @@ K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TER
 if [[ ${1:-} == --print ]]; then echo "$cache"; exit 0; fi
 
 mkdir -p "$cache"
-export GOFLAGS="-buildvcs=false -modcacherw" CGO_CFLAGS="${CGO_CFLAGS:-} -Wno-deprecated-declarations"
+export GOFLAGS="-buildvcs=false -modcacherw"
 log() { printf '[testbin] %s\n' "$*" >&2; }
 timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 

@@ -31,8 +31,7 @@ func buildLab(t *testing.T) string {
 			return
 		}
 		labBin = filepath.Join(dir, "lab")
-		// -z lazy as the Makefile links it: go-nvml symbols resolve only once NVML loads.
-		out, err := exec.Command("go", "build", "-ldflags=-extldflags=-Wl,-z,lazy", "-o", labBin, "../../cmd/lab").CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", labBin, "../../cmd/lab").CombinedOutput()
 		if err != nil {
 			labBinErr = err
 			labBin = string(out)
