@@ -75,7 +75,7 @@ func Load(name string, data []byte) (*Lab, error) {
 	if err := dec.Decode(&extra); err == nil {
 		return nil, Errors{{File: name, Line: extra.Line, Msg: "more than one YAML document; lab.yaml holds exactly one Lab"}}
 	}
-	w := &walker{file: name, lines: map[string]int{}}
+	w := &walker{file: name, lines: map[string]int{}, given: map[string]bool{}}
 	root := &doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
@@ -99,7 +99,7 @@ func Load(name string, data []byte) (*Lab, error) {
 	if err := json.Unmarshal(js, l); err != nil {
 		return nil, Errors{{File: name, Msg: err.Error()}}
 	}
-	SetDefaults(l)
+	setDefaults(l, defaulter{given: func(p string) bool { return w.given[p] }})
 	for _, e := range Validate(l) {
 		if structural[e.Path] {
 			continue
@@ -119,6 +119,7 @@ func Load(name string, data []byte) (*Lab, error) {
 type walker struct {
 	file  string
 	lines map[string]int
+	given map[string]bool // paths set to a non-null value
 	errs  Errors
 }
 
@@ -166,6 +167,9 @@ func (w *walker) walk(n *yaml.Node, t reflect.Type, path string) bool {
 	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
 		return true // an empty value leaves the default
+	}
+	if path != "" {
+		w.given[path] = true
 	}
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
