@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/dynamic"
 
+	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/core/ui"
 	"lab.dev/lab/gitops"
 )
@@ -38,7 +39,7 @@ func newGitOps(g *globals) *cobra.Command {
 			if url == "" {
 				return fmt.Errorf("--repo-url (or gitops.repo in lab.yaml) is required: the URL Argo CD will clone")
 			}
-			written, err := gitops.InitRepo(args[0], l, url)
+			written, err := pipeline.InitGitOpsRepo(args[0], l, url)
 			for _, f := range written {
 				fmt.Fprintln(g.ui.Out, filepath.Join(args[0], f))
 			}

@@ -20,7 +20,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/yaml"
 
-	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/manifests"
 )
@@ -120,8 +119,9 @@ func ApplicationCRD() (*unstructured.Unstructured, error) {
 
 // InitRepo writes the lab's GitOps content into dir as a repository layout:
 // <path>/ the child Applications, demo/ the demo workload, agent/ the agent's
-// RBAC and APF objects, and a README. Existing files are not overwritten.
-func InitRepo(dir string, l *config.Lab, repoURL string) ([]string, error) {
+// RBAC and APF objects (agentYAML, rendered by the caller: gitops does not
+// know the agent), and a README. Existing files are not overwritten.
+func InitRepo(dir string, l *config.Lab, repoURL string, agentYAML []byte) ([]string, error) {
 	p := ParamsFor(l, repoURL)
 	files := map[string][]byte{}
 	children, err := Children(p)
@@ -142,11 +142,7 @@ func InitRepo(dir string, l *config.Lab, repoURL string) ([]string, error) {
 	}); err != nil {
 		return nil, err
 	}
-	objs, err := deploy.Render(l, deploy.Parts(l)...)
-	if err != nil {
-		return nil, err
-	}
-	files["agent/agent.yaml"] = []byte(deploy.YAML(objs))
+	files["agent/agent.yaml"] = agentYAML
 	root, err := Root(p)
 	if err != nil {
 		return nil, err

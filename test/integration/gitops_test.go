@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/dynamic"
 
+	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/kube"
 	"lab.dev/lab/gitops"
@@ -141,7 +142,7 @@ func TestGitOpsApplicationsOnRealAPIServer(t *testing.T) {
 func TestLocalGitServerServesClone(t *testing.T) {
 	root := t.TempDir()
 	repo := filepath.Join(root, "lab")
-	written, err := gitops.InitRepo(repo, config.Default(), "http://127.0.0.1/lab")
+	written, err := pipeline.InitGitOpsRepo(repo, config.Default(), "http://127.0.0.1/lab")
 	if err != nil || len(written) < 4 {
 		t.Fatalf("init: %v %v", written, err)
 	}
