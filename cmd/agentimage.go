@@ -9,6 +9,7 @@ import (
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/core/state"
 )
 
 func newAgentImage(g *globals) *cobra.Command {
@@ -21,7 +22,7 @@ func newAgentImage(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dir := pipeline.LabDir(l.Metadata.Name)
+			dir := state.LabDir(l.Metadata.Name)
 			p, err := cluster.New(l, dir)
 			if err != nil {
 				return err

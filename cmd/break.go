@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/cluster/kwok"
-	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/core/state"
 )
 
 func newBreak(g *globals) *cobra.Command {
@@ -55,7 +55,7 @@ func newBreak(g *globals) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("no running lab %s: run `lab up` first: %w", l.Metadata.Name, err)
 			}
-			cl, err := kwok.Attach(pipeline.LabDir(l.Metadata.Name)+"/kwok", cfg)
+			cl, err := kwok.Attach(state.LabDir(l.Metadata.Name)+"/kwok", cfg)
 			if err != nil {
 				return err
 			}

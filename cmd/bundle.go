@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/doctor"
-	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/core/state"
 	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks"
 	"lab.dev/lab/stacks/certs"
@@ -27,7 +27,7 @@ func newBundle(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			dir := pipeline.LabDir(l.Metadata.Name)
+			dir := state.LabDir(l.Metadata.Name)
 			env := stacks.Env{Lab: l, Model: doctor.ResolveModel(l, 0), GPU: l.Cluster.GPUWorkers > 0}
 			if l.Stacks.Linkerd.IsEnabled() {
 				if env.Certs, err = certs.Ensure(filepath.Join(dir, "certs")); err != nil {

@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/core/state"
 	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks/certs"
 )
@@ -18,7 +18,7 @@ func certsDir(g *globals) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return filepath.Join(pipeline.LabDir(l.Metadata.Name), "certs"), nil
+	return filepath.Join(state.LabDir(l.Metadata.Name), "certs"), nil
 }
 
 func newCerts(g *globals) *cobra.Command {

@@ -6,7 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/cluster"
-	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/core/state"
 )
 
 // newCluster: `lab cluster create|delete` — the cluster alone, with no
@@ -26,7 +26,7 @@ func newCluster(g *globals) *cobra.Command {
 					return err
 				}
 				l.Cluster.Provisioner = ""
-				p, err := cluster.New(l, pipeline.LabDir(l.Metadata.Name))
+				p, err := cluster.New(l, state.LabDir(l.Metadata.Name))
 				if err != nil {
 					return err
 				}

@@ -21,8 +21,8 @@ import (
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/doctor"
-	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/state"
 )
 
 type diagnoseOpts struct {
@@ -135,7 +135,7 @@ func diagnoseConfig(g *globals, l *config.Lab, kubeconfig string) (*rest.Config,
 	if kubeconfig != "" {
 		return clientcmd.BuildConfigFromFlags("", kubeconfig)
 	}
-	if p, err := cluster.New(l, pipeline.LabDir(l.Metadata.Name)); err == nil {
+	if p, err := cluster.New(l, state.LabDir(l.Metadata.Name)); err == nil {
 		if ok, _ := p.Exists(context.Background()); ok {
 			return p.RESTConfig()
 		}

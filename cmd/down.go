@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/cluster"
-	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/state"
 )
 
 func newDown(g *globals) *cobra.Command {
@@ -24,7 +24,7 @@ func newDown(g *globals) *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			ctx := context.Background()
 			if all {
-				labs, err := pipeline.ListLabs()
+				labs, err := state.ListLabs()
 				if err != nil {
 					return err
 				}
@@ -58,7 +58,7 @@ func newDown(g *globals) *cobra.Command {
 }
 
 func down(ctx context.Context, g *globals, l *config.Lab, keepCerts bool) error {
-	dir := pipeline.LabDir(l.Metadata.Name)
+	dir := state.LabDir(l.Metadata.Name)
 	if _, err := os.Stat(dir); os.IsNotExist(err) {
 		g.ui.Progress("lab %s: nothing to remove", l.Metadata.Name)
 		return nil

@@ -17,6 +17,7 @@ import (
 	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/state"
 	"lab.dev/lab/nvidia"
 	"lab.dev/lab/stacks"
 	"lab.dev/lab/stacks/certs"
@@ -24,7 +25,7 @@ import (
 
 // labContext builds the pipeline context for the lab in lab.yaml.
 func (g *globals) labContext(l *config.Lab) (*pipeline.Context, error) {
-	dir := pipeline.LabDir(l.Metadata.Name)
+	dir := state.LabDir(l.Metadata.Name)
 	p, err := cluster.New(l, dir)
 	if err != nil {
 		return nil, err
@@ -36,7 +37,7 @@ func doctorEnv(l *config.Lab, offline bool, timeout time.Duration) *doctor.Env {
 	env := &doctor.Env{Lab: l, Host: doctor.SystemHost{}, GPU: nvidia.NVML(),
 		HTTP: &http.Client{Timeout: timeout}, Offline: offline, KwokBins: kwokBinResolver(l), Terraform: cluster.TerraformVersion,
 		Existing: func(ctx context.Context) (string, error) {
-			p, err := cluster.New(l, pipeline.LabDir(l.Metadata.Name))
+			p, err := cluster.New(l, state.LabDir(l.Metadata.Name))
 			if err != nil {
 				return "", err
 			}
@@ -98,7 +99,7 @@ func newUp(g *globals) *cobra.Command {
 			if dryRun {
 				return printPlan(ctx, g, pc, steps)
 			}
-			if err := pipeline.EnsureMeta(pc.Dir, pipeline.Meta{Name: l.Metadata.Name, Provider: l.Cluster.Provider, Created: time.Now().UTC(), Config: g.configPath}); err != nil {
+			if err := state.EnsureMeta(pc.Dir, state.Meta{Name: l.Metadata.Name, Provider: l.Cluster.Provider, Created: time.Now().UTC(), Config: g.configPath}); err != nil {
 				return err
 			}
 			g.ui.Progress("lab %s (%s), state in %s", l.Metadata.Name, l.Cluster.Provider, pc.Dir)

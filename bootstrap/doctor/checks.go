@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"lab.dev/lab/core/state"
 	"lab.dev/lab/nvidia"
 )
 
@@ -87,7 +88,7 @@ func checkMemory(_ context.Context, e *Env) Result {
 
 func checkDisk(_ context.Context, e *Env) Result {
 	n := e.needs()
-	dir := StateDir()
+	dir := state.Home()
 	free, err := e.Host.DiskFree(dir)
 	if err != nil {
 		return warn("cannot stat %s: %v", dir, err)
@@ -314,20 +315,4 @@ func checkEndpoints(ctx context.Context, e *Env) Result {
 		return Result{Status: Fail, Message: fmt.Sprintf("unreachable: %s", strings.Join(bad, ", ")), Details: out}
 	}
 	return Result{Status: OK, Message: fmt.Sprintf("%d repositories reachable", len(out)), Details: out}
-}
-
-// StateDir is where lab keeps per-lab host state (kubeconfigs, journals,
-// certificates): $LAB_HOME, else $XDG_STATE_HOME/lab, else ~/.local/state/lab.
-func StateDir() string {
-	if d := os.Getenv("LAB_HOME"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
-		return d + "/lab"
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return "/tmp/lab"
-	}
-	return home + "/.local/state/lab"
 }

@@ -1,4 +1,9 @@
-package pipeline
+// Package state owns where lab keeps a lab's host state — $LAB_HOME (else
+// $XDG_STATE_HOME/lab, else ~/.local/state/lab), one folder per lab under
+// labs/ — the meta.json that labels each lab for `lab down --all`, and the
+// one way lab writes a state file: atomically, so a process killed at any
+// instant leaves either the old file or the new one, never half of it.
+package state
 
 import (
 	"encoding/json"
@@ -7,9 +12,29 @@ import (
 	"path/filepath"
 	"sort"
 	"time"
-
-	"lab.dev/lab/bootstrap/doctor"
 )
+
+// Home is where lab keeps per-lab host state (kubeconfigs, journals,
+// certificates).
+func Home() string {
+	if d := os.Getenv("LAB_HOME"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "lab")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "/tmp/lab"
+	}
+	return filepath.Join(home, ".local", "state", "lab")
+}
+
+// LabsDir holds one folder per lab.
+func LabsDir() string { return filepath.Join(Home(), "labs") }
+
+// LabDir is the state folder of the lab called name.
+func LabDir(name string) string { return filepath.Join(LabsDir(), name) }
 
 // Meta labels a lab on the host: what `lab down --all --older-than` reads.
 type Meta struct {
@@ -19,23 +44,17 @@ type Meta struct {
 	Config   string    `json:"config,omitempty"` // lab.yaml it was made from
 }
 
-// LabsDir holds one folder per lab.
-func LabsDir() string { return filepath.Join(doctor.StateDir(), "labs") }
-
-// LabDir is the state folder of the lab called name.
-func LabDir(name string) string { return filepath.Join(LabsDir(), name) }
-
 // EnsureMeta creates dir and its meta.json unless present.
 func EnsureMeta(dir string, m Meta) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
 	p := filepath.Join(dir, "meta.json")
-	if _, err := os.Stat(p); err == nil {
+	if b, err := os.ReadFile(p); err == nil && json.Valid(b) {
 		return nil
 	}
 	b, _ := json.MarshalIndent(m, "", "  ")
-	return os.WriteFile(p, b, 0o600)
+	return WriteFile(p, b, 0o600)
 }
 
 // ListLabs reads every lab's meta.json, oldest first.
