@@ -44,7 +44,7 @@ func newBreak(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if l.Cluster.Provider != "kwok" {
+			if !l.Cluster.Capabilities().SimulatedNodes {
 				return fmt.Errorf("lab break drives pods through kwok's stages: it needs cluster.provider kwok (this lab is %s)", l.Cluster.Provider)
 			}
 			pc, err := g.labContext(l)

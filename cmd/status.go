@@ -69,7 +69,7 @@ func newStatus(g *globals) *cobra.Command {
 						st.Nodes, _ = cluster.Nodes(ctx, cs)
 						st.Agent = &component{}
 						st.Agent.Ready, st.Agent.Detail = deploy.Ready(ctx, cs, l)
-						if l.Stacks.Ollama.IsEnabled() && l.Cluster.Provider != "kwok" {
+						if l.Stacks.Ollama.IsEnabled() && !l.Cluster.Capabilities().SimulatedNodes {
 							gpu, _ := nvidia.NVML().Inspect()
 							st.Model = &component{}
 							st.Model.Ready, st.Model.Detail = stacks.ModelLoaded(ctx, cfg, cs, doctor.ResolveModel(l, gpu.LargestVRAM()))
@@ -95,7 +95,7 @@ func newStatus(g *globals) *cobra.Command {
 			}
 			st.LastUp, _ = pipeline.ReadJournal(pc.Dir)
 			want := len(cluster.KwokNodes(l))
-			if l.Cluster.Provider == "existing" {
+			if !l.Cluster.Capabilities().OwnsCluster {
 				want = len(st.Nodes)
 			}
 			st.Healthy = st.ClusterUp && st.NodesReady == len(st.Nodes) && len(st.Nodes) >= want

@@ -68,7 +68,7 @@ func Enabled(l *config.Lab) []Stack {
 // RuntimeClass "nvidia", then the NVIDIA device plugin on the GPU nodes, so
 // pods can ask for nvidia.com/gpu. Nil when the lab has no such workers.
 func GPUPlan(l *config.Lab) *Plan {
-	if (l.Cluster.Provider != "kind" && l.Cluster.Provider != "k3s") || l.Cluster.GPUWorkers == 0 {
+	if !l.Cluster.Capabilities().GPUWorkers || l.Cluster.GPUWorkers == 0 {
 		return nil
 	}
 	rc := &unstructured.Unstructured{Object: map[string]any{

@@ -119,7 +119,7 @@ func ollamaValues(e Env) map[string]any {
 		// Models survive pod restarts where the cluster has a default
 		// StorageClass (kind: standard, k3s: local-path); a kwok lab has no
 		// storage and its pods are simulated.
-		"persistentVolume": map[string]any{"enabled": e.Lab == nil || e.Lab.Cluster.Provider != "kwok", "size": "20Gi"},
+		"persistentVolume": map[string]any{"enabled": e.Lab == nil || e.Lab.Cluster.Capabilities().Storage, "size": "20Gi"},
 		"resources":        res("500m", "2Gi", "12Gi"),
 	}
 	if e.GPU {

@@ -64,3 +64,6 @@ func (p *existingProvider) Create(ctx context.Context) error {
 
 func (p *existingProvider) Delete(context.Context) error          { return nil }
 func (p *existingProvider) EnsureNodes(ctx context.Context) error { return nil }
+
+// Capabilities of the existing provider (see config.Capabilities).
+func (p *existingProvider) Capabilities() config.Capabilities { return p.lab.Cluster.Capabilities() }

@@ -180,3 +180,6 @@ func (p *k3sProvider) EnsureNodes(context.Context) error { return nil }
 func (p *k3sProvider) RESTConfig() (*rest.Config, error) {
 	return withRate(clientcmd.BuildConfigFromFlags("", p.Kubeconfig()))
 }
+
+// Capabilities of the k3s provider (see config.Capabilities).
+func (p *k3sProvider) Capabilities() config.Capabilities { return p.lab.Cluster.Capabilities() }

@@ -142,3 +142,6 @@ func (p *kindProvider) EnsureNodes(context.Context) error { return nil }
 func (p *kindProvider) RESTConfig() (*rest.Config, error) {
 	return withRate(clientcmd.BuildConfigFromFlags("", p.Kubeconfig()))
 }
+
+// Capabilities of the kind provider (see config.Capabilities).
+func (p *kindProvider) Capabilities() config.Capabilities { return p.lab.Cluster.Capabilities() }

@@ -112,3 +112,6 @@ func KwokNodes(l *config.Lab) []kwok.NodeSpec {
 	}
 	return nodes
 }
+
+// Capabilities of the kwok provider (see config.Capabilities).
+func (p *kwokProvider) Capabilities() config.Capabilities { return p.lab.Cluster.Capabilities() }

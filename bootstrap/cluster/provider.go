@@ -26,6 +26,9 @@ type Node struct {
 // Provider creates, finds and deletes a lab's cluster.
 type Provider interface {
 	Name() string
+	// Capabilities says what this provider can do (simulated nodes, GPU
+	// workers, which changes need a new cluster), as data.
+	Capabilities() config.Capabilities
 	// Exists reports whether the cluster was created (it may be stopped).
 	Exists(ctx context.Context) (bool, error)
 	// Healthy reports whether the cluster answers and why not.
@@ -48,7 +51,7 @@ type Retainer interface{ SetRetain(bool) }
 // New returns the provider lab.yaml asks for; dir is the lab's state folder.
 func New(l *config.Lab, dir string) (Provider, error) {
 	p, err := newProvider(l, dir)
-	if err != nil || l.Cluster.Provisioner != "terraform" || l.Cluster.Provider == "existing" {
+	if err != nil || l.Cluster.Provisioner != "terraform" || !l.Cluster.Capabilities().OwnsCluster {
 		return p, err
 	}
 	return newTerraform(l, dir, p), nil

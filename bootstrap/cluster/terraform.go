@@ -226,3 +226,6 @@ func TerraformVersion(ctx context.Context) (string, string, error) {
 	}
 	return bin, v.String(), nil
 }
+
+// Capabilities of the terraform provider (see config.Capabilities).
+func (p *terraformProvider) Capabilities() config.Capabilities { return p.lab.Cluster.Capabilities() }

@@ -99,10 +99,9 @@ func checkDisk(_ context.Context, e *Env) Result {
 	return Result{Status: OK, Message: fmt.Sprintf("%s free at %s, the lab needs about %s", human(free), dir, human(n.Disk)), Details: n}
 }
 
-func needsEngine(p string) bool { return p == "kind" || p == "k3s" }
 
 func checkEngine(ctx context.Context, e *Env) Result {
-	if !needsEngine(e.Lab.Cluster.Provider) {
+	if !e.Lab.Cluster.Capabilities().ContainerNodes {
 		return skip("provider %s needs no container engine", e.Lab.Cluster.Provider)
 	}
 	info, err := e.Host.Engine(ctx)
@@ -113,7 +112,7 @@ func checkEngine(ctx context.Context, e *Env) Result {
 }
 
 func checkInotify(_ context.Context, e *Env) Result {
-	if !needsEngine(e.Lab.Cluster.Provider) {
+	if !e.Lab.Cluster.Capabilities().ContainerNodes {
 		return skip("provider %s runs no kubelets on this kernel", e.Lab.Cluster.Provider)
 	}
 	w, err1 := e.Host.Sysctl("fs.inotify.max_user_watches")
@@ -147,7 +146,7 @@ func checkPorts(_ context.Context, e *Env) Result {
 }
 
 func checkKwokBins(_ context.Context, e *Env) Result {
-	if e.Lab.Cluster.Provider != "kwok" {
+	if !e.Lab.Cluster.Capabilities().HostBinaries {
 		return skip("provider is %s", e.Lab.Cluster.Provider)
 	}
 	if e.KwokBins == nil {
@@ -179,7 +178,7 @@ func checkTerraform(ctx context.Context, e *Env) Result {
 }
 
 func checkExisting(ctx context.Context, e *Env) Result {
-	if e.Lab.Cluster.Provider != "existing" {
+	if e.Lab.Cluster.Capabilities().OwnsCluster {
 		return skip("provider is %s", e.Lab.Cluster.Provider)
 	}
 	if e.Existing == nil {
@@ -192,7 +191,9 @@ func checkExisting(ctx context.Context, e *Env) Result {
 	return ok("%s", where)
 }
 
-func wantsGPU(e *Env) bool { return e.Lab.Cluster.GPUWorkers > 0 && e.Lab.Cluster.Provider != "kwok" }
+func wantsGPU(e *Env) bool {
+	return e.Lab.Cluster.GPUWorkers > 0 && e.Lab.Cluster.Capabilities().GPUWorkers
+}
 
 func checkNVML(_ context.Context, e *Env) Result {
 	info, err := e.GPUInfo()

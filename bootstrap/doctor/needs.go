@@ -49,16 +49,17 @@ func Estimate(l *config.Lab, vram uint64) Needs {
 		n.Disk += x.Disk
 	}
 	nodes := l.Cluster.ControlPlanes + l.Cluster.Workers + l.Cluster.GPUWorkers
-	switch l.Cluster.Provider {
-	case "kind", "k3s":
+	caps := l.Cluster.Capabilities()
+	switch {
+	case caps.ContainerNodes:
 		add(Need{What: "cluster nodes", CPUs: 0.5 * float64(nodes), Memory: uint64(nodes) * gib, Disk: 2*gib + uint64(nodes)*gib/2})
-	case "kwok":
+	case caps.SimulatedNodes:
 		add(Need{What: "kwok control plane", CPUs: 1, Memory: gib, Disk: gib})
 		return n // simulated nodes: stacks' pods take no host resources
 	}
 	s := l.Stacks
 	for name, st := range map[string]config.Stack{"argocd": s.ArgoCD, "linkerd": s.Linkerd, "prometheus": s.Prometheus, "ollama": s.Ollama.Stack} {
-		if st.IsEnabled() && l.Cluster.Provider != "existing" {
+		if st.IsEnabled() && caps.OwnsCluster {
 			add(stackNeeds[name])
 		}
 	}

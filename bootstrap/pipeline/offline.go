@@ -23,7 +23,7 @@ func (c *Context) modelMarker() string { return filepath.Join(c.Dir, "bundle", "
 // modelPending says whether a bundled model still has to be imported.
 func (c *Context) modelPending() (bool, string) {
 	m := c.bundle
-	if m == nil || m.Model == nil || !c.Lab.Stacks.Ollama.IsEnabled() || c.Provider.Name() == "kwok" {
+	if m == nil || m.Model == nil || !c.Lab.Stacks.Ollama.IsEnabled() || c.Provider.Capabilities().SimulatedNodes {
 		return false, ""
 	}
 	if b, err := os.ReadFile(c.modelMarker()); err == nil && strings.TrimSpace(string(b)) == modelID(m.Model) {
@@ -46,7 +46,7 @@ func (c *Context) importModel(ctx context.Context) error {
 	if m == nil || m.Model == nil || !c.Lab.Stacks.Ollama.IsEnabled() {
 		return nil
 	}
-	if c.Provider.Name() == "kwok" {
+	if c.Provider.Capabilities().SimulatedNodes {
 		c.UI.Progress("  ollama: model %s not imported (kwok pods are simulated: no Ollama runs)", m.Model.Name)
 		return nil
 	}

@@ -22,17 +22,17 @@ func TestDiffAndRecreate(t *testing.T) {
 	if len(cc) != 1 {
 		t.Fatalf("cluster changes %v", cc)
 	}
-	if NeedsRecreate("kwok", cc) {
+	if NeedsRecreate(config.Cluster{Provider: "kwok"}.Capabilities(), cc) {
 		t.Error("kwok adds nodes in place")
 	}
-	if !NeedsRecreate("k3s", cc) {
+	if !NeedsRecreate(config.Cluster{Provider: "k3s"}.Capabilities(), cc) {
 		t.Error("a k3d cluster's nodes change only by a recreate")
 	}
-	if !NeedsRecreate("kind", cc) {
+	if !NeedsRecreate(config.Cluster{Provider: "kind"}.Capabilities(), cc) {
 		t.Error("kind cannot add nodes to a running cluster")
 	}
 	b.Cluster.KubernetesVersion = "v1.36.0"
-	if !NeedsRecreate("kwok", ClusterChanges(Diff(a, b))) {
+	if !NeedsRecreate(config.Cluster{Provider: "kwok"}.Capabilities(), ClusterChanges(Diff(a, b))) {
 		t.Error("a version change must recreate")
 	}
 	if len(Diff(a, config.Default())) != 0 {

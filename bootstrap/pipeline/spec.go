@@ -112,8 +112,8 @@ func ClusterChanges(changes []Change) []Change {
 
 // NeedsRecreate reports whether changes can only be applied by a new
 // cluster. kind and k3d clusters are recreated for any change of their nodes.
-func NeedsRecreate(provider string, changes []Change) bool {
-	if (provider == "kind" || provider == "k3s") && len(changes) > 0 {
+func NeedsRecreate(caps config.Capabilities, changes []Change) bool {
+	if caps.RecreateOnChange && len(changes) > 0 {
 		return true
 	}
 	for _, c := range changes {

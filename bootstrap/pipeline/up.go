@@ -130,7 +130,7 @@ func UpSteps(preflight Preflight) []Step {
 			if _, err := c.applyObjects(ctx, false, root); err != nil {
 				return "", err
 			}
-			if c.Lab.Cluster.Provider == "kwok" {
+			if c.Provider.Capabilities().SimulatedNodes {
 				return "root Application created (simulated nodes: Argo CD does not reconcile, not waiting)", nil
 			}
 			cfg, err := c.Provider.RESTConfig()
@@ -322,7 +322,7 @@ func applySpec(ctx context.Context, c *Context) (string, error) {
 		return "", fmt.Errorf("%w:\n%s", ErrSpecChanged, diff)
 	}
 	c.UI.Progress("applying with --force:\n%s", diff)
-	if NeedsRecreate(c.Lab.Cluster.Provider, changes) {
+	if NeedsRecreate(c.Provider.Capabilities(), changes) {
 		if err := c.Provider.Delete(ctx); err != nil {
 			return "", fmt.Errorf("deleting the cluster to recreate it: %w", err)
 		}
@@ -333,7 +333,7 @@ func applySpec(ctx context.Context, c *Context) (string, error) {
 }
 
 func inspectNodes(ctx context.Context, c *Context) (bool, string, error) {
-	if c.Provider.Name() == "existing" {
+	if !c.Provider.Capabilities().OwnsCluster {
 		return true, "an existing cluster's nodes are its own", nil
 	}
 	cs, err := c.client()
@@ -344,7 +344,7 @@ func inspectNodes(ctx context.Context, c *Context) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	if n := c.Provider.Name(); n == "kind" || n == "k3s" {
+	if c.Provider.Capabilities().ContainerNodes {
 		want := c.Lab.Cluster.ControlPlanes + c.Lab.Cluster.Workers + c.Lab.Cluster.GPUWorkers
 		ready := 0
 		for _, n := range nodes {
