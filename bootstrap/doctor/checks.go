@@ -99,7 +99,6 @@ func checkDisk(_ context.Context, e *Env) Result {
 	return Result{Status: OK, Message: fmt.Sprintf("%s free at %s, the lab needs about %s", human(free), dir, human(n.Disk)), Details: n}
 }
 
-
 func checkEngine(ctx context.Context, e *Env) Result {
 	if !e.Lab.Cluster.Capabilities().ContainerNodes {
 		return skip("provider %s needs no container engine", e.Lab.Cluster.Provider)
