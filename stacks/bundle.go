@@ -295,7 +295,7 @@ func Offline(plans []Plan, m *BundleManifest, dir string) error {
 			if r.Chart.Version != "" && c.Version != r.Chart.Version {
 				return fmt.Errorf("release %s: bundle has %s %s, lab.yaml wants %s", r.Name, c.Name, c.Version, r.Chart.Version)
 			}
-			r.Chart = Source{Path: filepath.Join(dir, c.File)}
+			r.Chart = Source{Name: c.Name, Version: c.Version, Path: filepath.Join(dir, c.File)}
 		}
 	}
 	return nil

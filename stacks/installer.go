@@ -189,14 +189,10 @@ func (in *Installer) Ensure(ctx context.Context, r Release) (Outcome, error) {
 		out.Action, out.Revision = prefix(out.Recovered, "installed"), rel.Version
 		return out, nil
 	}
-	diff := ValuesDiff(last.Config, r.Values)
-	sameChart := last.Chart != nil && last.Chart.Metadata.Version == ch.Metadata.Version && last.Chart.Metadata.Name == ch.Metadata.Name
-	if last.Info.Status == release.StatusDeployed && sameChart && len(diff) == 0 {
+	status, diff := drift(last, ch.Metadata.Name, ch.Metadata.Version, r.Values)
+	if status == "" && len(diff) == 0 {
 		out.Action, out.Revision = "unchanged", last.Version
 		return out, nil
-	}
-	if !sameChart && last.Chart != nil {
-		diff = append([]string{fmt.Sprintf("chart: %s-%s → %s", last.Chart.Metadata.Name, last.Chart.Metadata.Version, out.Chart)}, diff...)
 	}
 	u := action.NewUpgrade(cfg)
 	u.SkipCRDs = true
@@ -297,16 +293,39 @@ func (in *Installer) UpToDate(r Release) (bool, string, error) {
 	if err != nil {
 		return false, "", err
 	}
-	switch {
-	case last.Info.Status != release.StatusDeployed:
-		return false, fmt.Sprintf("%s is %s", r.Name, last.Info.Status), nil
-	case r.Chart.Version != "" && last.Chart != nil && last.Chart.Metadata.Version != r.Chart.Version:
-		return false, fmt.Sprintf("%s chart %s, want %s", r.Name, last.Chart.Metadata.Version, r.Chart.Version), nil
+	status, diff := drift(last, r.Chart.Name, r.Chart.Version, r.Values)
+	if status != "" {
+		return false, r.Name + " is " + status, nil
 	}
-	if d := ValuesDiff(last.Config, r.Values); len(d) > 0 {
-		return false, fmt.Sprintf("%s values changed: %s", r.Name, strings.Join(d, "; ")), nil
+	if len(diff) > 0 {
+		return false, r.Name + ": " + strings.Join(diff, "; "), nil
 	}
 	return true, "", nil
+}
+
+// drift is how release last differs from the chart name@version with values:
+// its status when not deployed, then the chart change and the values that
+// differ. Ensure (which acts on it) and UpToDate (which `lab up` inspects
+// with) both decide with it, so they cannot disagree. An empty name or
+// version is not compared.
+func drift(last *release.Release, name, version string, values map[string]any) (status string, diff []string) {
+	if last.Info != nil && last.Info.Status != release.StatusDeployed {
+		status = last.Info.Status.String()
+	}
+	if m := chartMeta(last); m != nil && ((name != "" && m.Name != name) || (version != "" && m.Version != version)) {
+		if name == "" {
+			name = m.Name
+		}
+		diff = append(diff, fmt.Sprintf("chart: %s-%s → %s-%s", m.Name, m.Version, name, version))
+	}
+	return status, append(diff, ValuesDiff(last.Config, values)...)
+}
+
+func chartMeta(r *release.Release) *chart.Metadata {
+	if r.Chart == nil {
+		return nil
+	}
+	return r.Chart.Metadata
 }
 
 // Render returns the manifests the release would apply (helm template: a
