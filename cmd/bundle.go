@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/doctor"
+	"lab.dev/lab/core/engine"
 	"lab.dev/lab/core/state"
 	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks"
@@ -47,7 +48,7 @@ func newBundle(g *globals) *cobra.Command {
 			ctx := context.Background()
 			if !noImages {
 				eng, err := stacks.NewEngine(ctx)
-				if errors.Is(err, stacks.ErrNoEngine) {
+				if errors.Is(err, engine.ErrNoEngine) {
 					g.ui.Progress("%s no container engine (%v): the images are listed in bundle.json, not saved; an air-gapped host needs them from elsewhere", g.ui.Mark(ui.MarkWarn), err)
 				} else if err != nil {
 					return err

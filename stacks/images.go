@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,6 +13,8 @@ import (
 
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"lab.dev/lab/core/engine"
 )
 
 // BundleImage is one container image saved into a bundle (docker save
@@ -23,9 +24,6 @@ type BundleImage struct {
 	File   string `json:"file"`   // images/<name>.tar
 	SHA256 string `json:"sha256"` // of File
 }
-
-// ErrNoEngine: no container engine answers (images cannot be saved or loaded).
-var ErrNoEngine = errors.New("no container engine reachable")
 
 // Engine is the Docker API (Docker, or Podman's Docker-compatible socket
 // through DOCKER_HOST) — the engine kind and k3d run their nodes on.
@@ -39,7 +37,7 @@ func NewEngine(ctx context.Context) (*Engine, error) {
 	}
 	if _, err := cli.Ping(ctx); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("%w: %v", ErrNoEngine, err)
+		return nil, fmt.Errorf("%w: %v", engine.ErrNoEngine, err)
 	}
 	return &Engine{cli: cli}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"lab.dev/lab/core/engine"
 	"lab.dev/lab/core/state"
 	"lab.dev/lab/nvidia"
 )
@@ -105,7 +106,7 @@ func checkEngine(ctx context.Context, e *Env) Result {
 	}
 	info, err := e.Host.Engine(ctx)
 	if err != nil {
-		return fail("%v (looked at %s)", err, strings.Join(EngineSockets(), ", "))
+		return fail("%v (looked at %s)", err, strings.Join(engine.Sockets(), ", "))
 	}
 	return Result{Status: OK, Message: fmt.Sprintf("%s %s at %s", info.Name, info.Version, info.Socket), Details: info}
 }

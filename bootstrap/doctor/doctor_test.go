@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/engine"
 	"lab.dev/lab/nvidia"
 )
 
@@ -47,7 +48,7 @@ func (h fakeHost) LookPath(n string) (string, error) {
 }
 func (h fakeHost) Engine(context.Context) (EngineInfo, error) {
 	if h.engine == nil {
-		return EngineInfo{}, ErrNoEngine
+		return EngineInfo{}, engine.ErrNoEngine
 	}
 	return *h.engine, nil
 }

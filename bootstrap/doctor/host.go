@@ -16,6 +16,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"lab.dev/lab/core/engine"
 )
 
 // Host is the part of the machine checks look at; SystemHost is the real one.
@@ -36,9 +38,6 @@ type EngineInfo struct {
 	Version  string   `json:"version"`
 	Runtimes []string `json:"runtimes,omitempty"` // e.g. runc, nvidia
 }
-
-// ErrNoEngine means no Docker or Podman socket answered.
-var ErrNoEngine = errors.New("no container engine socket found")
 
 // SystemHost reads the real machine.
 type SystemHost struct{}
@@ -113,25 +112,11 @@ func (SystemHost) PortFree(addr string) error {
 // LookPath finds a program on PATH.
 func (SystemHost) LookPath(name string) (string, error) { return exec.LookPath(name) }
 
-// EngineSockets lists where lab looks for a Docker-API socket, in order:
-// DOCKER_HOST (unix only), Docker's default, rootless Docker, Podman.
-func EngineSockets() []string {
-	var s []string
-	if h := os.Getenv("DOCKER_HOST"); strings.HasPrefix(h, "unix://") {
-		s = append(s, strings.TrimPrefix(h, "unix://"))
-	}
-	s = append(s, "/var/run/docker.sock")
-	if xdg := os.Getenv("XDG_RUNTIME_DIR"); xdg != "" {
-		s = append(s, filepath.Join(xdg, "docker.sock"), filepath.Join(xdg, "podman", "podman.sock"))
-	}
-	return append(s, "/run/podman/podman.sock")
-}
-
 // Engine asks the first answering socket for /version and /info over the
 // Docker Engine API (Podman serves the same API).
 func (SystemHost) Engine(ctx context.Context) (EngineInfo, error) {
-	var lastErr error = ErrNoEngine
-	for _, sock := range EngineSockets() {
+	var lastErr error = engine.ErrNoEngine
+	for _, sock := range engine.Sockets() {
 		if _, err := os.Stat(sock); err != nil {
 			continue
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"lab.dev/lab/core/engine"
 	"lab.dev/lab/stacks"
 )
 
@@ -58,7 +59,7 @@ func TestK3sFailedCreateLeavesNothing(t *testing.T) {
 func needEngine(t *testing.T, ctx context.Context) *stacks.Engine {
 	t.Helper()
 	eng, err := stacks.NewEngine(ctx)
-	if errors.Is(err, stacks.ErrNoEngine) {
+	if errors.Is(err, engine.ErrNoEngine) {
 		t.Skipf("no container engine here (%v)", err)
 	} else if err != nil {
 		t.Fatal(err)
