@@ -19,6 +19,7 @@ import (
 	"lab.dev/lab/agent/digest"
 	"lab.dev/lab/agent/llm"
 	"lab.dev/lab/agent/report"
+	"lab.dev/lab/core/ui"
 )
 
 // Options shape one diagnosis.
@@ -31,7 +32,7 @@ type Options struct {
 	OnToken   func(string)          // streaming progress
 	Metrics   collect.MetricsSource // Prometheus, when the lab has it
 	TraceID   string
-	Log       func(format string, a ...any)
+	Log       ui.Logger // trace ids and model calls, at -v
 }
 
 // NewTraceID returns a random 128-bit id, hex.
@@ -50,10 +51,8 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 	if o.Budget <= 0 {
 		o.Budget = 1500
 	}
-	logf := o.Log
-	if logf == nil {
-		logf = func(string, ...any) {}
-	}
+	log := ui.Or(o.Log)
+	logf := func(format string, a ...any) { log.Debug(1, format, a...) }
 	b, err := collect.Collect(ctx, cs, namespace, pod, collect.Options{LogBytes: o.LogBytes, Metrics: o.Metrics})
 	if err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ func newDiagnose(g *globals) *cobra.Command {
 			ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 			defer cancel()
 			ao := agent.Options{NoLLM: o.noLLM, Budget: l.Agent.LLM.TokenBudget, Whitelist: whitelist(l), LogBytes: 256 << 10,
-				Log: func(f string, a ...any) { g.ui.Debug(1, f, a...) }}
+				Log: g.ui}
 			if o.prometheus != "" {
 				if ao.Metrics, err = collect.NewPrometheus(o.prometheus); err != nil {
 					return err

@@ -8,6 +8,8 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/release"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"lab.dev/lab/core/ui"
 )
 
 // Helm builds Helm SDK action configurations for the lab's kubeconfig: the one
@@ -15,7 +17,7 @@ import (
 type Helm struct {
 	Kubeconfig string
 	Context    string
-	Log        func(format string, v ...any)
+	Log        ui.Logger // Helm's own messages, at -vv
 }
 
 // Config returns an action.Configuration for namespace ("" = all, for list)
@@ -27,10 +29,8 @@ func (h Helm) Config(namespace string) (*action.Configuration, error) {
 		flags.Context = &h.Context
 	}
 	flags.Namespace = &namespace
-	log := h.Log
-	if log == nil {
-		log = func(string, ...any) {}
-	}
+	l := ui.Or(h.Log)
+	log := func(format string, v ...any) { l.Debug(2, format, v...) }
 	cfg := new(action.Configuration)
 	if err := cfg.Init(flags, namespace, "secret", log); err != nil {
 		return nil, fmt.Errorf("initialising Helm for %s: %w", h.Kubeconfig, err)

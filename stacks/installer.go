@@ -20,6 +20,8 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"k8s.io/client-go/kubernetes"
+
+	"lab.dev/lab/core/ui"
 )
 
 // Source says where a chart comes from: an HTTP chart repository (Repo +
@@ -64,14 +66,10 @@ type Installer struct {
 	Helm     Helm
 	CacheDir string // chart downloads and repository index cache
 	Client   kubernetes.Interface
-	Log      func(format string, a ...any)
+	Log      ui.Logger
 }
 
-func (in *Installer) logf(format string, a ...any) {
-	if in.Log != nil {
-		in.Log(format, a...)
-	}
-}
+func (in *Installer) logf(format string, a ...any) { ui.Or(in.Log).Debug(1, format, a...) }
 
 func (in *Installer) settings() *cli.EnvSettings {
 	s := cli.New()

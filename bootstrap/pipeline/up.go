@@ -274,7 +274,7 @@ func (c *Context) stackPlans() (*stacks.Installer, []stacks.Plan, error) {
 		err = stacks.Offline(plans, c.bundle, dir)
 	}
 	in := &stacks.Installer{Helm: stacks.Helm{Kubeconfig: c.Provider.Kubeconfig(), Context: c.Lab.Cluster.Context},
-		CacheDir: filepath.Join(c.Dir, "helm"), Client: cs, Log: func(f string, a ...any) { c.UI.Debug(1, f, a...) }}
+		CacheDir: filepath.Join(c.Dir, "helm"), Client: cs, Log: c.UI}
 	return in, plans, err
 }
 

@@ -9,6 +9,7 @@ import (
 	"helm.sh/helm/v3/pkg/action"
 	"helm.sh/helm/v3/pkg/chart"
 
+	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks"
 )
 
@@ -16,7 +17,7 @@ import (
 // chart installed with --wait (its Deployment's pod made Ready by kwok) is
 // listed deployed by stacks.Helm.Releases, as `lab status` shows it.
 func TestHelmInstallAndList(t *testing.T) {
-	h := stacks.Helm{Kubeconfig: cluster.Kubeconfig, Log: t.Logf}
+	h := stacks.Helm{Kubeconfig: cluster.Kubeconfig, Log: ui.Printf(t.Logf)}
 	cfg, err := h.Config("helm-smoke")
 	if err != nil {
 		t.Fatal(err)

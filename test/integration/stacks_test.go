@@ -24,6 +24,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
+	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks"
 )
 
@@ -87,7 +88,7 @@ func chartDir(t *testing.T, c *chart.Chart) string {
 }
 
 func installer(t *testing.T) *stacks.Installer {
-	return &stacks.Installer{Helm: stacks.Helm{Kubeconfig: cluster.Kubeconfig}, CacheDir: t.TempDir(), Client: cluster.Client, Log: t.Logf}
+	return &stacks.Installer{Helm: stacks.Helm{Kubeconfig: cluster.Kubeconfig}, CacheDir: t.TempDir(), Client: cluster.Client, Log: ui.Printf(t.Logf)}
 }
 
 func TestStackInstallNoopUpgrade(t *testing.T) {
