@@ -22,6 +22,7 @@ type UI struct {
 	Quiet     bool
 	Verbosity int
 	mu        sync.Mutex
+	spinning  bool // a spinner owns the current line of Err
 }
 
 // New builds a UI for the process's stdout and stderr.
@@ -66,7 +67,17 @@ func (u *UI) Progress(format string, a ...any) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.clearSpinner()
 	fmt.Fprintf(u.Err, format+"\n", a...)
+}
+
+// clearSpinner wipes the spinner's frame so a line printed during a step
+// starts at column 0 on a line of its own; the spinner redraws on its next
+// tick. Call with mu held.
+func (u *UI) clearSpinner() {
+	if u.spinning {
+		fmt.Fprint(u.Err, "\r\x1b[K")
+	}
 }
 
 // Debug prints on stderr when -v was given at least level times.
@@ -76,6 +87,7 @@ func (u *UI) Debug(level int, format string, a ...any) {
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
+	u.clearSpinner()
 	fmt.Fprintf(u.Err, "  "+format+"\n", a...)
 }
 
@@ -101,6 +113,9 @@ func (u *UI) spin(title string) func() {
 	if u.Quiet || !u.TTY {
 		return func() {}
 	}
+	u.mu.Lock()
+	u.spinning = true
+	u.mu.Unlock()
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -117,6 +132,7 @@ func (u *UI) spin(title string) func() {
 			case <-done:
 				u.mu.Lock()
 				fmt.Fprint(u.Err, "\r\x1b[K")
+				u.spinning = false
 				u.mu.Unlock()
 				return
 			case <-t.C:
