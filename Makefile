@@ -3,7 +3,7 @@ SHELL := /bin/bash
 GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 BIN := bin/lab
-LDFLAGS := -s -w -X lab.dev/lab/cmd.version=$(VERSION)
+LDFLAGS := -s -w -X lab.dev/lab/core/version.Version=$(VERSION)
 TESTBIN := $(shell test/bin/build.sh --print)
 export LAB_TESTBIN := $(TESTBIN)
 
@@ -16,7 +16,7 @@ build: ## build bin/lab with cgo (NVML)
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lab
 
 build-nocgo: ## build bin/lab-nocgo without cgo (no NVML)
-	CGO_ENABLED=0 $(GO) build -ldflags '-s -w -X lab.dev/lab/cmd.version=$(VERSION)' -o bin/lab-nocgo ./cmd/lab
+	CGO_ENABLED=0 $(GO) build -ldflags '-s -w -X lab.dev/lab/core/version.Version=$(VERSION)' -o bin/lab-nocgo ./cmd/lab
 
 IMAGE ?= lab.dev/lab:$(VERSION)
 image: build-nocgo ## the agent's container image (lab diagnose --in-cluster, lab agent serve), with Docker or Podman

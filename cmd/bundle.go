@@ -12,6 +12,7 @@ import (
 	"lab.dev/lab/core/engine"
 	"lab.dev/lab/core/state"
 	"lab.dev/lab/core/ui"
+	"lab.dev/lab/core/version"
 	"lab.dev/lab/stacks"
 	"lab.dev/lab/stacks/certs"
 )
@@ -40,7 +41,7 @@ func newBundle(g *globals) *cobra.Command {
 				return err
 			}
 			in := &stacks.Installer{CacheDir: filepath.Join(dir, "helm")}
-			o := stacks.BundleOptions{LabVersion: version, ModelRegistry: modelRegistry}
+			o := stacks.BundleOptions{LabVersion: version.Version, ModelRegistry: modelRegistry}
 			if l.Stacks.Ollama.IsEnabled() && !noModel {
 				o.Model = env.Model
 				g.ui.Progress("fetching model %s from %s", o.Model, modelRegistry)

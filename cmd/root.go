@@ -9,7 +9,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/ui"
 )
@@ -40,7 +39,6 @@ func (g *globals) loadLab() (*config.Lab, error) {
 
 func newRoot() (*cobra.Command, *globals) {
 	g := &globals{}
-	deploy.AgentImage = "lab.dev/lab:" + version // what `make image` tags for this build
 	root := &cobra.Command{
 		Use:           "lab",
 		Short:         "A GPU-backed Kubernetes lab on one workstation, and an SRE agent that diagnoses it with a local model",

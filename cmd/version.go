@@ -9,10 +9,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/version"
 )
-
-// version is set at build time: -ldflags "-X lab.dev/lab/cmd.version=v0.1.0".
-var version = "dev"
 
 func newVersion(g *globals) *cobra.Command {
 	var output string
@@ -23,9 +21,9 @@ func newVersion(g *globals) *cobra.Command {
 		RunE: func(c *cobra.Command, _ []string) error {
 			p := config.Pinned()
 			if output == "json" {
-				return json.NewEncoder(g.ui.Out).Encode(map[string]any{"version": version, "go": runtime.Version(), "pins": p})
+				return json.NewEncoder(g.ui.Out).Encode(map[string]any{"version": version.Version, "go": runtime.Version(), "pins": p})
 			}
-			fmt.Fprintf(g.ui.Out, "lab %s (%s, %s/%s)\n", version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+			fmt.Fprintf(g.ui.Out, "lab %s (%s, %s/%s)\n", version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 			for _, sec := range []struct {
 				title string
 				m     map[string]string

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/version"
 	"lab.dev/lab/manifests"
 )
 
@@ -38,7 +39,7 @@ func DiagnoseJob(l *config.Lab, s JobSpec) (*batchv1.Job, error) {
 		return nil, err
 	}
 	if s.Image == "" {
-		s.Image = AgentImage
+		s.Image = AgentImage()
 	}
 	if s.Output == "" {
 		s.Output = "markdown"
@@ -56,10 +57,10 @@ func DiagnoseJob(l *config.Lab, s JobSpec) (*batchv1.Job, error) {
 }
 
 // AgentImage is the image the in-cluster agent runs: lab's own static
-// binary, built by `make image` as lab.dev/lab:<lab version> (the lab
-// binary sets the tag to its own version) and loaded into kind and k3s
-// nodes by `lab up` / `lab agent image`; never pulled from a registry.
-var AgentImage = "lab.dev/lab:dev"
+// binary, built by `make image` as lab.dev/lab:<lab version> and loaded
+// into kind and k3s nodes by `lab up` / `lab agent image`; never pulled
+// from a registry.
+func AgentImage() string { return version.AgentImage() }
 
 // RunJob creates the Job, waits for its pod to finish and copies the pod's
 // log (the report) to w. It returns an error when the Job failed.

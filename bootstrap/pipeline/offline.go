@@ -105,7 +105,7 @@ func (c *Context) loadImages(ctx context.Context) error {
 	return nil
 }
 
-// LoadAgentImage copies the agent's image (deploy.AgentImage, from `make
+// LoadAgentImage copies the agent's image (deploy.AgentImage(), from `make
 // image`) from the local container engine into the lab's nodes, for `lab
 // diagnose --in-cluster` and `lab agent serve`. Providers whose nodes are
 // not lab's containers, or a host without the image, get a line saying so.
@@ -120,10 +120,10 @@ func (c *Context) LoadAgentImage(ctx context.Context) error {
 		return err
 	}
 	defer eng.Close()
-	if has, err := eng.Has(ctx, deploy.AgentImage); err != nil {
+	if has, err := eng.Has(ctx, deploy.AgentImage()); err != nil {
 		return err
 	} else if !has {
-		c.UI.Progress("  agent image %s is not in the local engine: build it with `make image`, then run `lab agent image` (until then the in-cluster agent cannot start)", deploy.AgentImage)
+		c.UI.Progress("  agent image %s is not in the local engine: build it with `make image`, then run `lab agent image` (until then the in-cluster agent cannot start)", deploy.AgentImage())
 		return nil
 	}
 	tmp, err := os.MkdirTemp("", "lab-agent-image-")
@@ -132,12 +132,12 @@ func (c *Context) LoadAgentImage(ctx context.Context) error {
 	}
 	defer os.RemoveAll(tmp)
 	archive := filepath.Join(tmp, "agent.tar")
-	if _, err := eng.Save(ctx, deploy.AgentImage, archive); err != nil {
+	if _, err := eng.Save(ctx, deploy.AgentImage(), archive); err != nil {
 		return err
 	}
 	if err := l.LoadImages(ctx, []string{archive}); err != nil {
 		return fmt.Errorf("loading the agent image: %w", err)
 	}
-	c.UI.Progress("  agent image %s loaded into the nodes", deploy.AgentImage)
+	c.UI.Progress("  agent image %s loaded into the nodes", deploy.AgentImage())
 	return nil
 }
