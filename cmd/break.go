@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/cluster/kwok"
 	"lab.dev/lab/core/state"
 )
@@ -47,11 +48,11 @@ func newBreak(g *globals) *cobra.Command {
 			if !l.Cluster.Capabilities().SimulatedNodes {
 				return fmt.Errorf("lab break drives pods through kwok's stages: it needs cluster.provider kwok (this lab is %s)", l.Cluster.Provider)
 			}
-			pc, err := g.labContext(l)
+			p, err := cluster.New(l, state.LabDir(l.Metadata.Name))
 			if err != nil {
 				return err
 			}
-			cfg, err := pc.Provider.RESTConfig()
+			cfg, err := p.RESTConfig()
 			if err != nil {
 				return fmt.Errorf("no running lab %s: run `lab up` first: %w", l.Metadata.Name, err)
 			}

@@ -2,9 +2,9 @@ package cmd
 
 import (
 	"k8s.io/client-go/rest"
-	"lab.dev/lab/core/kube"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/kube"
 )
 
 type deployCtx struct {

@@ -20,7 +20,7 @@ import (
 	"lab.dev/lab/agent/remediate"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/bootstrap/cluster"
-	"lab.dev/lab/bootstrap/doctor"
+	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/state"
 )
@@ -152,9 +152,12 @@ func llmClient(l *config.Lab, endpoint, model string) (*llm.Client, error) {
 	if model == "" {
 		model = a.Model
 	}
-	if model == "" {
-		info, _ := doctorEnv(l, true, time.Second).GPUInfo()
-		model = doctor.ResolveModel(l, info.LargestVRAM())
+	if model == "" { // the model the lab was brought up with; probe the GPU only without a lab
+		if m, err := pipeline.AppliedModel(state.LabDir(l.Metadata.Name)); err == nil && m != "" {
+			model = m
+		} else {
+			model = pipeline.Model(l, pipeline.DoctorEnv(l, true, time.Second))
+		}
 	}
 	return llm.New(endpoint, model, a.Timeout.Duration,
 		llm.Retry{Attempts: a.Retry.Attempts, Base: a.Retry.BaseDelay.Duration, Multiplier: a.Retry.Multiplier, Jitter: a.Retry.Jitter},

@@ -4,13 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/doctor"
-	"lab.dev/lab/core/ui"
+	"lab.dev/lab/bootstrap/pipeline"
 )
 
 func newDoctor(g *globals) *cobra.Command {
@@ -28,7 +27,7 @@ func newDoctor(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			env := doctorEnv(l, offline, timeout)
+			env := pipeline.DoctorEnv(l, offline, timeout)
 			rep := doctor.Run(c.Context(), env, doctor.Checks(), timeout+2*time.Second)
 			switch output {
 			case "json":
@@ -38,7 +37,7 @@ func newDoctor(g *globals) *cobra.Command {
 					return err
 				}
 			case "text":
-				printReport(g.ui, rep)
+				doctor.Write(g.ui.Out, g.ui, rep)
 			default:
 				return fmt.Errorf("--output: want text or json, got %q", output)
 			}
@@ -53,32 +52,4 @@ func newDoctor(g *globals) *cobra.Command {
 	c.Flags().DurationVar(&timeout, "timeout", 5*time.Second, "timeout of each network probe")
 	c.SetContext(context.Background())
 	return c
-}
-
-func printReport(u *ui.UI, rep doctor.Report) {
-	marks := map[doctor.Status]string{doctor.OK: ui.MarkOK, doctor.Warn: ui.MarkWarn, doctor.Fail: ui.MarkFail, doctor.Skip: ui.MarkSkip}
-	cat := ""
-	for _, o := range rep.Outcomes {
-		if o.Category != cat {
-			if cat != "" {
-				fmt.Fprintln(u.Out)
-			}
-			cat = o.Category
-			fmt.Fprintln(u.Out, u.Bold(cat))
-			fmt.Fprintln(u.Out, u.Bold(strings.Repeat("-", len(cat))))
-		}
-		fmt.Fprintf(u.Out, "%s %s: %s\n", u.Mark(marks[o.Status]), o.Description, o.Message)
-		if (o.Status == doctor.Warn || o.Status == doctor.Fail) && o.Hint != "" {
-			fmt.Fprintf(u.Out, "    hint: %s\n", o.Hint)
-		}
-	}
-	fmt.Fprintln(u.Out)
-	switch {
-	case !rep.Passed:
-		fmt.Fprintf(u.Out, "Status check results are %s (%d failed, %d warnings)\n", u.Mark(ui.MarkFail), rep.Failures, rep.Warnings)
-	case rep.Warnings > 0:
-		fmt.Fprintf(u.Out, "Status check results are %s (%d warnings)\n", u.Mark(ui.MarkWarn), rep.Warnings)
-	default:
-		fmt.Fprintf(u.Out, "Status check results are %s\n", u.Mark(ui.MarkOK))
-	}
 }

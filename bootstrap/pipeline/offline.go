@@ -9,6 +9,7 @@ import (
 
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
+	"lab.dev/lab/core/state"
 	"lab.dev/lab/stacks"
 )
 
@@ -20,9 +21,8 @@ import (
 
 func (c *Context) modelMarker() string { return filepath.Join(c.Dir, "bundle", "model-imported") }
 
-// modelPending says whether a bundled model still has to be imported.
-func (c *Context) modelPending() (bool, string) {
-	m := c.bundle
+// modelPending says whether bundle m's model still has to be imported.
+func (c *Context) modelPending(m *stacks.BundleManifest) (bool, string) {
 	if m == nil || m.Model == nil || !c.Lab.Stacks.Ollama.IsEnabled() || c.Provider.Capabilities().SimulatedNodes {
 		return false, ""
 	}
@@ -50,7 +50,7 @@ func (c *Context) importModel(ctx context.Context) error {
 		c.UI.Progress("  ollama: model %s not imported (kwok pods are simulated: no Ollama runs)", m.Model.Name)
 		return nil
 	}
-	if pending, _ := c.modelPending(); !pending {
+	if pending, _ := c.modelPending(m); !pending {
 		return nil
 	}
 	cfg, err := c.Provider.RESTConfig()
@@ -80,7 +80,7 @@ func (c *Context) importModel(ctx context.Context) error {
 		return err
 	}
 	c.UI.Progress("  ollama: model %s imported from the bundle and answers", m.Model.Name)
-	return os.WriteFile(c.modelMarker(), []byte(modelID(m.Model)+"\n"), 0o600)
+	return state.WriteFile(c.modelMarker(), []byte(modelID(m.Model)+"\n"), 0o600)
 }
 
 // loadImages puts the bundle's saved images into the nodes before the

@@ -16,7 +16,9 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/bootstrap/cluster"
+	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/state"
 	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks"
 )
@@ -31,8 +33,10 @@ type Context struct {
 	Model    string               // the Ollama model, resolved from VRAM by the caller ("" = by lab.yaml, CPU)
 	Bundle   string               // lab bundle archive: install charts from it, fetch nothing
 	Client   kubernetes.Interface // set once the cluster is reachable
+	Doctor   *doctor.Env          // the preflight's environment (nil: DoctorEnv)
 
-	bundle *stacks.BundleManifest // the opened Bundle, once
+	bundle    *stacks.BundleManifest // the opened Bundle, once
+	preflight *doctor.Report         // the preflight's report, once per run
 }
 
 // Step is one idempotent unit of `lab up`.
@@ -71,17 +75,14 @@ func ReadJournal(dir string) (Journal, error) {
 
 func writeJournal(dir string, j Journal) error {
 	b, _ := json.MarshalIndent(j, "", "  ")
-	tmp := JournalPath(dir) + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, JournalPath(dir))
+	return state.WriteFile(JournalPath(dir), b, 0o600)
 }
 
 // Result sums up a run.
 type Result struct {
-	Changed []string // steps that acted
-	Skipped []string // steps that had nothing to do
+	Changed    []string // steps that acted
+	Skipped    []string // steps that had nothing to do
+	Kubeconfig string   // the lab's kubeconfig, once up
 }
 
 // Run runs steps in order. A step whose Inspect says done is skipped with its
@@ -136,4 +137,20 @@ func Run(ctx context.Context, c *Context, steps []Step) (Result, error) {
 	}
 	j.Finished = time.Now().UTC()
 	return res, writeJournal(c.Dir, j)
+}
+
+// client is the lab's clientset, made once the cluster is reachable.
+func (c *Context) client() (kubernetes.Interface, error) {
+	if c.Client != nil {
+		return c.Client, nil
+	}
+	cfg, err := c.Provider.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err == nil {
+		c.Client = cs
+	}
+	return cs, err
 }

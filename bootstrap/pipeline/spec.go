@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/state"
 )
 
 // ErrSpecChanged is returned when lab.yaml changed the cluster in a way that
@@ -28,6 +29,7 @@ const (
 	SpecNamespace = "lab-system"
 	SpecConfigMap = "lab-spec"
 	appliedFile   = "applied.json"
+	modelFile     = "applied-model"
 )
 
 // Change is one field whose value differs between two specs.
@@ -141,8 +143,16 @@ func specJSON(l *config.Lab) string {
 	return string(b)
 }
 
-// recordSpec writes the applied spec to the cluster (ConfigMap) and the host.
-func recordSpec(ctx context.Context, cs kubernetes.Interface, dir string, l *config.Lab) error {
+// AppliedModel is the Ollama model the last successful `lab up` resolved
+// (stacks.ollama.model, or the one `auto` chose for the GPU).
+func AppliedModel(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, modelFile))
+	return strings.TrimSpace(string(b)), err
+}
+
+// recordSpec writes the applied spec and model to the cluster (ConfigMap)
+// and the host.
+func recordSpec(ctx context.Context, cs kubernetes.Interface, dir string, l *config.Lab, model string) error {
 	js := specJSON(l)
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SpecNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "lab"}}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -150,7 +160,7 @@ func recordSpec(ctx context.Context, cs kubernetes.Interface, dir string, l *con
 	}
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: SpecConfigMap, Namespace: SpecNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "lab"}},
-		Data:       map[string]string{"lab.json": js, "appliedAt": time.Now().UTC().Format(time.RFC3339)},
+		Data:       map[string]string{"lab.json": js, "model": model, "appliedAt": time.Now().UTC().Format(time.RFC3339)},
 	}
 	cmc := cs.CoreV1().ConfigMaps(SpecNamespace)
 	if cur, err := cmc.Get(ctx, SpecConfigMap, metav1.GetOptions{}); err == nil {
@@ -166,17 +176,20 @@ func recordSpec(ctx context.Context, cs kubernetes.Interface, dir string, l *con
 	} else {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, appliedFile), []byte(js), 0o600)
+	if err := state.WriteFile(filepath.Join(dir, modelFile), []byte(model+"\n"), 0o600); err != nil {
+		return err
+	}
+	return state.WriteFile(filepath.Join(dir, appliedFile), []byte(js), 0o600)
 }
 
-// recordedSpec reads the spec stored in the cluster ("" when none).
-func recordedSpec(ctx context.Context, cs kubernetes.Interface) (string, error) {
+// recordedSpec reads the spec and model stored in the cluster ("" when none).
+func recordedSpec(ctx context.Context, cs kubernetes.Interface) (spec, model string, err error) {
 	cm, err := cs.CoreV1().ConfigMaps(SpecNamespace).Get(ctx, SpecConfigMap, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return "", nil
+		return "", "", nil
 	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	return cm.Data["lab.json"], nil
+	return cm.Data["lab.json"], cm.Data["model"], nil
 }

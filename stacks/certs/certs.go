@@ -20,6 +20,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"lab.dev/lab/core/state"
 )
 
 // Names and lifetimes Linkerd expects.
@@ -48,24 +50,100 @@ type Set struct {
 	Issuer       *x509.Certificate
 }
 
-// Ensure loads the certificates in dir, creating the anchor and the issuer
-// when missing. An existing anchor is never replaced.
+// ErrBroken means a certificate file is there but unusable (truncated, not
+// PEM, or a key that does not belong to its certificate).
+var ErrBroken = errors.New("broken certificate file")
+
+// Ensure loads the certificates in dir, creating what is missing. The set is
+// checked whole, not by its first file: an anchor certificate without its
+// key (a run killed between the two files) is made anew, as is a missing or
+// unusable issuer pair (re-issued under the anchor). An existing, usable
+// anchor is never replaced; one whose key is broken is reported with the
+// file and the way out, since replacing it changes the mesh's root of trust.
 func Ensure(dir string) (*Set, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	if _, err := os.Stat(filepath.Join(dir, AnchorCert)); errors.Is(err, os.ErrNotExist) {
+	switch _, _, err := loadPair(dir, AnchorCert, AnchorKey); {
+	case errors.Is(err, os.ErrNotExist):
+		// Files are written key first, then certificate: a missing one means
+		// the anchor was never finished (or was removed), so there is nothing
+		// usable to keep.
 		if err := newAnchor(dir); err != nil {
 			return nil, err
 		}
+		_ = os.Remove(filepath.Join(dir, IssuerCert)) // re-issued below under the new anchor
+	case err != nil:
+		return nil, fmt.Errorf("%w; to start over with a new trust anchor, remove %s (lab up then reinstalls Linkerd with it)", err, dir)
 	}
-	if _, err := os.Stat(filepath.Join(dir, IssuerCert)); errors.Is(err, os.ErrNotExist) {
+	if _, _, err := loadPair(dir, IssuerCert, IssuerKey); err != nil {
 		if err := Rotate(dir); err != nil {
 			return nil, err
 		}
 	}
 	return Load(dir)
 }
+
+// loadPair reads a certificate and its private key and checks they belong
+// together. A missing file wraps os.ErrNotExist; anything unusable, ErrBroken.
+func loadPair(dir, certName, keyName string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	cb, err := os.ReadFile(filepath.Join(dir, certName))
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := os.ReadFile(filepath.Join(dir, keyName))
+	if err != nil {
+		return nil, nil, err
+	}
+	cblk, _ := pem.Decode(cb)
+	kblk, _ := pem.Decode(kb)
+	if cblk == nil {
+		return nil, nil, fmt.Errorf("%w: %s is not PEM", ErrBroken, filepath.Join(dir, certName))
+	}
+	if kblk == nil {
+		return nil, nil, fmt.Errorf("%w: %s is not PEM", ErrBroken, filepath.Join(dir, keyName))
+	}
+	cert, err := x509.ParseCertificate(cblk.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrBroken, filepath.Join(dir, certName), err)
+	}
+	key, err := x509.ParseECPrivateKey(kblk.Bytes)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: %s: %v", ErrBroken, filepath.Join(dir, keyName), err)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, nil, fmt.Errorf("%w: %s is not the key of %s", ErrBroken, filepath.Join(dir, keyName), filepath.Join(dir, certName))
+	}
+	return cert, key, nil
+}
+
+// Ephemeral makes a throwaway set in memory (nothing is written): what a dry
+// run renders with before the lab's own certificates exist.
+func Ephemeral() (*Set, error) {
+	ader, akey, err := newCA(AnchorCN, AnchorLifetime, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	anchor, err := x509.ParseCertificate(ader)
+	if err != nil {
+		return nil, err
+	}
+	ider, ikey, err := newCA(IssuerCN, IssuerLifetime, anchor, akey)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := x509.ParseCertificate(ider)
+	if err != nil {
+		return nil, err
+	}
+	kb, err := x509.MarshalECPrivateKey(ikey)
+	if err != nil {
+		return nil, err
+	}
+	return &Set{AnchorPEM: string(certPEM(ader)), IssuerPEM: string(certPEM(ider)), IssuerKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})), Anchor: anchor, Issuer: issuer}, nil
+}
+
+func certPEM(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) }
 
 // Load reads the set from dir.
 func Load(dir string) (*Set, error) {
@@ -139,26 +217,9 @@ func newCA(cn string, lifetime time.Duration, parent *x509.Certificate, parentKe
 
 // Rotate issues a new issuer certificate and key signed by the anchor in dir.
 func Rotate(dir string) error {
-	ab, err := os.ReadFile(filepath.Join(dir, AnchorCert))
+	anchor, akey, err := loadPair(dir, AnchorCert, AnchorKey)
 	if err != nil {
 		return fmt.Errorf("reading the trust anchor: %w", err)
-	}
-	kb, err := os.ReadFile(filepath.Join(dir, AnchorKey))
-	if err != nil {
-		return fmt.Errorf("reading the trust anchor key: %w", err)
-	}
-	ablk, _ := pem.Decode(ab)
-	kblk, _ := pem.Decode(kb)
-	if ablk == nil || kblk == nil {
-		return errors.New("trust anchor files are not PEM")
-	}
-	anchor, err := x509.ParseCertificate(ablk.Bytes)
-	if err != nil {
-		return err
-	}
-	akey, err := x509.ParseECPrivateKey(kblk.Bytes)
-	if err != nil {
-		return err
 	}
 	der, key, err := newCA(IssuerCN, IssuerLifetime, anchor, akey)
 	if err != nil {
@@ -167,15 +228,18 @@ func Rotate(dir string) error {
 	return writePair(dir, IssuerCert, IssuerKey, der, key)
 }
 
+// writePair writes the key (0600), then the certificate, each atomically:
+// a kill at any instant leaves whole files, and a certificate on disk always
+// has its key beside it.
 func writePair(dir, certName, keyName string, der []byte, key *ecdsa.PrivateKey) error {
 	kb, err := x509.MarshalECPrivateKey(key)
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(filepath.Join(dir, keyName), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
+	if err := state.WriteFile(filepath.Join(dir, keyName), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, certName), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	return state.WriteFile(filepath.Join(dir, certName), certPEM(der), 0o644)
 }
 
 func serial() *big.Int {

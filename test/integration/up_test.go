@@ -4,7 +4,9 @@ package integration
 
 import (
 	"bufio"
+	"crypto/sha256"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -248,4 +250,71 @@ func labProcs(dir, name string) []string {
 		}
 	}
 	return out
+}
+
+// `lab up --dry-run` only reads: on a new lab it creates nothing, and on a
+// running lab (with Linkerd's certificates wanted but not made yet) the lab's
+// folder stays byte-identical — names, contents and modes.
+func TestDryRunLeavesTheLabFolderByteIdentical(t *testing.T) {
+	e := newLabEnv(t, "dry", 1)
+	code, out, errOut := e.run("up", "--dry-run")
+	if code != 0 || !strings.Contains(out, "plan for lab dry") || !strings.Contains(out, "cluster    would run") {
+		t.Fatalf("dry run of a new lab: %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(e.home, "labs")); !os.IsNotExist(err) {
+		t.Fatalf("the dry run of a new lab wrote state: %v", treeListing(t, e.home))
+	}
+	if code, _, errOut := e.run("up"); code != 0 {
+		t.Fatalf("up: %s", errOut)
+	}
+	// Turn Linkerd on: its certificates are not made yet, the dry run must
+	// say so instead of making them.
+	y, _ := os.ReadFile(e.cfg)
+	os.WriteFile(e.cfg, []byte(strings.Replace(string(y), "linkerd: {enabled: false}", "linkerd: {enabled: true}", 1)), 0o644)
+	dir := filepath.Join(e.home, "labs", "dry")
+	before := treeListing(t, dir)
+	code, out, errOut = e.run("up", "--dry-run")
+	if code != 0 || !strings.Contains(out, "stacks     would run (Linkerd's trust anchor and issuer are not made yet)") {
+		t.Errorf("dry run after linkerd was enabled: %d\n%s\n%s", code, out, errOut)
+	}
+	if after := treeListing(t, dir); after != before {
+		t.Errorf("the dry run changed the lab's folder:\nbefore:\n%s\nafter:\n%s", before, after)
+	}
+}
+
+// treeListing is every file under dir with its mode and SHA-256, but for
+// what the lab's running components write themselves (etcd's data, logs).
+func treeListing(t *testing.T, dir string) string {
+	t.Helper()
+	var b strings.Builder
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && d.Name() == "etcd" {
+			return filepath.SkipDir
+		}
+		if strings.HasSuffix(p, ".log") {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		sum := ""
+		if fi.Mode().IsRegular() {
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			sum = fmt.Sprintf("%x", sha256.Sum256(data))
+		}
+		rel, _ := filepath.Rel(dir, p)
+		fmt.Fprintf(&b, "%s %v %s\n", rel, fi.Mode(), sum)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
 }

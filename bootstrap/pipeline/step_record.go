@@ -1,0 +1,33 @@
+package pipeline
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+)
+
+// record keeps the applied lab.yaml (and the model it resolved to) in
+// ConfigMap lab-system/lab-spec and on the host, for the next up's diff,
+// `lab status` and `lab diagnose`.
+var recordStep = Step{Name: "record",
+	Inspect: func(ctx context.Context, c *Context) (bool, string, error) {
+		cs, err := c.client()
+		if err != nil {
+			return false, "", err
+		}
+		got, model, err := recordedSpec(ctx, cs)
+		if err != nil {
+			return false, "", err
+		}
+		host, herr := os.ReadFile(filepath.Join(c.Dir, appliedFile))
+		hostModel, _ := AppliedModel(c.Dir)
+		ok := got == specJSON(c.Lab) && herr == nil && string(host) == got && model == c.Model && hostModel == c.Model
+		return ok, "applied spec already recorded", nil
+	},
+	Apply: func(ctx context.Context, c *Context) (string, error) {
+		cs, err := c.client()
+		if err != nil {
+			return "", err
+		}
+		return "ConfigMap " + SpecNamespace + "/" + SpecConfigMap, recordSpec(ctx, cs, c.Dir, c.Lab, c.Model)
+	}}
