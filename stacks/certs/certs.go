@@ -143,7 +143,9 @@ func Ephemeral() (*Set, error) {
 	return &Set{AnchorPEM: string(certPEM(ader)), IssuerPEM: string(certPEM(ider)), IssuerKeyPEM: string(pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb})), Anchor: anchor, Issuer: issuer}, nil
 }
 
-func certPEM(der []byte) []byte { return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}) }
+func certPEM(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
 
 // Load reads the set from dir.
 func Load(dir string) (*Set, error) {
