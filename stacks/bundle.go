@@ -188,8 +188,40 @@ func writeTarGz(out string, manifest []byte, files map[string]string) error {
 	return err
 }
 
-// OpenBundle extracts a bundle into dir and verifies every chart's digest.
+// OpenBundle extracts a bundle into dir and verifies every file's digest.
+// It extracts into a folder beside dir and renames it over dir only once all
+// is verified, so dir holds a whole, verified bundle or nothing: a run killed
+// while extracting (a model is gigabytes) leaves no half-extracted bundle that
+// a later run could mistake for a whole one.
 func OpenBundle(path, dir string) (*BundleManifest, error) {
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return nil, err
+	}
+	stale, _ := filepath.Glob(filepath.Join(parent, "."+filepath.Base(dir)+".extracting-*"))
+	for _, s := range stale { // left by a killed run
+		_ = os.RemoveAll(s)
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+".extracting-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(tmp) // gone after the rename; removed on any error
+	m, err := extractBundle(path, tmp)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return nil, err
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// extractBundle extracts the archive at path into dir and verifies it.
+func extractBundle(path, dir string) (*BundleManifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/state"
 )
 
 // k3sProvider runs k3s nodes as containers through k3d's Go library
@@ -132,7 +133,11 @@ func (p *k3sProvider) writeKubeconfig(ctx context.Context, cl *k3d.Cluster) erro
 	if err != nil {
 		return fmt.Errorf("kubeconfig of k3s cluster %s: %w", cl.Name, err)
 	}
-	return clientcmd.WriteToFile(*kc, p.Kubeconfig()) // 0600
+	b, err := clientcmd.Write(*kc)
+	if err != nil {
+		return err
+	}
+	return state.WriteFile(p.Kubeconfig(), b, 0o600)
 }
 
 // Delete removes the cluster's nodes, network and volumes — also the

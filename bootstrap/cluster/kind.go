@@ -14,6 +14,7 @@ import (
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/state"
 )
 
 // kindProvider drives kind through its Go library (sigs.k8s.io/kind/pkg/cluster).
@@ -102,7 +103,7 @@ func (p *kindProvider) writeKubeconfig() error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(p.Kubeconfig(), []byte(kc), 0o600)
+	return state.WriteFile(p.Kubeconfig(), []byte(kc), 0o600)
 }
 
 // writeMirrors puts containerd's hosts.toml for each mirror into every node.

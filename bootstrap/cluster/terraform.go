@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/state"
 )
 
 // ErrNoTerraform: cluster.provisioner is terraform but no binary was found.
@@ -152,7 +153,7 @@ func (p *terraformProvider) Create(ctx context.Context) error {
 		return err
 	}
 	for name, b := range files {
-		if err := os.WriteFile(filepath.Join(p.dir, name), b, 0o600); err != nil {
+		if err := state.WriteFile(filepath.Join(p.dir, name), b, 0o600); err != nil {
 			return err
 		}
 	}

@@ -19,7 +19,7 @@ import (
 // and the stacks step imports it from the bundle into the lab's Ollama
 // through a port-forward instead, and records that it did.
 
-func (c *Context) modelMarker() string { return filepath.Join(c.Dir, "bundle", "model-imported") }
+func (c *Context) modelMarker() string { return filepath.Join(c.Dir, "model-imported") }
 
 // modelPending says whether bundle m's model still has to be imported.
 func (c *Context) modelPending(m *stacks.BundleManifest) (bool, string) {

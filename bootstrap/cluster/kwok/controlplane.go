@@ -3,6 +3,7 @@ package kwok
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"lab.dev/lab/core/state"
 )
 
 // Options shape a control plane.
@@ -67,11 +70,7 @@ func LoadState(dir string) (State, error) {
 
 func (c *Cluster) saveState() error {
 	b, _ := json.MarshalIndent(c.State, "", "  ")
-	tmp := filepath.Join(c.Dir, stateFile+".tmp")
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(c.Dir, stateFile))
+	return state.WriteFile(filepath.Join(c.Dir, stateFile), b, 0o600)
 }
 
 // Running reports which components of a recorded control plane are alive.
@@ -258,10 +257,11 @@ func (c *Cluster) startEtcdAndAPIServer(ctx context.Context) error {
 }
 
 // WriteKubeconfig issues a client certificate for user in groups and writes a
-// kubeconfig for it (name.kubeconfig in the cluster dir), unless it exists.
+// kubeconfig for it (name.kubeconfig in the cluster dir), unless a usable one
+// exists: the kubeconfig and its certificate and key, issued by this CA.
 func (c *Cluster) WriteKubeconfig(name, user string, groups []string) (string, error) {
 	path := filepath.Join(c.Dir, name+".kubeconfig")
-	if _, err := os.Stat(path); err == nil {
+	if c.kubeconfigUsable(path, name) {
 		return path, nil
 	}
 	cert, key, err := c.PKI.Issue(name, user, groups)
@@ -273,7 +273,27 @@ func (c *Cluster) WriteKubeconfig(name, user string, groups []string) (string, e
 	cfg.AuthInfos[name] = &clientcmdapi.AuthInfo{ClientCertificate: cert, ClientKey: key}
 	cfg.Contexts["lab"] = &clientcmdapi.Context{Cluster: "lab", AuthInfo: name}
 	cfg.CurrentContext = "lab"
-	return path, clientcmd.WriteToFile(*cfg, path)
+	b, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return "", err
+	}
+	return path, state.WriteFile(path, b, 0o600)
+}
+
+// kubeconfigUsable says whether the kubeconfig at path, its client
+// certificate and key exist, belong together and chain to this CA, for the
+// current API server address.
+func (c *Cluster) kubeconfigUsable(path, name string) bool {
+	cfg, err := clientcmd.LoadFromFile(path)
+	if err != nil || cfg.Clusters["lab"] == nil || cfg.Clusters["lab"].Server != c.Server {
+		return false
+	}
+	pair, err := tls.LoadX509KeyPair(filepath.Join(c.Dir, name+".crt"), filepath.Join(c.Dir, name+".key"))
+	if err != nil || len(pair.Certificate) == 0 {
+		return false
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	return err == nil && leaf.CheckSignatureFrom(c.PKI.CACert) == nil
 }
 
 // ConfigFor returns a rest.Config authenticated as user in groups.

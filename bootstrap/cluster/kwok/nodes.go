@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/core/kube"
+	"lab.dev/lab/core/state"
 	"lab.dev/lab/manifests"
 )
 
@@ -48,7 +49,7 @@ func (c *Cluster) startKwok(ctx context.Context) error {
 		}
 	}
 	cfg := filepath.Join(c.Dir, "kwok.yaml")
-	if err := os.WriteFile(cfg, manifests.KwokConfig, 0o644); err != nil {
+	if err := state.WriteFile(cfg, manifests.KwokConfig, 0o644); err != nil {
 		return err
 	}
 	cert, key, err := c.PKI.Issue("kwok", "kwok", nil, "127.0.0.1", "localhost")

@@ -8,12 +8,15 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"math/big"
 	"net"
 	"os"
 	"path/filepath"
 	"time"
+
+	"lab.dev/lab/core/state"
 )
 
 // PKI is a throwaway certificate authority for one control plane.
@@ -24,32 +27,84 @@ type PKI struct {
 	CAFile string
 }
 
-// LoadOrCreatePKI reuses dir's CA when ca.crt and ca.key exist, else creates it.
+// PKI files. ca.crt is written last: it marks a finished set.
+const (
+	caCert = "ca.crt"
+	caKey  = "ca.key"
+	saKey  = "sa.key"
+	saPub  = "sa.pub"
+)
+
+// LoadOrCreatePKI reuses dir's PKI when the whole set is there and sound: the
+// CA certificate and its key (which must belong together) and the
+// service-account key pair. Without ca.crt the set was never finished (a
+// `lab up` killed while making it): it is made anew. With ca.crt but another
+// file missing or broken, the error names it and the way out.
 func LoadOrCreatePKI(dir string) (*PKI, error) {
-	certPEM, err1 := os.ReadFile(filepath.Join(dir, "ca.crt"))
-	keyPEM, err2 := os.ReadFile(filepath.Join(dir, "ca.key"))
-	if err1 != nil || err2 != nil {
+	if _, err := os.Stat(filepath.Join(dir, caCert)); errors.Is(err, os.ErrNotExist) {
 		return NewPKI(dir)
 	}
-	cb, _ := pem.Decode(certPEM)
-	kb, _ := pem.Decode(keyPEM)
-	if cb == nil || kb == nil {
-		return nil, fmt.Errorf("%s: unreadable ca.crt/ca.key", dir)
-	}
-	cert, err := x509.ParseCertificate(cb.Bytes)
+	p, err := loadPKI(dir)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the lab's control-plane PKI in %s is broken: %w; remove the lab with `lab down` and run `lab up` again", dir, err)
 	}
-	key, err := x509.ParseECPrivateKey(kb.Bytes)
-	if err != nil {
-		return nil, err
-	}
-	return &PKI{Dir: dir, CACert: cert, CAKey: key, CAFile: filepath.Join(dir, "ca.crt")}, nil
+	return p, nil
 }
 
-// NewPKI writes ca.crt/ca.key (ECDSA P-256, 0600) and the service-account
-// RSA key pair (sa.key, sa.pub) into dir.
+func loadPKI(dir string) (*PKI, error) {
+	blocks := map[string]*pem.Block{}
+	for _, name := range []string{caCert, caKey, saKey, saPub} {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("%s is not PEM", name)
+		}
+		blocks[name] = blk
+	}
+	cert, err := x509.ParseCertificate(blocks[caCert].Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", caCert, err)
+	}
+	key, err := x509.ParseECPrivateKey(blocks[caKey].Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", caKey, err)
+	}
+	if !key.PublicKey.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("%s is not the key of %s", caKey, caCert)
+	}
+	sa, err := x509.ParsePKCS1PrivateKey(blocks[saKey].Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", saKey, err)
+	}
+	pub, err := x509.ParsePKIXPublicKey(blocks[saPub].Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", saPub, err)
+	}
+	if !sa.PublicKey.Equal(pub) {
+		return nil, fmt.Errorf("%s is not the public key of %s", saPub, saKey)
+	}
+	return &PKI{Dir: dir, CACert: cert, CAKey: key, CAFile: filepath.Join(dir, caCert)}, nil
+}
+
+// NewPKI writes the service-account RSA key pair (sa.key, sa.pub), then the
+// CA's key and certificate (ECDSA P-256, 0600) into dir, each file
+// atomically and ca.crt last, so a kill at any instant leaves either a
+// finished set or one without ca.crt, which the next run makes anew.
 func NewPKI(dir string) (*PKI, error) {
+	sa, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	if err := writePEM(filepath.Join(dir, saKey), "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(sa)); err != nil {
+		return nil, err
+	}
+	pub, _ := x509.MarshalPKIXPublicKey(&sa.PublicKey)
+	if err := writePEM(filepath.Join(dir, saPub), "PUBLIC KEY", pub); err != nil {
+		return nil, err
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, err
@@ -68,23 +123,12 @@ func NewPKI(dir string) (*PKI, error) {
 		return nil, err
 	}
 	cert, _ := x509.ParseCertificate(der)
-	p := &PKI{Dir: dir, CACert: cert, CAKey: key, CAFile: filepath.Join(dir, "ca.crt")}
-	if err := writePEM(p.CAFile, "CERTIFICATE", der); err != nil {
-		return nil, err
-	}
+	p := &PKI{Dir: dir, CACert: cert, CAKey: key, CAFile: filepath.Join(dir, caCert)}
 	kb, _ := x509.MarshalECPrivateKey(key)
-	if err := writePEM(filepath.Join(dir, "ca.key"), "EC PRIVATE KEY", kb); err != nil {
+	if err := writePEM(filepath.Join(dir, caKey), "EC PRIVATE KEY", kb); err != nil {
 		return nil, err
 	}
-	sa, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		return nil, err
-	}
-	if err := writePEM(filepath.Join(dir, "sa.key"), "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(sa)); err != nil {
-		return nil, err
-	}
-	pub, _ := x509.MarshalPKIXPublicKey(&sa.PublicKey)
-	return p, writePEM(filepath.Join(dir, "sa.pub"), "PUBLIC KEY", pub)
+	return p, writePEM(p.CAFile, "CERTIFICATE", der)
 }
 
 // Issue writes name.crt/name.key signed by the CA. With hosts it is a serving
@@ -118,13 +162,13 @@ func (p *PKI) Issue(name, cn string, orgs []string, hosts ...string) (certFile, 
 		return "", "", err
 	}
 	certFile, keyFile = filepath.Join(p.Dir, name+".crt"), filepath.Join(p.Dir, name+".key")
-	if err := writePEM(certFile, "CERTIFICATE", der); err != nil {
+	kb, _ := x509.MarshalECPrivateKey(key)
+	if err := writePEM(keyFile, "EC PRIVATE KEY", kb); err != nil {
 		return "", "", err
 	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	return certFile, keyFile, writePEM(keyFile, "EC PRIVATE KEY", kb)
+	return certFile, keyFile, writePEM(certFile, "CERTIFICATE", der)
 }
 
 func writePEM(path, typ string, der []byte) error {
-	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+	return state.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
 }
