@@ -25,7 +25,11 @@ func TestEnsureRebuildsAHalfMadeSet(t *testing.T) {
 		newAnchor bool   // the anchor is made anew
 		err       string // or Ensure refuses, naming this
 	}{
-		{"killed after the anchor key", func(d string) { os.Remove(filepath.Join(d, AnchorCert)); os.Remove(filepath.Join(d, IssuerCert)); os.Remove(filepath.Join(d, IssuerKey)) }, true, ""},
+		{"killed after the anchor key", func(d string) {
+			os.Remove(filepath.Join(d, AnchorCert))
+			os.Remove(filepath.Join(d, IssuerCert))
+			os.Remove(filepath.Join(d, IssuerKey))
+		}, true, ""},
 		{"killed after the anchor", func(d string) { os.Remove(filepath.Join(d, IssuerCert)); os.Remove(filepath.Join(d, IssuerKey)) }, false, ""},
 		{"killed after the issuer key", func(d string) { os.Remove(filepath.Join(d, IssuerCert)) }, false, ""},
 		{"issuer key truncated", func(d string) { os.WriteFile(filepath.Join(d, IssuerKey), []byte("-----BEGIN EC PRI"), 0o600) }, false, ""},
