@@ -25,6 +25,7 @@ type AppStatus struct {
 	Conditions []string `json:"conditions,omitempty"`
 	OutOfSync  []string `json:"outOfSync,omitempty"` // resources that differ from git
 	Unhealthy  []string `json:"unhealthy,omitempty"` // resources not Healthy, with messages
+	ReadError  string   `json:"readError,omitempty"` // the Application could not be read
 }
 
 // Ready is Synced and Healthy.
@@ -33,6 +34,8 @@ func (s AppStatus) Ready() bool { return s.Sync == "Synced" && s.Health == "Heal
 // Explain says in one line why an Application is not ready.
 func (s AppStatus) Explain() string {
 	switch {
+	case s.ReadError != "":
+		return s.Name + ": cannot read it: " + s.ReadError
 	case s.Sync == "" && s.Health == "":
 		return s.Name + ": no status yet (is the Argo CD application controller running?)"
 	case s.Ready():
@@ -120,37 +123,61 @@ func List(ctx context.Context, dyn dynamic.Interface, ns string) ([]AppStatus, e
 }
 
 // Wait polls the named Applications until all are Synced and Healthy, or
-// ctx ends; the error explains every one that is not ready.
+// ctx ends; the error explains every one that is not ready, from the last
+// round of reads that ctx's end did not cut short (a read cut short used to
+// show as "no status yet": the integration test's flake under load).
 func Wait(ctx context.Context, dyn dynamic.Interface, ns string, names []string, poll time.Duration) ([]AppStatus, error) {
+	var last []AppStatus // the last round whose reads were not cut short by ctx
 	for {
 		var sts []AppStatus
-		ready := true
+		ready, cut := true, false
 		for _, n := range names {
 			u, err := dyn.Resource(ApplicationGVR).Namespace(ns).Get(ctx, n, metav1.GetOptions{})
-			var st AppStatus
-			if err != nil {
-				st = AppStatus{Name: n, Message: err.Error()}
-			} else {
+			st := AppStatus{Name: n}
+			switch {
+			case err != nil && ended(ctx):
+				cut = true
+			case err != nil:
+				st.ReadError = err.Error()
+			default:
 				st = Evaluate(u)
 			}
 			ready = ready && st.Ready()
 			sts = append(sts, st)
 		}
-		if ready {
+		if !cut {
+			last = sts
+		}
+		if ready && !cut {
 			return sts, nil
 		}
 		select {
 		case <-ctx.Done():
+			if last == nil { // not one round finished: say so, not "no status"
+				return sts, fmt.Errorf("Applications not read before the deadline: %w", ctx.Err())
+			}
 			var why []string
-			for _, st := range sts {
+			for _, st := range last {
 				if !st.Ready() {
 					why = append(why, st.Explain())
 				}
 			}
-			return sts, fmt.Errorf("Applications not Synced/Healthy: %s", strings.Join(why, " | "))
+			return last, fmt.Errorf("Applications not Synced/Healthy: %s", strings.Join(why, " | "))
 		case <-time.After(poll):
 		}
 	}
+}
+
+// ended says whether ctx is over: cancelled, or past its deadline even when
+// its timer has not fired yet (under load client-go's rate limiter already
+// refuses the read then, with "would exceed context deadline", while
+// ctx.Err() is still nil).
+func ended(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && !time.Now().Before(dl)
 }
 
 // Sync asks Argo CD to sync an Application now, the way its CLI does: by
