@@ -43,6 +43,18 @@ func (p *kwokProvider) Healthy(ctx context.Context) (bool, string) {
 	if _, dead := st.Running(); len(dead) > 0 {
 		return false, "not running: " + strings.Join(dead, ", ")
 	}
+	// Every component, not only those recorded: an up killed after the API
+	// server started but before kwok was launched left kwok unrecorded, and
+	// without it no node ever becomes Ready.
+	var missing []string
+	for _, name := range kwok.Binaries {
+		if _, ok := st.PIDs[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return false, "not started yet: " + strings.Join(missing, ", ")
+	}
 	cfg, err := p.RESTConfig()
 	if err != nil {
 		return false, err.Error()
