@@ -36,23 +36,27 @@ type Ollama struct {
 // llama GGUF and registers it through the HTTP API (/api/blobs + /api/create).
 // Its answers are gibberish; they exercise shapes, streaming, errors and
 // JSON-schema constrained output, never content.
-func StartOllama(ctx context.Context, dir string) (o *Ollama, err error) {
-	bin, err := Bin("ollama")
-	if err != nil {
-		return nil, err
-	}
-	o = &Ollama{dir: dir, Model: TinyModel}
+func StartOllama(ctx context.Context, dir string) (_ *Ollama, err error) {
+	o := &Ollama{dir: dir, Model: TinyModel}
 	if dir == "" {
 		if o.dir, err = os.MkdirTemp("", "lab-ollama-"); err != nil {
 			return nil, err
 		}
 		o.temp = true
+	} else if err = os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("ollama's folder: %w", err)
 	}
+	// o is this function's own variable: `return nil, err` cannot turn the
+	// cleanup's receiver into nil (it did, and the cleanup panicked).
 	defer func() {
 		if err != nil {
 			o.Stop()
 		}
 	}()
+	bin, err := Bin("ollama")
+	if err != nil {
+		return nil, err
+	}
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
