@@ -5,9 +5,11 @@ package nvidia
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -59,4 +61,28 @@ func TestNVMLShimAgainstFakeLibrary(t *testing.T) {
 	if got := info.LargestVRAM(); got != 85520809984 {
 		t.Errorf("largest VRAM %d", got)
 	}
+}
+
+// TestNVMLOnRealGPU runs on a host with an NVIDIA driver (skips elsewhere):
+// what the shim reads must be a plausible GPU.
+func TestNVMLOnRealGPU(t *testing.T) {
+	info, err := NVML().Inspect()
+	if errors.Is(err, ErrNoDriver) {
+		t.Skip("no NVIDIA driver on this host")
+	}
+	if err != nil {
+		t.Fatalf("driver present but NVML failed: %v", err)
+	}
+	t.Logf("driver %s, CUDA %s, NVML %s", info.DriverVersion, info.CUDAVersion, info.NVMLVersion)
+	if info.DriverVersion == "" || info.CUDAVersion == "" || len(info.GPUs) == 0 {
+		t.Fatalf("implausible: %+v", info)
+	}
+	for _, g := range info.GPUs {
+		t.Logf("GPU %d: %s %s, %d MiB (%d MiB free), compute %s, MIG %v", g.Index, g.Name, g.UUID, g.MemoryTotalBytes>>20, g.MemoryFreeBytes>>20, g.ComputeCapability, g.MIGEnabled)
+		if !strings.HasPrefix(g.UUID, "GPU-") || g.Name == "" || g.MemoryTotalBytes < 1<<30 || g.MemoryFreeBytes > g.MemoryTotalBytes || g.ComputeCapability == "" {
+			t.Errorf("implausible GPU: %+v", g)
+		}
+	}
+	fit := FitModel(info.LargestVRAM())
+	t.Logf("model that fits %d GiB: %s", info.LargestVRAM()>>30, fit.Name)
 }
