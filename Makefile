@@ -7,7 +7,7 @@ LDFLAGS := -s -w -X lab.dev/lab/core/version.Version=$(VERSION)
 TESTBIN := $(shell test/bin/build.sh --print)
 export LAB_TESTBIN := $(TESTBIN)
 
-.PHONY: help build build-nocgo image unit test integration testbin lint fuzz demo bench clean
+.PHONY: help build build-nocgo image unit test integration prereqs testbin lint fuzz demo bench clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,13 +27,17 @@ image: build-nocgo ## the agent's container image (lab diagnose --in-cluster, la
 unit: ## unit tests only: fast, need nothing built
 	$(GO) test ./...
 
-testbin: ## build the real control plane, kwok and ollama into the cache (cold ≈ 10 min, warm: seconds)
+prereqs: ## check (as root: install) what make test needs, in seconds, before any long build
+	test/bin/prereqs.sh test
+
+testbin: prereqs ## build the real control plane, kwok, terraform and ollama into the cache (cold ≈ 16 min, warm: seconds)
 	test/bin/build.sh
 
 integration: testbin ## integration tests against real kube-apiserver + etcd + kwok + ollama
 	$(GO) test -tags integration -count=1 -timeout 30m ./test/... 
 
-test: build build-nocgo testbin ## everything CI runs: lint, unit, the built binaries start, integration
+test: prereqs ## everything CI runs: lint, unit, the built binaries start, integration
+	$(MAKE) build build-nocgo testbin
 	$(MAKE) lint
 	$(GO) test -count=1 ./...
 	./$(BIN) --help >/dev/null && ./bin/lab-nocgo --help >/dev/null && ./$(BIN) version
@@ -47,14 +51,11 @@ lint: ## go vet + gofmt check
 fuzz: ## fuzz the lab.yaml loader for 30s
 	$(GO) test -run=^$$ -fuzz=FuzzLoad -fuzztime=30s ./core/config/
 
-demo: build ## the quick start: kwok lab up, break a pod, diagnose it (rules only: the demo lab runs no model)
-	LAB_SKIP_TERRAFORM=1 test/bin/build.sh
-	./$(BIN) doctor -c examples/kwok.yaml
-	./$(BIN) up -c examples/kwok.yaml
-	./$(BIN) status -c examples/kwok.yaml
-	pod=$$(./$(BIN) break crashloop-oom -c examples/kwok.yaml | awk '{print $$3; exit}'); \
-	  ./$(BIN) diagnose "$$pod" -n demo --no-llm -c examples/kwok.yaml -o markdown
-	@echo "remove the lab with: ./$(BIN) down -c examples/kwok.yaml"
+demo: ## the quick start: kwok lab up, break a pod, diagnose it (rules only: the demo lab runs no model)
+	test/bin/prereqs.sh demo
+	$(MAKE) build
+	test/bin/build.sh demo
+	examples/demo.sh
 
 bench: build testbin ## run the benchmarks and rewrite BENCHMARKS.md
 	test/bench/run.sh
