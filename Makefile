@@ -49,7 +49,7 @@ lint: ## go vet + gofmt check
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 fuzz: ## fuzz the lab.yaml loader for 30s
-	$(GO) test -run=^$$ -fuzz=FuzzLoad -fuzztime=30s ./core/config/
+	$(GO) test -run=^$$ -fuzz=FuzzLoad -fuzztime=30s ./core/config/v1alpha1/
 
 demo: ## the quick start: kwok lab up, break a pod, diagnose it (rules only: the demo lab runs no model)
 	test/bin/prereqs.sh demo

@@ -1,7 +1,6 @@
 package cmd
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -23,9 +22,8 @@ func newConfig(g *globals) *cobra.Command {
 			}
 			switch output {
 			case "json":
-				e := json.NewEncoder(g.ui.Out)
-				e.SetIndent("", "  ")
-				return e.Encode(l)
+				_, err := fmt.Fprintf(g.ui.Out, "%s\n", config.Encode(l))
+				return err
 			case "yaml":
 				b, err := config.Template(l)
 				if err != nil {

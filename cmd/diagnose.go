@@ -159,9 +159,9 @@ func llmClient(l *config.Lab, endpoint, model string) (*llm.Client, error) {
 			model = pipeline.Model(l, pipeline.DoctorEnv(l, true, time.Second))
 		}
 	}
-	return llm.New(endpoint, model, a.Timeout.Duration,
-		llm.Retry{Attempts: a.Retry.Attempts, Base: a.Retry.BaseDelay.Duration, Multiplier: a.Retry.Multiplier, Jitter: a.Retry.Jitter},
-		&llm.Breaker{Ratio: a.Breaker.FailureRatio, Window: a.Breaker.Window.Duration, MinRequests: a.Breaker.MinRequests, Cooldown: a.Breaker.Cooldown.Duration})
+	return llm.New(endpoint, model, a.Timeout,
+		llm.Retry{Attempts: a.Retry.Attempts, Base: a.Retry.BaseDelay, Multiplier: a.Retry.Multiplier, Jitter: a.Retry.Jitter},
+		&llm.Breaker{Ratio: a.Breaker.FailureRatio, Window: a.Breaker.Window, MinRequests: a.Breaker.MinRequests, Cooldown: a.Breaker.Cooldown})
 }
 
 func runRemediation(ctx context.Context, g *globals, cs kubernetes.Interface, l *config.Lab, r *report.Report, o diagnoseOpts) error {

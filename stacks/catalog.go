@@ -113,7 +113,7 @@ func Plans(l *config.Lab, e Env) ([]Plan, error) {
 				version = st.Version
 			}
 			p.Releases = append(p.Releases, Release{Name: c.Release, Namespace: c.Namespace,
-				Chart: Source{Repo: c.Repo, Name: c.Name, Version: version}, Values: v, Timeout: st.Timeout.Duration})
+				Chart: Source{Repo: c.Repo, Name: c.Name, Version: version}, Values: v, Timeout: st.Timeout})
 		}
 		plans = append(plans, p)
 	}

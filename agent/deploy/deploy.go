@@ -46,7 +46,7 @@ func Parts(l *config.Lab) []Part {
 	if l.Agent.Remediation.Enabled {
 		parts = append(parts, Remediation)
 	}
-	if l.Agent.APF.Enabled != nil && *l.Agent.APF.Enabled {
+	if l.Agent.APF.Enabled {
 		parts = append(parts, APF)
 	}
 	return parts

@@ -19,7 +19,7 @@ func Ready(ctx context.Context, cs kubernetes.Interface, l *config.Lab) (bool, s
 	if _, err := cs.CoreV1().ServiceAccounts(ns).Get(ctx, ServiceAccount, metav1.GetOptions{}); err != nil {
 		return false, fmt.Sprintf("ServiceAccount %s/%s: %v (lab up, or lab agent apply)", ns, ServiceAccount, err)
 	}
-	if e := l.Agent.APF.Enabled; e == nil || !*e {
+	if !l.Agent.APF.Enabled {
 		return true, fmt.Sprintf("ServiceAccount %s/%s (APF off)", ns, ServiceAccount)
 	}
 	dangling, msg, err := flowSchemaDangling(ctx, cs)

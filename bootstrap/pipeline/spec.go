@@ -73,7 +73,7 @@ func flatten(l *config.Lab) map[string]string {
 	if l == nil {
 		return out
 	}
-	b, _ := json.Marshal(l)
+	b := config.Encode(l)
 	var v any
 	_ = json.Unmarshal(b, &v)
 	var walk func(prefix string, v any)
@@ -134,14 +134,10 @@ func ReadApplied(dir string) (*config.Lab, error) {
 	if err != nil {
 		return nil, err
 	}
-	var l config.Lab
-	return &l, json.Unmarshal(b, &l)
+	return config.Decode(b)
 }
 
-func specJSON(l *config.Lab) string {
-	b, _ := json.MarshalIndent(l, "", "  ")
-	return string(b)
-}
+func specJSON(l *config.Lab) string { return string(config.Encode(l)) }
 
 // AppliedModel is the Ollama model the last successful `lab up` resolved
 // (stacks.ollama.model, or the one `auto` chose for the GPU).

@@ -50,7 +50,7 @@ var gitopsStep = Step{Name: "gitops",
 		if err != nil {
 			return "", err
 		}
-		wctx, cancel := context.WithTimeout(ctx, c.Lab.Stacks.ArgoCD.Timeout.Duration)
+		wctx, cancel := context.WithTimeout(ctx, c.Lab.Stacks.ArgoCD.Timeout)
 		defer cancel()
 		if _, err := gitops.Wait(wctx, dyn, gitops.Namespace, []string{gitops.RootName}, 3*time.Second); err != nil {
 			return "", err
@@ -59,7 +59,7 @@ var gitopsStep = Step{Name: "gitops",
 	}}
 
 func (c *Context) gitopsOn() bool {
-	return c.Lab.Stacks.ArgoCD.IsEnabled() && c.Lab.GitOps.Enabled != nil && *c.Lab.GitOps.Enabled
+	return c.Lab.Stacks.ArgoCD.IsEnabled() && c.Lab.GitOps.Enabled
 }
 
 // rootApp renders the root Application; with no gitops.repo the lab's own

@@ -1,183 +1,54 @@
 package config
 
 import (
-	"encoding/json"
 	"errors"
-	"flag"
-	"os"
-	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
+
+	v1 "lab.dev/lab/core/config/v1alpha1"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// golden compares got with testdata/<name>, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
-	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
+// The conversion loses nothing: internal → v1alpha1 → internal is the
+// identity on a lab with every field set, and Encode/Decode round-trips.
+func TestConversionRoundTrip(t *testing.T) {
+	l := Default()
+	l.Cluster.Provisioner, l.Cluster.NodeImage, l.Cluster.Kubeconfig, l.Cluster.Context = "terraform", "img:1", "/k", "ctx"
+	l.Cluster.Workers, l.Cluster.GPUWorkers, l.Cluster.Kwok.BinDir = 3, 2, "/bin"
+	l.Cluster.RegistryMirrors = []Mirror{{Registry: "docker.io", Endpoint: "http://m:5000"}}
+	l.Cluster.PortMappings = []PortMapping{{ContainerPort: 80, HostPort: 8080, ListenAddress: "0.0.0.0", Protocol: "UDP"}}
+	l.Stacks.Linkerd.Enabled, l.Stacks.Prometheus.Version = false, "1.2.3"
+	l.Stacks.Ollama.Values, l.Stacks.Ollama.Timeout, l.Stacks.Ollama.Model = map[string]any{"a": "b"}, 3*time.Minute, "llama3:8b"
+	l.GitOps.Repo, l.Agent.LLM.Model, l.Agent.LLM.Retry.Jitter = "http://git", "m", 0
+	l.Agent.Remediation.Enabled, l.Agent.Remediation.MaxReplicas, l.Agent.APF.Enabled = true, 0, false
+	if got := FromV1alpha1(ToV1alpha1(l)); !reflect.DeepEqual(got, l) {
+		t.Errorf("round trip differs:\n got %+v\nwant %+v", got, l)
 	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
+	got, err := Decode(Encode(l))
+	if err != nil || !reflect.DeepEqual(got, l) {
+		t.Errorf("Encode/Decode: %v\n got %+v\nwant %+v", err, got, l)
 	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
-}
-
-func TestFixtures(t *testing.T) {
-	files, _ := filepath.Glob("testdata/*.yaml")
-	if len(files) < 8 {
-		t.Fatalf("expected the valid-*/invalid-* fixtures, found %d", len(files))
-	}
-	for _, f := range files {
-		name := strings.TrimSuffix(filepath.Base(f), ".yaml")
-		t.Run(name, func(t *testing.T) {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			l, err := Load(filepath.Base(f), data)
-			switch {
-			case strings.HasPrefix(name, "valid-"):
-				if err != nil {
-					t.Fatalf("want valid, got:\n%v", err)
-				}
-				js, _ := json.MarshalIndent(l, "", "  ")
-				golden(t, name+".golden.json", append(js, '\n'))
-			case strings.HasPrefix(name, "invalid-"):
-				if err == nil {
-					t.Fatal("want an error, got none")
-				}
-				if !errors.Is(err, ErrInvalid) {
-					t.Errorf("error does not wrap ErrInvalid: %v", err)
-				}
-				for _, line := range strings.Split(err.Error(), "\n") {
-					if !strings.HasPrefix(line, filepath.Base(f)+":") {
-						t.Errorf("error line lacks file name: %q", line)
-					}
-				}
-				golden(t, name+".golden.txt", []byte(err.Error()+"\n"))
-			}
-		})
+	// Every field of the internal type is set above, so a field the
+	// conversion forgets shows up as a difference: guard that it stays so.
+	if n := reflect.TypeOf(Lab{}).NumField(); n != 5 {
+		t.Errorf("Lab has %d fields: extend this test", n)
 	}
 }
 
-// Every problem of invalid-many.yaml is reported at once, each on its line.
-func TestAllErrorsAtOnce(t *testing.T) {
-	data, _ := os.ReadFile("testdata/invalid-many.yaml")
-	_, err := Load("lab.yaml", data)
-	var es Errors
-	if !errors.As(err, &es) {
-		t.Fatalf("want Errors, got %T %v", err, err)
+func TestLoadDispatchesOnAPIVersion(t *testing.T) {
+	l, err := Load("lab.yaml", []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\ncluster: {provider: kwok, workers: 0}\nagent: {llm: {retry: {jitter: 0}}}\n"))
+	if err != nil || l.Cluster.Provider != "kwok" || l.Agent.LLM.Retry.Jitter != 0 || l.Agent.LLM.Timeout != 120*time.Second || !l.Stacks.ArgoCD.Enabled {
+		t.Fatalf("%+v %v", l, err)
 	}
-	want := map[string]int{
-		"metadata.name":                    4,
-		"cluster.provider":                 6,
-		"cluster.workers":                  7,
-		"cluster.gpuWorkrs":                8,
-		"cluster.controlPlanes":            9,
-		"cluster.portMappings[0].hostPort": 12,
-		"stacks.ollama.timeout":            15,
-		"agent.apf.handSize":               19,
-		"agent.llm.retry.jitter":           22,
+	_, err = Load("lab.yaml", []byte("apiVersion: lab.dev/v9\nkind: Lab\n"))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `lab.yaml:1: apiVersion: unknown apiVersion "lab.dev/v9"`) {
+		t.Errorf("unknown version: %v", err)
 	}
-	got := map[string]int{}
-	for _, e := range es {
-		got[e.Path] = e.Line
+	if _, err := Load("lab.yaml", []byte("kind: Lab\n")); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "apiVersion") {
+		t.Errorf("missing version: %v", err)
 	}
-	for path, line := range want {
-		if got[path] != line {
-			t.Errorf("%s: want line %d, got %d (all: %v)", path, line, got[path], es)
-		}
-	}
-	if s := es.Error(); !strings.Contains(s, "lab.yaml:7: cluster.workers: must be >= 0, got -1") {
-		t.Errorf("missing the canonical message in:\n%s", s)
-	}
-}
-
-func TestUnknownFieldSuggests(t *testing.T) {
-	_, err := Load("x.yaml", []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\ncluster:\n  wrokers: 2\n"))
-	if err == nil || !strings.Contains(err.Error(), `x.yaml:4: cluster.wrokers: unknown field (did you mean "workers"?)`) {
-		t.Fatalf("got %v", err)
-	}
-}
-
-func TestDefaultsRoundTrip(t *testing.T) {
-	b, err := Template(Default())
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := Load("template", b)
-	if err != nil {
-		t.Fatalf("lab init's output does not load:\n%v\n%s", err, b)
-	}
-	a, _ := json.Marshal(l)
-	d, _ := json.Marshal(Default())
-	if string(a) != string(d) {
-		t.Errorf("template does not round-trip to the defaults:\n%s\n%s", a, d)
-	}
-}
-
-// The repo-root lab.yaml is the documented default lab: exactly `lab init`.
-func TestRepoLabYAMLIsTemplate(t *testing.T) {
-	want, _ := Template(Default())
-	got, err := os.ReadFile("../../lab.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if *update {
-		os.WriteFile("../../lab.yaml", want, 0o644)
-		return
-	}
-	if string(got) != string(want) {
-		t.Errorf("lab.yaml differs from `lab init` output; run go test ./bootstrap/config -update")
-	}
-}
-
-func TestSchema(t *testing.T) {
-	b, err := Schema()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var s map[string]any
-	if err := json.Unmarshal(b, &s); err != nil {
-		t.Fatal(err)
-	}
-	props := s["properties"].(map[string]any)
-	cluster := props["cluster"].(map[string]any)["properties"].(map[string]any)
-	prov := cluster["provider"].(map[string]any)
-	if got := prov["enum"]; len(got.([]any)) != 4 {
-		t.Errorf("provider enum = %v", got)
-	}
-	if cluster["workers"].(map[string]any)["minimum"] != float64(0) {
-		t.Errorf("workers minimum = %v", cluster["workers"])
-	}
-	ollama := props["stacks"].(map[string]any)["properties"].(map[string]any)["ollama"].(map[string]any)["properties"].(map[string]any)
-	for _, k := range []string{"enabled", "version", "values", "model"} {
-		if _, ok := ollama[k]; !ok {
-			t.Errorf("stacks.ollama lacks %s (inline embed flattened?)", k)
-		}
-	}
-	golden(t, "schema.golden.json", append(b, '\n'))
-}
-
-func TestPinned(t *testing.T) {
-	p := Pinned()
-	for _, k := range []string{"kubernetes", "etcd", "kwok", "ollama"} {
-		if p.Components[k] == "" {
-			t.Errorf("components.%s not pinned", k)
-		}
-	}
-	for _, k := range []string{"argo-cd", "linkerd-crds", "linkerd-control-plane", "kube-prometheus-stack", "ollama"} {
-		if p.Charts[k] == "" {
-			t.Errorf("charts.%s not pinned", k)
-		}
+	if d, w := Default(), FromV1alpha1(v1.Default()); !reflect.DeepEqual(d, w) {
+		t.Error("Default differs from v1alpha1's")
 	}
 }

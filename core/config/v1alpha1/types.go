@@ -1,11 +1,14 @@
-// Package config owns lab.yaml: its versioned types, strict loading that
-// reports every problem at once with file:line and field path, the defaults
-// (applied in one place, Default), validation, the JSON Schema (lab schema)
-// and the commented template (lab init).
+// Package v1alpha1 is lab.yaml's wire format, apiVersion lab.dev/v1alpha1:
+// its types, strict loading that reports every problem at once with
+// file:line and field path, the defaults (applied in one place, only to
+// fields the file does not give), validation, the JSON Schema (lab schema)
+// and the commented template (lab init). The rest of lab reads the internal
+// type in package config, converted from this one; a v1alpha2 is a sibling
+// package plus a conversion, as kind does it.
 //
 // Field documentation lives in `doc` struct tags so the schema, the template
 // and the reference stay in step with the types.
-package config
+package v1alpha1
 
 import (
 	"encoding/json"

@@ -1,0 +1,126 @@
+// Package config is the lab as the rest of lab reads it: the internal type,
+// Go-native (time.Duration, plain bools, defaults applied), converted from
+// the versioned wire format a lab.yaml is written in (package v1alpha1,
+// the only version so far). Load reads a file of any known apiVersion,
+// Encode writes the current one; the applied spec and its diffs use it.
+package config
+
+import "time"
+
+// Lab is a whole lab.
+type Lab struct {
+	Metadata Metadata
+	Cluster  Cluster
+	Stacks   Stacks
+	GitOps   GitOps
+	Agent    Agent
+}
+
+// Metadata names the lab.
+type Metadata struct{ Name string }
+
+// Cluster is the cluster lab creates or adopts.
+type Cluster struct {
+	Provider          string // kind, k3s, kwok, existing
+	Provisioner       string // "" or terraform
+	KubernetesVersion string
+	NodeImage         string
+	ControlPlanes     int
+	Workers           int
+	GPUWorkers        int
+	RegistryMirrors   []Mirror
+	PortMappings      []PortMapping
+	Kubeconfig        string
+	Context           string
+	Kwok              Kwok
+}
+
+// Mirror maps a registry to a mirror endpoint.
+type Mirror struct{ Registry, Endpoint string }
+
+// PortMapping exposes a node port on the host.
+type PortMapping struct {
+	ContainerPort, HostPort int
+	ListenAddress, Protocol string
+}
+
+// Kwok configures the kwok provider.
+type Kwok struct {
+	BinDir, NodeCPU, NodeMemory string
+	NodeGPUs                    int
+}
+
+// Stacks are the platform components.
+type Stacks struct {
+	ArgoCD, Linkerd, Prometheus Stack
+	Ollama                      OllamaStack
+}
+
+// Stack is one Helm-installed component.
+type Stack struct {
+	Enabled bool
+	Version string
+	Values  map[string]any
+	Timeout time.Duration
+}
+
+// IsEnabled reports whether the stack is on.
+func (s Stack) IsEnabled() bool { return s.Enabled }
+
+// OllamaStack is the Ollama stack plus the model it serves.
+type OllamaStack struct {
+	Stack
+	Model string // "auto": chosen from the GPU's VRAM
+}
+
+// GitOps points Argo CD's root Application at a repository.
+type GitOps struct {
+	Enabled              bool
+	Repo, Revision, Path string
+}
+
+// Agent is lab's SRE agent.
+type Agent struct {
+	Namespace   string
+	Namespaces  []string
+	LLM         LLM
+	Remediation Remediation
+	APF         APF
+}
+
+// LLM is the agent's model endpoint and resilience settings.
+type LLM struct {
+	Endpoint, Model string
+	Timeout         time.Duration
+	TokenBudget     int
+	Retry           Retry
+	Breaker         Breaker
+}
+
+// Retry is a jittered exponential backoff.
+type Retry struct {
+	Attempts           int
+	BaseDelay          time.Duration
+	Multiplier, Jitter float64
+}
+
+// Breaker opens when too many calls failed in a window.
+type Breaker struct {
+	FailureRatio     float64
+	Window, Cooldown time.Duration
+	MinRequests      int
+}
+
+// Remediation is the whitelist of actions the agent may take.
+type Remediation struct {
+	Enabled     bool
+	Allowed     []string
+	MaxReplicas int
+}
+
+// APF is the agent's FlowSchema and PriorityLevelConfiguration.
+type APF struct {
+	Enabled                                    bool
+	NominalConcurrencyShares, Queues, HandSize int
+	QueueLengthLimit, MatchingPrecedence       int
+}
