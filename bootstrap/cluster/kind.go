@@ -14,6 +14,7 @@ import (
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/engine"
 	"lab.dev/lab/core/state"
 )
 
@@ -79,7 +80,7 @@ func (p *kindProvider) Create(ctx context.Context) error {
 		return err
 	}
 	err := p.kind.Create(p.lab.Metadata.Name,
-		kindcluster.CreateWithV1Alpha4Config(KindConfig(p.lab)),
+		kindcluster.CreateWithV1Alpha4Config(KindConfig(p.lab, engine.ReadNodeHost())),
 		kindcluster.CreateWithRetain(true), // logs first, then delete below
 		kindcluster.CreateWithWaitForReady(3*time.Minute),
 		kindcluster.CreateWithKubeconfigPath(p.Kubeconfig()),

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/engine"
 )
 
 // GPUNodeLabel marks kind GPU workers (what the device plugin and the Ollama
@@ -33,8 +34,10 @@ func NodeImage(l *config.Lab) string {
 // and GPU workers wired the way NVIDIA's nvkind does it — one
 // /var/run/nvidia-container-devices/<index> mount per GPU worker, which
 // nvidia-container-runtime (accept-nvidia-visible-devices-as-volume-mounts)
-// turns into that GPU inside the node.
-func KindConfig(l *config.Lab) *v1alpha4.Cluster {
+// turns into that GPU inside the node. On a restricted host (see
+// engine.NodeHost) the nodes are set up for it: containerd stops asking for
+// oom_score_adj it may not lower, and a v1.35+ kubelet accepts cgroup v1.
+func KindConfig(l *config.Lab, host engine.NodeHost) *v1alpha4.Cluster {
 	c := l.Cluster
 	img := NodeImage(l)
 	kc := &v1alpha4.Cluster{TypeMeta: v1alpha4.TypeMeta{Kind: "Cluster", APIVersion: "kind.x-k8s.io/v1alpha4"}, Name: l.Metadata.Name}
@@ -58,10 +61,33 @@ func KindConfig(l *config.Lab) *v1alpha4.Cluster {
 			ExtraMounts: []v1alpha4.Mount{{HostPath: "/dev/null", ContainerPath: fmt.Sprintf("/var/run/nvidia-container-devices/%d", i)}}})
 	}
 	if len(c.RegistryMirrors) > 0 {
-		kc.ContainerdConfigPatches = []string{`[plugins."io.containerd.grpc.v1.cri".registry]
-  config_path = "/etc/containerd/certs.d"`}
+		kc.ContainerdConfigPatches = append(kc.ContainerdConfigPatches, `[plugins."io.containerd.grpc.v1.cri".registry]
+  config_path = "/etc/containerd/certs.d"`)
+	}
+	if !host.CapSysResource {
+		// The kubelet lowers each sandbox's oom_score_adj, which needs
+		// CAP_SYS_RESOURCE; without it every sandbox fails ("can't get final
+		// child's PID from pipe: EOF"). containerd then keeps the adjustment
+		// within what it may set.
+		kc.ContainerdConfigPatches = append(kc.ContainerdConfigPatches, `[plugins."io.containerd.grpc.v1.cri"]
+  restrict_oom_score_adj = true`)
+	}
+	if host.CgroupV1 && minorVersion(c.KubernetesVersion) >= 35 {
+		// KEP-5573: from 1.35 the kubelet refuses cgroup v1 unless told not to.
+		kc.KubeadmConfigPatches = append(kc.KubeadmConfigPatches, `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+failCgroupV1: false`)
 	}
 	return kc
+}
+
+// minorVersion is 37 for "v1.37.0" (0 when unreadable).
+func minorVersion(v string) int {
+	var major, minor int
+	if _, err := fmt.Sscanf(v, "v%d.%d", &major, &minor); err != nil || major != 1 {
+		return 0
+	}
+	return minor
 }
 
 // MirrorHosts renders containerd's hosts.toml for each mirrored registry,

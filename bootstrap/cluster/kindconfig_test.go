@@ -11,19 +11,29 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/engine"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-// lab.yaml → kind v1alpha4: multi-node, GPU workers, mirrors, port mappings.
+// lab.yaml → kind v1alpha4: multi-node, GPU workers, mirrors, port mappings;
+// and the same on a restricted host (no CAP_SYS_RESOURCE, cgroup v1): the
+// containerd and kubelet patches.
 func TestKindConfigGolden(t *testing.T) {
-	for _, name := range []string{"kind-multinode", "kind-gpu-mirrors-ports"} {
+	open := engine.NodeHost{CapSysResource: true}
+	restricted := engine.NodeHost{CapSysResource: false, CgroupV1: true}
+	for _, c := range []struct {
+		name, lab string
+		host      engine.NodeHost
+	}{{"kind-multinode", "kind-multinode", open}, {"kind-gpu-mirrors-ports", "kind-gpu-mirrors-ports", open},
+		{"kind-multinode-restricted-host", "kind-multinode", restricted}} {
+		name := c.name
 		t.Run(name, func(t *testing.T) {
-			l, err := config.LoadFile(filepath.Join("testdata", name+".lab.yaml"))
+			l, err := config.LoadFile(filepath.Join("testdata", c.lab+".lab.yaml"))
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := yaml.Marshal(KindConfig(l))
+			b, err := yaml.Marshal(KindConfig(l, c.host))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -66,5 +76,20 @@ func TestNodeImagePinned(t *testing.T) {
 	l.Cluster.NodeImage = "registry.local/kindest/node:custom"
 	if NodeImage(l) != l.Cluster.NodeImage {
 		t.Error("cluster.nodeImage ignored")
+	}
+}
+
+// The kubelet patch only where it is needed: cgroup v1 and a v1.35+ node.
+func TestKindCgroupV1PatchOnlyFrom135(t *testing.T) {
+	l := config.Default()
+	for v, want := range map[string]bool{"v1.34.4": false, "v1.35.0": true, "v1.37.0": true, "bogus": false} {
+		l.Cluster.KubernetesVersion = v
+		got := len(KindConfig(l, engine.NodeHost{CapSysResource: true, CgroupV1: true}).KubeadmConfigPatches) > 0
+		if got != want {
+			t.Errorf("%s on cgroup v1: patched=%v, want %v", v, got, want)
+		}
+		if len(KindConfig(l, engine.NodeHost{CapSysResource: true}).KubeadmConfigPatches) > 0 {
+			t.Errorf("%s on cgroup v2 patched", v)
+		}
 	}
 }

@@ -65,6 +65,7 @@ type Env struct {
 	KwokBins  func() (string, error)                                      // resolves the kwok provider's binary folder
 	Existing  func(ctx context.Context) (string, error)                   // reaches the existing cluster: where, or why not
 	Terraform func(ctx context.Context) (path, version string, err error) // finds Terraform/OpenTofu and its version
+	NodeImage string                                                      // the node image a privileged container is probed with (kind)
 
 	gpuOnce sync.Once
 	gpuInfo nvidia.Info

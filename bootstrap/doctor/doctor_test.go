@@ -23,6 +23,8 @@ type fakeHost struct {
 	busy          map[string]bool
 	engine        *EngineInfo
 	paths         map[string]bool
+	node          engine.NodeHost
+	probe         func(image string) error
 }
 
 func (h fakeHost) CPUs() int                       { return h.cpus }
@@ -53,9 +55,18 @@ func (h fakeHost) Engine(context.Context) (EngineInfo, error) {
 	return *h.engine, nil
 }
 
+func (h fakeHost) NodeHost() engine.NodeHost { return h.node }
+func (h fakeHost) PrivilegedProbe(_ context.Context, image string) error {
+	if h.probe == nil {
+		return ErrImageAbsent
+	}
+	return h.probe(image)
+}
+
 func bigHost() fakeHost {
 	return fakeHost{cpus: 16, total: 64 * gib, avail: 48 * gib, free: 500 * gib, watches: 524288, inst: 512,
-		engine: &EngineInfo{Name: "docker", Socket: "/var/run/docker.sock", Version: "28.2.2", Runtimes: []string{"runc"}}}
+		engine: &EngineInfo{Name: "docker", Socket: "/var/run/docker.sock", Version: "28.2.2", Runtimes: []string{"runc"}},
+		node:   engine.NodeHost{CapSysResource: true}}
 }
 
 func outcome(t *testing.T, rep Report, id string) Outcome {
@@ -288,5 +299,64 @@ func TestTerraformCheck(t *testing.T) {
 		if r := checkTerraform(context.Background(), e); r.Status != tc.want {
 			t.Errorf("%s %v: %+v", tc.version, tc.err, r)
 		}
+	}
+}
+
+// Privileged node containers: started for real where the node image is
+// there; a bounding set without CAP_SYS_RESOURCE is fatal with Docker < 23
+// (it cannot start one) and a warning otherwise (lab patches containerd).
+func TestPrivilegedNodeContainers(t *testing.T) {
+	kind := config.Default()
+	restricted := engine.NodeHost{CapSysResource: false, CgroupV1: true}
+	old := &EngineInfo{Name: "docker", Socket: "/var/run/docker.sock", Version: "20.10.24+dfsg1"}
+	for _, c := range []struct {
+		name   string
+		host   func(h *fakeHost)
+		image  string
+		status Status
+		msg    string
+	}{
+		{"full bounding set, no image yet", func(h *fakeHost) {}, "", OK, "not started"},
+		{"full bounding set, probe starts", func(h *fakeHost) { h.probe = func(string) error { return nil } }, "kindest/node:x", OK, "from kindest/node:x starts"},
+		{"probe fails", func(h *fakeHost) {
+			h.node = restricted
+			h.probe = func(string) error { return errors.New("OCI runtime create failed: unable to apply caps") }
+		}, "kindest/node:x", Fail, "unable to apply caps"},
+		{"no CAP_SYS_RESOURCE, Docker 20", func(h *fakeHost) { h.node, h.engine = restricted, old }, "", Fail, "Docker 20.10.24+dfsg1 asks for every capability"},
+		{"no CAP_SYS_RESOURCE, Docker 28", func(h *fakeHost) { h.node = restricted }, "", Warn, "restrict_oom_score_adj"},
+		{"no CAP_SYS_RESOURCE, a wrapper runtime lets it start", func(h *fakeHost) {
+			h.node, h.engine, h.probe = restricted, old, func(string) error { return nil }
+		}, "kindest/node:x", Warn, "starts"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			h := bigHost()
+			c.host(&h)
+			env := &Env{Lab: kind, Host: h, GPU: noGPU, HTTP: http.DefaultClient, Offline: true, NodeImage: c.image}
+			o := outcome(t, Run(context.Background(), env, Checks(), 5*time.Second), "privileged")
+			if o.Status != c.status || !strings.Contains(o.Message, c.msg) {
+				t.Errorf("got %s %q, want %s containing %q", o.Status, o.Message, c.status, c.msg)
+			}
+		})
+	}
+	kwok := config.Default()
+	kwok.Cluster.Provider = "kwok"
+	if o := outcome(t, run(t, kwok, bigHost(), noGPU), "privileged"); o.Status != Skip {
+		t.Errorf("kwok: %+v", o)
+	}
+}
+
+func TestCgroupV1(t *testing.T) {
+	h := bigHost()
+	h.node.CgroupV1 = true
+	l := config.Default() // kind v1.37.0
+	if o := outcome(t, run(t, l, h, noGPU), "cgroups"); o.Status != Warn || !strings.Contains(o.Message, "failCgroupV1: false") {
+		t.Errorf("kind 1.37 on cgroup v1: %+v", o)
+	}
+	l.Cluster.Provider = "k3s"
+	if o := outcome(t, run(t, l, h, noGPU), "cgroups"); o.Status != Fail {
+		t.Errorf("k3s 1.37 on cgroup v1 (not patched): %+v", o)
+	}
+	if o := outcome(t, run(t, l, bigHost(), noGPU), "cgroups"); o.Status != OK {
+		t.Errorf("cgroup v2: %+v", o)
 	}
 }

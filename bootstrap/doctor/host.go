@@ -29,6 +29,8 @@ type Host interface {
 	PortFree(addr string) error
 	LookPath(name string) (string, error)
 	Engine(ctx context.Context) (EngineInfo, error)
+	NodeHost() engine.NodeHost                               // what the kernel allows node containers
+	PrivilegedProbe(ctx context.Context, image string) error // start a privileged container from image
 }
 
 // EngineInfo describes the container engine kind nodes run in.

@@ -39,6 +39,9 @@ func DoctorEnv(l *config.Lab, offline bool, timeout time.Duration) *doctor.Env {
 			}
 			return cfg.Host + " ready", cluster.APIReady(ctx, cfg)
 		}}
+	if l.Cluster.Provider == "kind" {
+		env.NodeImage = cluster.NodeImage(l) // probed as a privileged container if already present
+	}
 	for _, s := range stacks.Enabled(l) {
 		for _, ch := range s.Charts {
 			env.Endpoints = append(env.Endpoints, doctor.Endpoint{Name: ch.Name, URL: ch.Repo})

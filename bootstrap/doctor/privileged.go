@@ -1,0 +1,166 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"lab.dev/lab/core/engine"
+)
+
+// NodeHost reads what the kernel allows node containers.
+func (SystemHost) NodeHost() engine.NodeHost { return engine.ReadNodeHost() }
+
+// ErrImageAbsent means the probe's image is not in the engine (nothing is pulled).
+var ErrImageAbsent = fmt.Errorf("image not in the engine")
+
+// PrivilegedProbe starts a privileged container from image, as kind starts a
+// node (entrypoint /bin/true, removed after), through the Docker API on the
+// engine's socket. Nothing is pulled: an absent image is ErrImageAbsent.
+func (SystemHost) PrivilegedProbe(ctx context.Context, image string) error {
+	var sock string
+	for _, s := range engine.Sockets() {
+		if c, err := net.DialTimeout("unix", s, time.Second); err == nil {
+			c.Close()
+			sock = s
+			break
+		}
+	}
+	if sock == "" {
+		return engine.ErrNoEngine
+	}
+	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
+	call := func(method, path string, body any, out any) error {
+		var r io.Reader
+		if body != nil {
+			b, _ := json.Marshal(body)
+			r = bytes.NewReader(b)
+		}
+		req, err := http.NewRequestWithContext(ctx, method, "http://engine"+path, r)
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+		if resp.StatusCode/100 != 2 {
+			var m struct{ Message string }
+			if json.Unmarshal(b, &m) == nil && m.Message != "" {
+				return fmt.Errorf("%s", m.Message)
+			}
+			return fmt.Errorf("HTTP %d", resp.StatusCode)
+		}
+		if out != nil {
+			return json.Unmarshal(b, out)
+		}
+		return nil
+	}
+	if err := call(http.MethodGet, "/images/"+url.PathEscape(image)+"/json", nil, nil); err != nil {
+		return ErrImageAbsent
+	}
+	var created struct {
+		ID string `json:"Id"`
+	}
+	if err := call(http.MethodPost, "/containers/create", map[string]any{
+		"Image": image, "Entrypoint": []string{"/bin/true"}, "Cmd": []string{},
+		"Labels":     map[string]string{"app.kubernetes.io/managed-by": "lab", "lab.dev/probe": "privileged"},
+		"HostConfig": map[string]any{"Privileged": true, "CgroupnsMode": "private"},
+	}, &created); err != nil {
+		return fmt.Errorf("creating a privileged container: %w", err)
+	}
+	defer call(http.MethodDelete, "/containers/"+created.ID+"?force=true", nil, nil) //nolint:errcheck // best effort
+	if err := call(http.MethodPost, "/containers/"+created.ID+"/start", nil, nil); err != nil {
+		return fmt.Errorf("starting a privileged container: %w", err)
+	}
+	var waited struct{ StatusCode int }
+	if err := call(http.MethodPost, "/containers/"+created.ID+"/wait", nil, &waited); err != nil {
+		return err
+	}
+	if waited.StatusCode != 0 {
+		return fmt.Errorf("the privileged container exited %d", waited.StatusCode)
+	}
+	return nil
+}
+
+// dockerMajor is 20 for "20.10.24+dfsg1" (0 when unreadable).
+func dockerMajor(v string) int {
+	n, _ := strconv.Atoi(strings.SplitN(v, ".", 2)[0])
+	return n
+}
+
+const wrapperHint = "upgrade Docker to 23 or later (it grants a privileged container only the capabilities the host's bounding set holds), or register a runc wrapper that deletes CAP_SYS_RESOURCE from the OCI spec: dockerd --add-runtime bounded=/path/to/wrapper --default-runtime bounded (lab's test harness does this: test/bin/kind/runc-bounded)"
+
+// checkPrivileged: kind and k3s nodes are privileged containers. Where the
+// host's capability bounding set lacks CAP_SYS_RESOURCE, Docker before 23
+// cannot start one at all, and kubelets inside cannot lower oom_score_adj
+// (lab up then sets containerd's restrict_oom_score_adj in kind nodes).
+func checkPrivileged(ctx context.Context, e *Env) Result {
+	if !e.Lab.Cluster.Capabilities().ContainerNodes {
+		return skip("provider %s runs no node containers", e.Lab.Cluster.Provider)
+	}
+	nh := e.Host.NodeHost()
+	probe := func() (string, error) {
+		if e.NodeImage == "" {
+			return "", ErrImageAbsent
+		}
+		err := e.Host.PrivilegedProbe(ctx, e.NodeImage)
+		return e.NodeImage, err
+	}
+	img, perr := probe()
+	tried := perr != ErrImageAbsent && perr != engine.ErrNoEngine
+	switch {
+	case tried && perr != nil:
+		r := fail("a privileged container from %s does not start: %v", img, perr)
+		if !nh.CapSysResource {
+			r.Message += " (the host's capability bounding set lacks CAP_SYS_RESOURCE)"
+		}
+		return r
+	case !nh.CapSysResource:
+		if info, err := e.Host.Engine(ctx); err == nil && info.Name == "docker" && dockerMajor(info.Version) > 0 && dockerMajor(info.Version) < 23 && !tried {
+			return fail("the host's capability bounding set lacks CAP_SYS_RESOURCE and Docker %s asks for every capability: `docker run --privileged` fails with \"unable to apply caps: operation not permitted\"", info.Version)
+		}
+		r := warn("the host's capability bounding set lacks CAP_SYS_RESOURCE: lab up sets containerd's restrict_oom_score_adj in kind nodes so kubelets can start pods")
+		if tried {
+			r.Message += fmt.Sprintf("; a privileged container from %s starts", img)
+		}
+		return r
+	case tried:
+		return ok("a privileged container from %s starts", img)
+	}
+	return ok("the capability bounding set holds every capability a privileged node asks for (node image not in the engine yet: not started)")
+}
+
+// checkCgroups: a cgroup v1 host needs failCgroupV1: false for kubelets from
+// 1.35 (KEP-5573); lab up sets it in kind nodes.
+func checkCgroups(_ context.Context, e *Env) Result {
+	if !e.Lab.Cluster.Capabilities().ContainerNodes {
+		return skip("provider %s runs no kubelets on this kernel", e.Lab.Cluster.Provider)
+	}
+	if !e.Host.NodeHost().CgroupV1 {
+		return ok("cgroup v2")
+	}
+	var major, minor int
+	fmt.Sscanf(e.Lab.Cluster.KubernetesVersion, "v%d.%d", &major, &minor)
+	if minor < 35 {
+		return warn("cgroup v1 (deprecated; kubelets %s still accept it)", e.Lab.Cluster.KubernetesVersion)
+	}
+	if e.Lab.Cluster.Provider == "kind" {
+		return warn("cgroup v1: kubelets %s refuse it by default (KEP-5573); lab up sets failCgroupV1: false in the kind nodes", e.Lab.Cluster.KubernetesVersion)
+	}
+	return fail("cgroup v1: kubelets %s refuse it by default (KEP-5573) and lab does not reconfigure %s nodes yet", e.Lab.Cluster.KubernetesVersion, e.Lab.Cluster.Provider)
+}
