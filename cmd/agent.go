@@ -48,7 +48,7 @@ func applyParts(g *globals, kubeconfig string, dryRun bool, output string, parts
 }
 
 func newAgentApply(g *globals, kubeconfig *string) *cobra.Command {
-	var dryRun bool
+	var dryRun, serve bool
 	var output string
 	c := &cobra.Command{
 		Use:   "apply",
@@ -56,7 +56,12 @@ func newAgentApply(g *globals, kubeconfig *string) *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			if output == "yaml" {
-				return applyParts(g, *kubeconfig, true, output, func(d *deployCtx) []deploy.Part { return deploy.Parts(d.lab) })
+				return applyParts(g, *kubeconfig, true, output, func(d *deployCtx) []deploy.Part {
+					if serve {
+						return append(deploy.Parts(d.lab), deploy.Serve)
+					}
+					return deploy.Parts(d.lab)
+				})
 			}
 			d, err := g.deployCtx(*kubeconfig, dryRun)
 			if err != nil {
@@ -68,9 +73,30 @@ func newAgentApply(g *globals, kubeconfig *string) *cobra.Command {
 			for _, r := range res {
 				fmt.Fprintf(g.ui.Out, "%s %s\n", r.Object, r.Action)
 			}
+			if err != nil || !serve {
+				return err
+			}
+			cs, err := kubernetes.NewForConfig(d.cfg)
+			if err != nil {
+				return err
+			}
+			note, err := deploy.EnsureWebhookSecret(ctx, cs, d.lab, dryRun)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(g.ui.Out, note)
+			objs, err := deploy.Render(d.lab, deploy.Serve)
+			if err != nil {
+				return err
+			}
+			res, err = d.applier.Apply(ctx, objs)
+			for _, r := range res {
+				fmt.Fprintf(g.ui.Out, "%s %s\n", r.Object, r.Action)
+			}
 			return err
 		},
 	}
+	c.Flags().BoolVar(&serve, "serve", false, "also run `lab agent serve` in the cluster: its Deployment, Service, ServiceMonitor, AlertmanagerConfig (needs the Prometheus stack's CRDs), NetworkPolicy and the webhook's token Secret")
 	c.Flags().BoolVar(&dryRun, "dry-run", false, "server-side dry run: change nothing")
 	c.Flags().StringVarP(&output, "output", "o", "", "yaml: print the rendered manifests instead of applying")
 	return c

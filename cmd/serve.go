@@ -3,9 +3,11 @@ package cmd
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -20,8 +22,8 @@ import (
 )
 
 func newServe(g *globals, kubeconfig *string) *cobra.Command {
-	var listen, reports, slack string
-	var noLLM, inCluster bool
+	var listen, reports, slack, tokenFile, tlsCert, tlsKey string
+	var noLLM, inCluster, noAuth bool
 	var o serve.Options
 	var rps float64
 	c := &cobra.Command{
@@ -32,6 +34,12 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 			l, err := g.loadLab()
 			if err != nil {
 				return err
+			}
+			if o.Token, err = webhookToken(tokenFile, noAuth); err != nil {
+				return err
+			}
+			if (tlsCert == "") != (tlsKey == "") {
+				return errors.New("--tls-cert and --tls-key go together")
 			}
 			var cfg *rest.Config
 			if inCluster {
@@ -79,8 +87,21 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 				defer cancel()
 				srv.Shutdown(sctx)
 			}()
-			g.ui.Progress("lab agent serve: listening on %s (POST /alerts)", listen)
-			if err := srv.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			scheme, auth := "http", "bearer token required"
+			if tlsCert != "" {
+				scheme = "https"
+			}
+			if o.Token == "" {
+				auth = "NO AUTHENTICATION (--insecure-no-auth)"
+			}
+			g.ui.Progress("lab agent serve: listening on %s://%s (POST /alerts, %s)", scheme, listen, auth)
+			serveErr := func() error {
+				if tlsCert != "" {
+					return srv.ListenAndServeTLS(tlsCert, tlsKey)
+				}
+				return srv.ListenAndServe()
+			}()
+			if err := serveErr; err != nil && !errors.Is(err, http.ErrServerClosed) {
 				return err
 			}
 			s.Wait()
@@ -92,6 +113,10 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 	f.StringVar(&reports, "reports", "", "folder to write each report into (Markdown + JSON)")
 	f.StringVar(&slack, "slack-webhook", "", "Slack-compatible incoming webhook URL for a summary per report")
 	f.BoolVar(&noLLM, "no-llm", false, "rules only")
+	f.StringVar(&tokenFile, "token-file", "", "file holding the bearer token POST /alerts must carry (in the cluster: Secret lab-agent-webhook, mounted); else $LAB_AGENT_WEBHOOK_TOKEN")
+	f.BoolVar(&noAuth, "insecure-no-auth", false, "accept alerts from anyone (local experiments only)")
+	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	f.StringVar(&tlsKey, "tls-key", "", "the certificate's private key (PEM)")
 	f.BoolVar(&inCluster, "in-cluster", false, "use the pod's ServiceAccount (when running in the cluster)")
 	f.IntVar(&o.Concurrency, "concurrency", 2, "diagnoses at once")
 	f.IntVar(&o.Queue, "queue", 100, "diagnoses waiting before alerts are dropped")
@@ -99,4 +124,26 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 	f.IntVar(&o.Burst, "burst", 5, "rate burst")
 	f.DurationVar(&o.Dedupe, "dedupe", 10*time.Minute, "do not diagnose the same pod again within this window")
 	return c
+}
+
+// webhookToken is the bearer token the webhook requires: from --token-file,
+// else $LAB_AGENT_WEBHOOK_TOKEN; none is an error unless --insecure-no-auth.
+func webhookToken(file string, noAuth bool) (string, error) {
+	tok := os.Getenv("LAB_AGENT_WEBHOOK_TOKEN")
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		tok = strings.TrimSpace(string(b))
+	}
+	switch {
+	case tok != "" && noAuth:
+		return "", errors.New("--insecure-no-auth with a token: pick one")
+	case tok == "" && !noAuth:
+		return "", errors.New("the webhook needs a bearer token: --token-file FILE or $LAB_AGENT_WEBHOOK_TOKEN (in the cluster: Secret lab-agent-webhook, which `lab agent apply --serve` creates), or --insecure-no-auth for local experiments")
+	case len(tok) < 16 && !noAuth:
+		return "", fmt.Errorf("the webhook token is %d characters: use at least 16 (e.g. openssl rand -hex 32)", len(tok))
+	}
+	return tok, nil
 }

@@ -21,21 +21,25 @@ type Metrics struct {
 	InFlight   prometheus.Gauge
 	Queued     prometheus.Gauge
 	SinkErrors prometheus.Counter
+	// Unauthorized counts POST /alerts refused for their bearer token, by
+	// reason: missing or wrong.
+	Unauthorized *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on a fresh registry.
 func NewMetrics() *Metrics {
 	m := &Metrics{Registry: prometheus.NewRegistry(),
-		Alerts:     prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lab_agent_alerts_total", Help: "Alerted pods received, by outcome."}, []string{"outcome"}),
-		Diagnoses:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lab_agent_diagnoses_total", Help: "Diagnoses finished, by result."}, []string{"result"}),
-		Duration:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lab_agent_diagnosis_duration_seconds", Help: "Wall time of one diagnosis.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}),
-		LLMLatency: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lab_agent_llm_latency_seconds", Help: "Latency of model calls, retries included.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 12)}),
-		Breaker:    prometheus.NewGauge(prometheus.GaugeOpts{Name: "lab_agent_llm_breaker_state", Help: "LLM circuit breaker: 0 closed, 1 half-open, 2 open."}),
-		InFlight:   prometheus.NewGauge(prometheus.GaugeOpts{Name: "lab_agent_diagnoses_in_flight", Help: "Diagnoses running now."}),
-		Queued:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "lab_agent_diagnoses_queued", Help: "Diagnoses waiting for a worker."}),
-		SinkErrors: prometheus.NewCounter(prometheus.CounterOpts{Name: "lab_agent_report_sink_errors_total", Help: "Reports a sink failed to write."}),
+		Alerts:       prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lab_agent_alerts_total", Help: "Alerted pods received, by outcome."}, []string{"outcome"}),
+		Diagnoses:    prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lab_agent_diagnoses_total", Help: "Diagnoses finished, by result."}, []string{"result"}),
+		Duration:     prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lab_agent_diagnosis_duration_seconds", Help: "Wall time of one diagnosis.", Buckets: prometheus.ExponentialBuckets(0.05, 2, 12)}),
+		LLMLatency:   prometheus.NewHistogram(prometheus.HistogramOpts{Name: "lab_agent_llm_latency_seconds", Help: "Latency of model calls, retries included.", Buckets: prometheus.ExponentialBuckets(0.1, 2, 12)}),
+		Breaker:      prometheus.NewGauge(prometheus.GaugeOpts{Name: "lab_agent_llm_breaker_state", Help: "LLM circuit breaker: 0 closed, 1 half-open, 2 open."}),
+		InFlight:     prometheus.NewGauge(prometheus.GaugeOpts{Name: "lab_agent_diagnoses_in_flight", Help: "Diagnoses running now."}),
+		Queued:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "lab_agent_diagnoses_queued", Help: "Diagnoses waiting for a worker."}),
+		SinkErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "lab_agent_report_sink_errors_total", Help: "Reports a sink failed to write."}),
+		Unauthorized: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lab_agent_webhook_unauthorized_total", Help: "Webhook posts refused for their bearer token, by reason (missing, wrong)."}, []string{"reason"}),
 	}
-	m.Registry.MustRegister(m.Alerts, m.Diagnoses, m.Duration, m.LLMLatency, m.Breaker, m.InFlight, m.Queued, m.SinkErrors)
+	m.Registry.MustRegister(m.Alerts, m.Diagnoses, m.Duration, m.LLMLatency, m.Breaker, m.InFlight, m.Queued, m.SinkErrors, m.Unauthorized)
 	return m
 }
 

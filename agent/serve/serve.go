@@ -7,6 +7,7 @@ package serve
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -55,6 +56,10 @@ type Options struct {
 	Dedupe      time.Duration // a pod diagnosed this recently is not diagnosed again (default 10m)
 	Timeout     time.Duration // per diagnosis (default 3m)
 	Ready       func(context.Context) error
+	// Token is the bearer token POST /alerts must carry (Alertmanager sends
+	// it through the receiver's http_config). Empty accepts anyone: only
+	// for local experiments (`lab agent serve --insecure-no-auth`).
+	Token string
 }
 
 // Server is the webhook receiver.
@@ -186,7 +191,7 @@ func Targets(m *Message) (out []Target, ignored int) {
 // Handler serves /alerts (webhook), /healthz, /readyz and /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /alerts", s.alerts)
+	mux.HandleFunc("POST /alerts", s.authorized(s.alerts))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Ready != nil {
@@ -199,6 +204,30 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	return mux
+}
+
+// authorized lets a request through only with "Authorization: Bearer
+// <Token>" (compared in constant time); anything else gets 401 and is
+// counted, before its body is read.
+func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
+	if s.opts.Token == "" {
+		return next
+	}
+	want := []byte("Bearer " + s.opts.Token)
+	return func(w http.ResponseWriter, r *http.Request) {
+		got := []byte(r.Header.Get("Authorization"))
+		if subtle.ConstantTimeCompare(got, want) != 1 {
+			reason := "missing"
+			if len(got) > 0 {
+				reason = "wrong"
+			}
+			s.metrics.Unauthorized.WithLabelValues(reason).Inc()
+			w.Header().Set("WWW-Authenticate", `Bearer realm="lab-agent"`)
+			http.Error(w, "unauthorized: this webhook needs the bearer token from Secret lab-agent-webhook", http.StatusUnauthorized)
+			return
+		}
+		next(w, r)
+	}
 }
 
 // AlertResponse is what /alerts answers.
