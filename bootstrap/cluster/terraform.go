@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/config/v1alpha1"
 	"lab.dev/lab/core/state"
 )
 
@@ -58,14 +59,14 @@ func TerraformBinary() (string, error) {
 // TerraformModule renders the root module for l, run by labBin; the file
 // names are relative to the module folder.
 func TerraformModule(l *config.Lab, labBin string) (map[string][]byte, error) {
-	inner := *l
-	inner.Cluster.Provisioner = "" // what `lab cluster create` runs
+	w := config.ToV1alpha1(l)  // cluster.yaml is a lab.yaml: the wire format
+	w.Cluster.Provisioner = "" // what `lab cluster create` runs
 	spec, err := yaml.Marshal(struct {
-		APIVersion string          `json:"apiVersion"`
-		Kind       string          `json:"kind"`
-		Metadata   config.Metadata `json:"metadata"`
-		Cluster    config.Cluster  `json:"cluster"`
-	}{config.APIVersion, config.Kind, inner.Metadata, inner.Cluster})
+		APIVersion string            `json:"apiVersion"`
+		Kind       string            `json:"kind"`
+		Metadata   v1alpha1.Metadata `json:"metadata"`
+		Cluster    v1alpha1.Cluster  `json:"cluster"`
+	}{w.APIVersion, w.Kind, w.Metadata, w.Cluster})
 	if err != nil {
 		return nil, err
 	}

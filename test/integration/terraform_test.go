@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"lab.dev/lab/test/harness"
 )
 
 // cluster.provisioner: terraform with a real Terraform binary (v1.5.7, the
@@ -85,8 +87,8 @@ func TestTerraformFailureReported(t *testing.T) {
 
 // needTerraform points LAB_TERRAFORM at the cached Terraform, or skips.
 func needTerraform(t *testing.T) {
-	tfBin := filepath.Join(os.Getenv("LAB_TESTBIN"), "terraform")
-	if _, err := os.Stat(tfBin); err != nil {
+	tfBin, err := harness.Bin("terraform") // $LAB_TESTBIN, else the default cache
+	if err != nil {
 		t.Skipf("no terraform in the test-binary cache (%v): run make testbin", err)
 	}
 	t.Setenv("LAB_TERRAFORM", tfBin)
