@@ -41,11 +41,7 @@ var agentStep = Step{Name: "agent",
 
 // agentApply server-side applies (or dry-runs) the agent's RBAC and APF objects.
 func (c *Context) agentApply(ctx context.Context, dryRun bool) ([]kube.Result, error) {
-	cfg, err := c.Provider.RESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	a, err := kube.NewApplier(cfg, dryRun)
+	a, err := c.applier(dryRun)
 	if err != nil {
 		return nil, err
 	}

@@ -76,13 +76,18 @@ func (c *Context) rootApp() (*unstructured.Unstructured, error) {
 }
 
 func (c *Context) applyObjects(ctx context.Context, dryRun bool, objs ...*unstructured.Unstructured) ([]kube.Result, error) {
-	cfg, err := c.Provider.RESTConfig()
-	if err != nil {
-		return nil, err
-	}
-	a, err := kube.NewApplier(cfg, dryRun)
+	a, err := c.applier(dryRun)
 	if err != nil {
 		return nil, err
 	}
 	return a.Apply(ctx, objs)
+}
+
+// applier server-side applies to the lab's cluster (or only dry-runs).
+func (c *Context) applier(dryRun bool) (*kube.Applier, error) {
+	cfg, err := c.Provider.RESTConfig()
+	if err != nil {
+		return nil, err
+	}
+	return kube.NewApplier(cfg, dryRun)
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"reflect"
 	"sort"
 	"strconv"
@@ -49,15 +48,6 @@ func (es Errors) Error() string {
 
 // Unwrap lets errors.Is(err, ErrInvalid) work.
 func (es Errors) Unwrap() error { return ErrInvalid }
-
-// LoadFile reads and loads path. See Load.
-func LoadFile(path string) (*Lab, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("reading lab config: %w", err)
-	}
-	return Load(path, b)
-}
 
 // Load decodes a lab.yaml strictly: unknown fields, wrong types and invalid
 // values are all reported at once (as Errors), each with file:line and field
