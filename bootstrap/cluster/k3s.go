@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/engine"
 	"lab.dev/lab/core/state"
 )
 
@@ -89,7 +90,7 @@ func (p *k3sProvider) Create(ctx context.Context) error {
 		}
 		return p.writeKubeconfig(ctx, got)
 	}
-	cc, err := k3dconfig.TransformSimpleToClusterConfig(ctx, p.rt, K3dConfig(p.lab), "")
+	cc, err := k3dconfig.TransformSimpleToClusterConfig(ctx, p.rt, K3dConfig(p.lab, engine.ReadNodeHost()), "")
 	if err == nil {
 		cc, err = k3dconfig.ProcessClusterConfig(*cc)
 	}

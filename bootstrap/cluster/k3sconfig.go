@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/engine"
 )
 
 // K3sImage is the k3s node image for lab.yaml: cluster.nodeImage, else
@@ -35,7 +36,9 @@ func K3sImage(l *config.Lab) string {
 //     stack select on. The image must carry the NVIDIA container runtime
 //     (see the k3s docs' CUDA image); config validation asks for nodeImage.
 //   - lab's own kubeconfig only: the user's ~/.kube/config is left alone.
-func K3dConfig(l *config.Lab) k3dconf.SimpleConfig {
+//   - on a cgroup v1 host with a v1.35+ k3s, every kubelet gets
+//     fail-cgroupv1=false (KEP-5573), as kind nodes do.
+func K3dConfig(l *config.Lab, host engine.NodeHost) k3dconf.SimpleConfig {
 	c := l.Cluster
 	sc := k3dconf.SimpleConfig{Servers: c.ControlPlanes, Agents: c.Workers + c.GPUWorkers, Image: K3sImage(l)}
 	sc.APIVersion, sc.Kind, sc.Name = k3dconf.ApiVersion, "Simple", l.Metadata.Name
@@ -63,6 +66,10 @@ func K3dConfig(l *config.Lab) k3dconf.SimpleConfig {
 			sc.Options.K3sOptions.NodeLabels = append(sc.Options.K3sOptions.NodeLabels,
 				k3dconf.LabelWithNodeFilters{Label: GPUNodeLabel + "=true", NodeFilters: []string{fmt.Sprintf("agent:%d", i)}})
 		}
+	}
+	if host.CgroupV1 && minorVersion(c.KubernetesVersion) >= 35 {
+		sc.Options.K3sOptions.ExtraArgs = append(sc.Options.K3sOptions.ExtraArgs,
+			k3dconf.K3sArgWithNodeFilters{Arg: "--kubelet-arg=fail-cgroupv1=false", NodeFilters: []string{"server:*", "agent:*"}})
 	}
 	return sc
 }

@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/engine"
 )
 
 // lab.yaml → k3d v1alpha5 SimpleConfig: HA servers, agents, GPU agents,
@@ -26,7 +27,7 @@ func TestK3dConfigGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			sc := K3dConfig(l)
+			sc := K3dConfig(l, engine.NodeHost{CapSysResource: true})
 			b, err := yaml.Marshal(sc)
 			if err != nil {
 				t.Fatal(err)
@@ -62,5 +63,19 @@ func TestK3sGPUNeedsImage(t *testing.T) {
 	_, err := config.LoadFile(f)
 	if err == nil || !strings.Contains(err.Error(), "cluster.nodeImage") || !strings.Contains(err.Error(), "NVIDIA container runtime") {
 		t.Fatalf("error %v", err)
+	}
+}
+
+// On a cgroup v1 host a v1.35+ k3s gets fail-cgroupv1=false on every kubelet.
+func TestK3dCgroupV1KubeletArg(t *testing.T) {
+	l := config.Default()
+	l.Cluster.Provider, l.Cluster.KubernetesVersion = "k3s", "v1.35.1"
+	args := K3dConfig(l, engine.NodeHost{CgroupV1: true}).Options.K3sOptions.ExtraArgs
+	if len(args) != 1 || args[0].Arg != "--kubelet-arg=fail-cgroupv1=false" || len(args[0].NodeFilters) != 2 {
+		t.Errorf("cgroup v1, v1.35: %+v", args)
+	}
+	l.Cluster.KubernetesVersion = "v1.34.4"
+	if args := K3dConfig(l, engine.NodeHost{CgroupV1: true}).Options.K3sOptions.ExtraArgs; len(args) != 0 {
+		t.Errorf("v1.34 needs no override: %+v", args)
 	}
 }

@@ -159,8 +159,5 @@ func checkCgroups(_ context.Context, e *Env) Result {
 	if minor < 35 {
 		return warn("cgroup v1 (deprecated; kubelets %s still accept it)", e.Lab.Cluster.KubernetesVersion)
 	}
-	if e.Lab.Cluster.Provider == "kind" {
-		return warn("cgroup v1: kubelets %s refuse it by default (KEP-5573); lab up sets failCgroupV1: false in the kind nodes", e.Lab.Cluster.KubernetesVersion)
-	}
-	return fail("cgroup v1: kubelets %s refuse it by default (KEP-5573) and lab does not reconfigure %s nodes yet", e.Lab.Cluster.KubernetesVersion, e.Lab.Cluster.Provider)
+	return warn("cgroup v1: kubelets %s refuse it by default (KEP-5573); lab up tells the %s nodes' kubelets not to (failCgroupV1: false)", e.Lab.Cluster.KubernetesVersion, e.Lab.Cluster.Provider)
 }
