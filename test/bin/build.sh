@@ -15,7 +15,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache=${LAB_TESTBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/lab/testbin}
 pin() { sed -n "s/^  $1: *//p" "$root/manifests/versions.yaml" | head -1; }
-K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TERRAFORM=$(pin terraform)
+K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TERRAFORM=$(pin terraform) PROMOP=$(pin prometheusOperator)
 if [[ ${1:-} == --print ]]; then echo "$cache"; exit 0; fi
 if [[ ${1:-} == demo ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1; fi
 
@@ -27,7 +27,7 @@ timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 # Cold build times measured on a 2-core machine with an empty Go module cache
 # (the first build also downloads the modules); warm: seconds.
 declare -A took=([kube-apiserver]="5-6 minutes" [kube-controller-manager]="1 minute" [kube-scheduler]="10 seconds"
-  [etcd]="30 seconds" [kwok]="2 minutes" [terraform]="2 minutes" [ollama]="4 minutes")
+  [etcd]="30 seconds" [kwok]="2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds")
 
 # build_once NAME VERSION CMD...: runs CMD unless $cache/NAME-VERSION/NAME exists.
 build_once() {
@@ -71,6 +71,18 @@ terraform() { CGO_ENABLED=0 GOBIN="$1" go install -ldflags "-s -w" "github.com/h
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then log "terraform: skipped (LAB_SKIP_TERRAFORM=1)"; else
   build_once terraform "$TERRAFORM" terraform
 fi
+
+# The prometheus-operator CRDs the agent's serve manifests are validated
+# against (read from the module, never copied into the repository); the
+# folder's marker file is what build_once looks for.
+monitoring_crds() {
+  local mod
+  mod=$(cd "$1" && go mod init crds >/dev/null 2>&1 && go mod download -json "github.com/prometheus-operator/prometheus-operator@$PROMOP" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -n $mod ]] || { log "prometheus-operator $PROMOP not downloadable"; return 1; }
+  cp "$mod"/example/prometheus-operator-crd/monitoring.coreos.com_{alertmanagerconfigs,servicemonitors}.yaml "$1"/
+  chmod u+w "$1"/*.yaml && rm -f "$1"/go.mod && printf '#!/bin/sh\n' > "$1/monitoring-crds" && chmod +x "$1/monitoring-crds"
+}
+if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once monitoring-crds "$PROMOP" monitoring_crds; fi
 
 # Ollama CPU-only: needs Debian's nlohmann-json3-dev and libstb-dev, and our own
 # stub for miniaudio.h (the module zip leaves out llama.cpp's vendor folder).
