@@ -10,9 +10,9 @@ import (
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/core/config"
