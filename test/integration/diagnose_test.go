@@ -38,7 +38,7 @@ func loadScenarios(t *testing.T) []*harness.Scenario {
 // controllers are eventually consistent) or 30 s pass.
 func applyAndDiagnose(t *testing.T, s *harness.Scenario, ns string, o agent.Options) *report.Report {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute) // a ceiling: the real model may answer slowly under load
 	defer cancel()
 	pods, err := cluster.Apply(ctx, s, ns)
 	if err != nil {

@@ -178,7 +178,12 @@ func TestLLMRetryAndBreaker(t *testing.T) {
 		t.Fatal(err)
 	}
 	diagnose := func(c *llm.Client) (mode string, attempts int, reason string) {
-		r, err := agent.Diagnose(ctx, cluster.Client, "llm-faults", pods[0].Name, agent.Options{LLM: c, Whitelist: []string{"rollout-restart"}})
+		// Each diagnosis gets its own deadline, far above its retries' worst
+		// case: one 2-minute budget for the whole test ran out under load
+		// (a CPU-only model answering slowly), which is not what is tested.
+		dctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		r, err := agent.Diagnose(dctx, cluster.Client, "llm-faults", pods[0].Name, agent.Options{LLM: c, Whitelist: []string{"rollout-restart"}})
 		if err != nil {
 			t.Fatal(err)
 		}
