@@ -70,7 +70,10 @@ func ReadJournal(dir string) (Journal, error) {
 	if err != nil {
 		return j, err
 	}
-	return j, json.Unmarshal(b, &j)
+	if err := json.Unmarshal(b, &j); err != nil {
+		return j, fmt.Errorf("%s is unreadable (%v): remove it and run `lab up` again", JournalPath(dir), err)
+	}
+	return j, nil
 }
 
 func writeJournal(dir string, j Journal) error {

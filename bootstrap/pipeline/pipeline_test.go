@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"os"
 	"strings"
 	"testing"
 
@@ -76,5 +77,15 @@ func TestRunJournal(t *testing.T) {
 	}
 	if j, _ = ReadJournal(dir); j.Finished.IsZero() {
 		t.Error("finished run not recorded")
+	}
+}
+
+// A journal that cannot be read names its file and the way out.
+func TestBrokenJournalIsNamed(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(JournalPath(dir), []byte(`{"started": "2026-11-2`), 0o600)
+	_, err := ReadJournal(dir)
+	if err == nil || !strings.Contains(err.Error(), JournalPath(dir)) || !strings.Contains(err.Error(), "lab up") {
+		t.Errorf("broken journal: %v", err)
 	}
 }
