@@ -324,6 +324,11 @@ func TestPrivilegedNodeContainers(t *testing.T) {
 		}, "kindest/node:x", Fail, "unable to apply caps"},
 		{"no CAP_SYS_RESOURCE, Docker 20", func(h *fakeHost) { h.node, h.engine = restricted, old }, "", Fail, "Docker 20.10.24+dfsg1 asks for every capability"},
 		{"no CAP_SYS_RESOURCE, Docker 28", func(h *fakeHost) { h.node = restricted }, "", Warn, "restrict_oom_score_adj"},
+		{"no CAP_SYS_RESOURCE, Docker 20 with a wrapper as default runtime", func(h *fakeHost) {
+			w := *old
+			w.DefaultRuntime = "bounded"
+			h.node, h.engine = restricted, &w
+		}, "", Warn, "restrict_oom_score_adj"},
 		{"no CAP_SYS_RESOURCE, a wrapper runtime lets it start", func(h *fakeHost) {
 			h.node, h.engine, h.probe = restricted, old, func(string) error { return nil }
 		}, "kindest/node:x", Warn, "starts"},

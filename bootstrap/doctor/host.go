@@ -39,6 +39,9 @@ type EngineInfo struct {
 	Socket   string   `json:"socket"`
 	Version  string   `json:"version"`
 	Runtimes []string `json:"runtimes,omitempty"` // e.g. runc, nvidia
+	// DefaultRuntime is the OCI runtime containers get unless they ask for
+	// another (runc; nvidia, or a wrapper such as lab's runc-bounded).
+	DefaultRuntime string `json:"defaultRuntime,omitempty"`
 }
 
 // SystemHost reads the real machine.
@@ -140,8 +143,12 @@ func (SystemHost) Engine(ctx context.Context) (EngineInfo, error) {
 				info.Name = "podman"
 			}
 		}
-		var di struct{ Runtimes map[string]any }
+		var di struct {
+			Runtimes       map[string]any
+			DefaultRuntime string
+		}
 		if err := getJSON(ctx, c, "http://engine/info", &di); err == nil {
+			info.DefaultRuntime = di.DefaultRuntime
 			for r := range di.Runtimes {
 				info.Runtimes = append(info.Runtimes, r)
 			}

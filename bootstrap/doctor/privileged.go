@@ -131,10 +131,16 @@ func checkPrivileged(ctx context.Context, e *Env) Result {
 		}
 		return r
 	case !nh.CapSysResource:
-		if info, err := e.Host.Engine(ctx); err == nil && info.Name == "docker" && dockerMajor(info.Version) > 0 && dockerMajor(info.Version) < 23 && !tried {
+		// Inferred only where the engine would run plain runc: a wrapper
+		// registered as the default runtime (runc-bounded) is the fix itself.
+		if info, err := e.Host.Engine(ctx); err == nil && info.Name == "docker" && dockerMajor(info.Version) > 0 && dockerMajor(info.Version) < 23 &&
+			(info.DefaultRuntime == "" || info.DefaultRuntime == "runc") && !tried {
 			return fail("the host's capability bounding set lacks CAP_SYS_RESOURCE and Docker %s asks for every capability: `docker run --privileged` fails with \"unable to apply caps: operation not permitted\"", info.Version)
 		}
 		r := warn("the host's capability bounding set lacks CAP_SYS_RESOURCE: lab up sets containerd's restrict_oom_score_adj in kind nodes so kubelets can start pods")
+		if e.Lab.Cluster.Provider != "kind" {
+			r = warn("the host's capability bounding set lacks CAP_SYS_RESOURCE: kubelets in %s nodes may fail to start pods (lab patches only kind nodes for it)", e.Lab.Cluster.Provider)
+		}
 		if tried {
 			r.Message += fmt.Sprintf("; a privileged container from %s starts", img)
 		}

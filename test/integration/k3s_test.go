@@ -29,6 +29,9 @@ func TestK3sFailedCreateLeavesNothing(t *testing.T) {
 		"cluster: {provider: k3s, workers: 1, nodeImage: lab.invalid/k3s:none}\n"+
 		"stacks: {argocd: {enabled: false}, linkerd: {enabled: false}, prometheus: {enabled: false}, ollama: {enabled: false}}\n"), 0o644)
 	code, _, errOut := e.run("up")
+	if strings.Contains(errOut, "step preflight") && strings.Contains(errOut, "privileged node containers") {
+		t.Skipf("this engine cannot start privileged containers, so no k3s node either (lab doctor says why):\n%s", errOut)
+	}
 	if code == 0 || !strings.Contains(errOut, "step cluster") {
 		t.Fatalf("up with an unpullable node image: %d\n%s", code, errOut)
 	}
