@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -123,7 +124,14 @@ func (u *Up) Render(w io.Writer) error {
 	if err != nil {
 		return err
 	}
-	in := &stacks.Installer{CacheDir: filepath.Join(c.Dir, "helm")}
+	// The charts are fetched into a throwaway cache: a dry run writes nothing
+	// into the lab's folder.
+	cache, err := os.MkdirTemp("", "lab-render-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(cache)
+	in := &stacks.Installer{CacheDir: cache}
 	for _, p := range plans {
 		for _, r := range p.Releases {
 			m, err := in.Render(r)
