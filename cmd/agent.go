@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/agent/deploy"
+	"lab.dev/lab/core/kube"
 	"lab.dev/lab/core/ui"
 )
 
@@ -70,26 +71,14 @@ func newAgentApply(g *globals, kubeconfig *string) *cobra.Command {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			res, err := deploy.Install(ctx, d.applier, d.lab)
-			for _, r := range res {
-				fmt.Fprintf(g.ui.Out, "%s %s\n", r.Object, r.Action)
+			if err == nil && serve {
+				var cs kubernetes.Interface
+				if cs, err = kubernetes.NewForConfig(d.cfg); err == nil {
+					var more []kube.Result
+					more, err = deploy.InstallServe(ctx, d.applier, cs, d.lab, dryRun)
+					res = append(res, more...)
+				}
 			}
-			if err != nil || !serve {
-				return err
-			}
-			cs, err := kubernetes.NewForConfig(d.cfg)
-			if err != nil {
-				return err
-			}
-			note, err := deploy.EnsureWebhookSecret(ctx, cs, d.lab, dryRun)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(g.ui.Out, note)
-			objs, err := deploy.Render(d.lab, deploy.Serve)
-			if err != nil {
-				return err
-			}
-			res, err = d.applier.Apply(ctx, objs)
 			for _, r := range res {
 				fmt.Fprintf(g.ui.Out, "%s %s\n", r.Object, r.Action)
 			}

@@ -152,12 +152,8 @@ func llmClient(l *config.Lab, endpoint, model string) (*llm.Client, error) {
 	if model == "" {
 		model = a.Model
 	}
-	if model == "" { // the model the lab was brought up with; probe the GPU only without a lab
-		if m, err := pipeline.AppliedModel(state.LabDir(l.Metadata.Name)); err == nil && m != "" {
-			model = m
-		} else {
-			model = pipeline.Model(l, pipeline.DoctorEnv(l, true, time.Second))
-		}
+	if model == "" { // the model the lab was brought up with; the GPU decides only without a lab
+		model = pipeline.LabModel(l)
 	}
 	return llm.New(endpoint, model, a.Timeout,
 		llm.Retry{Attempts: a.Retry.Attempts, Base: a.Retry.BaseDelay, Multiplier: a.Retry.Multiplier, Jitter: a.Retry.Jitter},

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/kube"
 )
 
 // WebhookSecret holds the bearer token of the agent's Alertmanager webhook
@@ -20,18 +21,36 @@ import (
 // git or the host.
 const WebhookSecret = "lab-agent-webhook"
 
+// InstallServe runs `lab agent serve` in the cluster: the webhook's token
+// Secret, then the serve manifests (Deployment, Service, ServiceMonitor,
+// AlertmanagerConfig, NetworkPolicy) through a (the Prometheus stack's CRDs
+// must exist). Install comes first: it makes the namespace.
+func InstallServe(ctx context.Context, a *kube.Applier, cs kubernetes.Interface, l *config.Lab, dryRun bool) ([]kube.Result, error) {
+	sec, err := EnsureWebhookSecret(ctx, cs, l, dryRun)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := Render(l, Serve)
+	if err != nil {
+		return []kube.Result{sec}, err
+	}
+	res, err := a.Apply(ctx, objs)
+	return append([]kube.Result{sec}, res...), err
+}
+
 // EnsureWebhookSecret creates the webhook's token Secret (32 random bytes,
 // hex) unless it exists: a second apply keeps the token Alertmanager has.
-func EnsureWebhookSecret(ctx context.Context, cs kubernetes.Interface, l *config.Lab, dryRun bool) (string, error) {
+func EnsureWebhookSecret(ctx context.Context, cs kubernetes.Interface, l *config.Lab, dryRun bool) (kube.Result, error) {
+	res := kube.Result{Object: l.Agent.Namespace + "/Secret/" + WebhookSecret, Action: "unchanged"}
 	sc := cs.CoreV1().Secrets(l.Agent.Namespace)
 	if _, err := sc.Get(ctx, WebhookSecret, metav1.GetOptions{}); err == nil {
-		return "Secret " + l.Agent.Namespace + "/" + WebhookSecret + " unchanged", nil
+		return res, nil
 	} else if !apierrors.IsNotFound(err) {
-		return "", err
+		return res, err
 	}
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
-		return "", err
+		return res, err
 	}
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: WebhookSecret, Namespace: l.Agent.Namespace,
@@ -44,7 +63,8 @@ func EnsureWebhookSecret(ctx context.Context, cs kubernetes.Interface, l *config
 		opts.DryRun = []string{metav1.DryRunAll}
 	}
 	if _, err := sc.Create(ctx, s, opts); err != nil {
-		return "", fmt.Errorf("creating the webhook's token Secret: %w", err)
+		return res, fmt.Errorf("creating the webhook's token Secret: %w", err)
 	}
-	return "Secret " + l.Agent.Namespace + "/" + WebhookSecret + " created", nil
+	res.Action = "created"
+	return res, nil
 }

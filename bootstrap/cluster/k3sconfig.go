@@ -67,7 +67,7 @@ func K3dConfig(l *config.Lab, host engine.NodeHost) k3dconf.SimpleConfig {
 				k3dconf.LabelWithNodeFilters{Label: GPUNodeLabel + "=true", NodeFilters: []string{fmt.Sprintf("agent:%d", i)}})
 		}
 	}
-	if host.CgroupV1 && minorVersion(c.KubernetesVersion) >= 35 {
+	if host.KubeletNeedsCgroupV1Override(c.KubernetesVersion) {
 		sc.Options.K3sOptions.ExtraArgs = append(sc.Options.K3sOptions.ExtraArgs,
 			k3dconf.K3sArgWithNodeFilters{Arg: "--kubelet-arg=fail-cgroupv1=false", NodeFilters: []string{"server:*", "agent:*"}})
 	}

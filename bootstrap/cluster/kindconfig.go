@@ -72,22 +72,13 @@ func KindConfig(l *config.Lab, host engine.NodeHost) *v1alpha4.Cluster {
 		kc.ContainerdConfigPatches = append(kc.ContainerdConfigPatches, `[plugins."io.containerd.grpc.v1.cri"]
   restrict_oom_score_adj = true`)
 	}
-	if host.CgroupV1 && minorVersion(c.KubernetesVersion) >= 35 {
+	if host.KubeletNeedsCgroupV1Override(c.KubernetesVersion) {
 		// KEP-5573: from 1.35 the kubelet refuses cgroup v1 unless told not to.
 		kc.KubeadmConfigPatches = append(kc.KubeadmConfigPatches, `apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 failCgroupV1: false`)
 	}
 	return kc
-}
-
-// minorVersion is 37 for "v1.37.0" (0 when unreadable).
-func minorVersion(v string) int {
-	var major, minor int
-	if _, err := fmt.Sscanf(v, "v%d.%d", &major, &minor); err != nil || major != 1 {
-		return 0
-	}
-	return minor
 }
 
 // MirrorHosts renders containerd's hosts.toml for each mirrored registry,

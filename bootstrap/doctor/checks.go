@@ -106,7 +106,7 @@ func checkEngine(ctx context.Context, e *Env) Result {
 	if !e.Lab.Cluster.Capabilities().ContainerNodes {
 		return skip("provider %s needs no container engine", e.Lab.Cluster.Provider)
 	}
-	info, err := e.Host.Engine(ctx)
+	info, err := e.Engine(ctx)
 	if err != nil {
 		return fail("%v (looked at %s)", err, strings.Join(engine.Sockets(), ", "))
 	}
@@ -260,7 +260,7 @@ func checkToolkit(ctx context.Context, e *Env) Result {
 	if _, err := e.Host.LookPath("nvidia-ctk"); err != nil {
 		problems = append(problems, "nvidia-ctk not on PATH")
 	}
-	if info, err := e.Host.Engine(ctx); err == nil {
+	if info, err := e.Engine(ctx); err == nil {
 		if !slices.Contains(info.Runtimes, "nvidia") {
 			problems = append(problems, info.Name+" has no nvidia runtime")
 		}

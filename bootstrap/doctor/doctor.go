@@ -70,6 +70,18 @@ type Env struct {
 	gpuOnce sync.Once
 	gpuInfo nvidia.Info
 	gpuErr  error
+
+	engineOnce sync.Once
+	engineInfo EngineInfo
+	engineErr  error
+}
+
+// Engine asks the container engine once per run and shares the answer
+// between checks (the engine, the toolkit and the privileged-container
+// checks all read it).
+func (e *Env) Engine(ctx context.Context) (EngineInfo, error) {
+	e.engineOnce.Do(func() { e.engineInfo, e.engineErr = e.Host.Engine(ctx) })
+	return e.engineInfo, e.engineErr
 }
 
 // GPUInfo inspects the GPU once per run and shares the answer between checks.

@@ -56,7 +56,7 @@ func (h fakeHost) Engine(context.Context) (EngineInfo, error) {
 }
 
 func (h fakeHost) NodeHost() engine.NodeHost { return h.node }
-func (h fakeHost) PrivilegedProbe(_ context.Context, image string) error {
+func (h fakeHost) PrivilegedProbe(_ context.Context, _, image string) error {
 	if h.probe == nil {
 		return ErrImageAbsent
 	}

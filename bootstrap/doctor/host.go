@@ -29,8 +29,8 @@ type Host interface {
 	PortFree(addr string) error
 	LookPath(name string) (string, error)
 	Engine(ctx context.Context) (EngineInfo, error)
-	NodeHost() engine.NodeHost                               // what the kernel allows node containers
-	PrivilegedProbe(ctx context.Context, image string) error // start a privileged container from image
+	NodeHost() engine.NodeHost                                       // what the kernel allows node containers
+	PrivilegedProbe(ctx context.Context, socket, image string) error // start a privileged container from image
 }
 
 // EngineInfo describes the container engine kind nodes run in.
@@ -125,10 +125,7 @@ func (SystemHost) Engine(ctx context.Context) (EngineInfo, error) {
 		if _, err := os.Stat(sock); err != nil {
 			continue
 		}
-		c := &http.Client{Timeout: 3 * time.Second, Transport: &http.Transport{
-			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-			}}}
+		c := socketClient(sock, 3*time.Second)
 		var ver struct {
 			Version    string
 			Components []struct{ Name string }
@@ -156,6 +153,14 @@ func (SystemHost) Engine(ctx context.Context) (EngineInfo, error) {
 		return info, nil
 	}
 	return EngineInfo{}, lastErr
+}
+
+// socketClient speaks HTTP to the engine's unix socket (any host name).
+func socketClient(sock string, timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+		}}}
 }
 
 func getJSON(ctx context.Context, c *http.Client, url string, v any) error {

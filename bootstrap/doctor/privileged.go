@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -25,22 +24,8 @@ var ErrImageAbsent = fmt.Errorf("image not in the engine")
 // PrivilegedProbe starts a privileged container from image, as kind starts a
 // node (entrypoint /bin/true, removed after), through the Docker API on the
 // engine's socket. Nothing is pulled: an absent image is ErrImageAbsent.
-func (SystemHost) PrivilegedProbe(ctx context.Context, image string) error {
-	var sock string
-	for _, s := range engine.Sockets() {
-		if c, err := net.DialTimeout("unix", s, time.Second); err == nil {
-			c.Close()
-			sock = s
-			break
-		}
-	}
-	if sock == "" {
-		return engine.ErrNoEngine
-	}
-	c := &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		}}}
+func (SystemHost) PrivilegedProbe(ctx context.Context, socket, image string) error {
+	c := socketClient(socket, 30*time.Second)
 	call := func(method, path string, body any, out any) error {
 		var r io.Reader
 		if body != nil {
@@ -114,15 +99,12 @@ func checkPrivileged(ctx context.Context, e *Env) Result {
 		return skip("provider %s runs no node containers", e.Lab.Cluster.Provider)
 	}
 	nh := e.Host.NodeHost()
-	probe := func() (string, error) {
-		if e.NodeImage == "" {
-			return "", ErrImageAbsent
-		}
-		err := e.Host.PrivilegedProbe(ctx, e.NodeImage)
-		return e.NodeImage, err
+	info, eerr := e.Engine(ctx)
+	img, perr := e.NodeImage, ErrImageAbsent
+	if eerr == nil && img != "" {
+		perr = e.Host.PrivilegedProbe(ctx, info.Socket, img)
 	}
-	img, perr := probe()
-	tried := perr != ErrImageAbsent && perr != engine.ErrNoEngine
+	tried := perr != ErrImageAbsent
 	switch {
 	case tried && perr != nil:
 		r := fail("a privileged container from %s does not start: %v", img, perr)
@@ -133,7 +115,7 @@ func checkPrivileged(ctx context.Context, e *Env) Result {
 	case !nh.CapSysResource:
 		// Inferred only where the engine would run plain runc: a wrapper
 		// registered as the default runtime (runc-bounded) is the fix itself.
-		if info, err := e.Host.Engine(ctx); err == nil && info.Name == "docker" && dockerMajor(info.Version) > 0 && dockerMajor(info.Version) < 23 &&
+		if eerr == nil && info.Name == "docker" && dockerMajor(info.Version) > 0 && dockerMajor(info.Version) < 23 &&
 			(info.DefaultRuntime == "" || info.DefaultRuntime == "runc") && !tried {
 			return fail("the host's capability bounding set lacks CAP_SYS_RESOURCE and Docker %s asks for every capability: `docker run --privileged` fails with \"unable to apply caps: operation not permitted\"", info.Version)
 		}
@@ -157,12 +139,11 @@ func checkCgroups(_ context.Context, e *Env) Result {
 	if !e.Lab.Cluster.Capabilities().ContainerNodes {
 		return skip("provider %s runs no kubelets on this kernel", e.Lab.Cluster.Provider)
 	}
-	if !e.Host.NodeHost().CgroupV1 {
+	nh := e.Host.NodeHost()
+	if !nh.CgroupV1 {
 		return ok("cgroup v2")
 	}
-	var major, minor int
-	fmt.Sscanf(e.Lab.Cluster.KubernetesVersion, "v%d.%d", &major, &minor)
-	if minor < 35 {
+	if !nh.KubeletNeedsCgroupV1Override(e.Lab.Cluster.KubernetesVersion) {
 		return warn("cgroup v1 (deprecated; kubelets %s still accept it)", e.Lab.Cluster.KubernetesVersion)
 	}
 	return warn("cgroup v1: kubelets %s refuse it by default (KEP-5573); lab up tells the %s nodes' kubelets not to (failCgroupV1: false)", e.Lab.Cluster.KubernetesVersion, e.Lab.Cluster.Provider)

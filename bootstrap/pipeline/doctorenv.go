@@ -50,6 +50,16 @@ func DoctorEnv(l *config.Lab, offline bool, timeout time.Duration) *doctor.Env {
 	return env
 }
 
+// LabModel is the Ollama model lab l runs: the one its last `lab up`
+// recorded, else (no lab, or one from before the record) what Model picks
+// for this host's GPU.
+func LabModel(l *config.Lab) string {
+	if m, err := AppliedModel(state.LabDir(l.Metadata.Name)); err == nil && m != "" {
+		return m
+	}
+	return Model(l, &doctor.Env{Lab: l, GPU: nvidia.NVML()})
+}
+
 // Model is the Ollama model for lab l: lab.yaml's, or with `auto` the one
 // that fits the largest GPU's VRAM that env reads (CPU-sized without one).
 func Model(l *config.Lab, env *doctor.Env) string {

@@ -66,12 +66,8 @@ func (s *Status) Run(ctx context.Context) (LabStatus, error) {
 				st.Agent = &Component{}
 				st.Agent.Ready, st.Agent.Detail = deploy.Ready(ctx, cs, l)
 				if l.Stacks.Ollama.IsEnabled() && !caps.SimulatedNodes {
-					model, err := AppliedModel(dir)
-					if err != nil || model == "" {
-						model = Model(l, nil)
-					}
 					st.Model = &Component{}
-					st.Model.Ready, st.Model.Detail = stacks.ModelLoaded(ctx, cfg, cs, model)
+					st.Model.Ready, st.Model.Detail = stacks.ModelLoaded(ctx, cfg, cs, LabModel(l))
 				}
 			}
 			if dyn, err := dynamic.NewForConfig(cfg); err == nil {

@@ -15,12 +15,7 @@ var preflightStep = Step{Name: "preflight", Inspect: inspectPreflight, Apply: ap
 
 func (c *Context) doctorReport(ctx context.Context) doctor.Report {
 	if c.preflight == nil {
-		env := c.Doctor
-		if env == nil {
-			env = DoctorEnv(c.Lab, c.Bundle != "", 5*time.Second)
-			c.Doctor = env
-		}
-		rep := doctor.Run(ctx, env, doctor.Checks(), 10*time.Second)
+		rep := doctor.Run(ctx, c.Doctor, doctor.Checks(), 10*time.Second)
 		c.preflight = &rep
 	}
 	return *c.preflight

@@ -10,7 +10,6 @@ import (
 
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
-	"lab.dev/lab/bootstrap/doctor"
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/state"
 	"lab.dev/lab/core/ui"
@@ -28,8 +27,6 @@ type Up struct {
 	Offline    bool   // do not probe chart repositories
 	Bundle     string // install the stacks from this archive (implies Offline)
 	UI         *ui.UI
-	// Doctor overrides the preflight's environment (tests: a fake host/GPU).
-	Doctor func(l *config.Lab, offline bool) *doctor.Env
 }
 
 // context builds the steps' shared context; it writes nothing.
@@ -42,11 +39,7 @@ func (u *Up) context() (*Context, error) {
 	if r, ok := p.(cluster.Retainer); ok {
 		r.SetRetain(u.Retain)
 	}
-	offline := u.Offline || u.Bundle != ""
-	env := DoctorEnv(u.Lab, offline, 5*time.Second)
-	if u.Doctor != nil {
-		env = u.Doctor(u.Lab, offline)
-	}
+	env := DoctorEnv(u.Lab, u.Offline || u.Bundle != "", 5*time.Second)
 	return &Context{Lab: u.Lab, Dir: dir, Provider: p, UI: u.UI, Force: u.Force, Bundle: u.Bundle,
 		Doctor: env, Model: Model(u.Lab, env)}, nil
 }

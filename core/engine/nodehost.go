@@ -2,6 +2,7 @@ package engine
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"strconv"
 	"strings"
@@ -50,4 +51,15 @@ func capBnd(path string) (uint64, bool) {
 		}
 	}
 	return 0, false
+}
+
+// KubeletNeedsCgroupV1Override says whether kubelets of version ("v1.37.0")
+// refuse this host unless failCgroupV1 is false: a cgroup v1 host and
+// Kubernetes 1.35 or later (KEP-5573). An unreadable version is false.
+func (h NodeHost) KubeletNeedsCgroupV1Override(version string) bool {
+	var major, minor int
+	if _, err := fmt.Sscanf(version, "v%d.%d", &major, &minor); err != nil || major != 1 {
+		return false
+	}
+	return h.CgroupV1 && minor >= 35
 }

@@ -28,3 +28,15 @@ func TestCapBnd(t *testing.T) {
 	h := ReadNodeHost() // this host: whatever it is, no panic
 	t.Logf("this host: %+v", h)
 }
+
+func TestKubeletNeedsCgroupV1Override(t *testing.T) {
+	v1, v2 := NodeHost{CgroupV1: true}, NodeHost{}
+	for v, want := range map[string]bool{"v1.34.4": false, "v1.35.0": true, "v1.37.0": true, "bogus": false, "v2.40.0": false} {
+		if got := v1.KubeletNeedsCgroupV1Override(v); got != want {
+			t.Errorf("cgroup v1, %s: %v, want %v", v, got, want)
+		}
+		if v2.KubeletNeedsCgroupV1Override(v) {
+			t.Errorf("cgroup v2, %s: override", v)
+		}
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -37,8 +36,8 @@ func TestWebhookSecretAndServeManifests(t *testing.T) {
 	if _, err := deploy.Install(ctx, a, l); err != nil { // the namespace and ServiceAccount
 		t.Fatal(err)
 	}
-	if note, err := deploy.EnsureWebhookSecret(ctx, cluster.Client, l, true); err != nil || !strings.Contains(note, "created") {
-		t.Fatalf("dry run: %q %v", note, err)
+	if r, err := deploy.EnsureWebhookSecret(ctx, cluster.Client, l, true); err != nil || r.Action != "created" {
+		t.Fatalf("dry run: %+v %v", r, err)
 	}
 	if _, err := cluster.Client.CoreV1().Secrets(l.Agent.Namespace).Get(ctx, deploy.WebhookSecret, metav1.GetOptions{}); err == nil {
 		t.Fatal("the dry run created the Secret")
@@ -50,8 +49,8 @@ func TestWebhookSecretAndServeManifests(t *testing.T) {
 	if err != nil || len(s1.Data["token"]) != 64 {
 		t.Fatalf("token Secret: %v %v", s1, err)
 	}
-	if note, err := deploy.EnsureWebhookSecret(ctx, cluster.Client, l, false); err != nil || !strings.Contains(note, "unchanged") {
-		t.Fatalf("second ensure: %q %v", note, err)
+	if r, err := deploy.EnsureWebhookSecret(ctx, cluster.Client, l, false); err != nil || r.Action != "unchanged" {
+		t.Fatalf("second ensure: %+v %v", r, err)
 	}
 	s2, _ := cluster.Client.CoreV1().Secrets(l.Agent.Namespace).Get(ctx, deploy.WebhookSecret, metav1.GetOptions{})
 	if string(s2.Data["token"]) != string(s1.Data["token"]) {
