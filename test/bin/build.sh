@@ -26,8 +26,9 @@ timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 
 # Cold build times measured on a 2-core machine with an empty Go module cache
 # (the first build also downloads the modules); warm: seconds.
-declare -A took=([kube-apiserver]="5-6 minutes" [kube-controller-manager]="1 minute" [kube-scheduler]="10 seconds"
-  [etcd]="30 seconds" [kwok]="2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds")
+# Measured 2026-11-27: idle machine / while other builds ran beside it.
+declare -A took=([kube-apiserver]="2-6 minutes" [kube-controller-manager]="1 minute" [kube-scheduler]="10 seconds"
+  [etcd]="15-30 seconds" [kwok]="1-2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds")
 
 # build_once NAME VERSION CMD...: runs CMD unless $cache/NAME-VERSION/NAME exists.
 build_once() {
