@@ -71,6 +71,9 @@ func (p *kindProvider) Create(ctx context.Context) error {
 	if ok, err := p.Exists(ctx); err != nil {
 		return err
 	} else if ok {
+		if _, err := p.startStopped(ctx); err != nil {
+			return err
+		}
 		if err := p.writeKubeconfig(); err != nil {
 			return err
 		}
@@ -129,12 +132,22 @@ func (p *kindProvider) writeMirrors() error {
 	return nil
 }
 
-func (p *kindProvider) Delete(context.Context) error {
-	ok, err := p.Exists(context.Background())
-	if err != nil || !ok {
+// Delete deletes the cluster's nodes (and their volumes) and kind's network
+// when no other cluster uses it.
+func (p *kindProvider) Delete(ctx context.Context) error {
+	ok, err := p.Exists(ctx)
+	if err != nil {
 		return err
 	}
-	return p.kind.Delete(p.lab.Metadata.Name, p.Kubeconfig())
+	if ok {
+		if err := p.kind.Delete(p.lab.Metadata.Name, p.Kubeconfig()); err != nil {
+			return err
+		}
+	}
+	if kindEngine() == "docker" {
+		removeNetworkIfUnused(ctx)
+	}
+	return nil
 }
 
 // EnsureNodes: kind cannot add or remove nodes of a running cluster; a

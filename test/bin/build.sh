@@ -7,6 +7,7 @@
 #
 #   test/bin/build.sh            build what is missing (everything the tests use)
 #   test/bin/build.sh demo       only what `make demo` runs: the control plane, etcd, kwok
+#   test/bin/build.sh kind       only the control plane and the offline kind node image
 #   test/bin/build.sh --print    print the cache folder and exit
 #
 # Versions come from manifests/versions.yaml (the one place they are pinned).
@@ -17,7 +18,8 @@ cache=${LAB_TESTBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/lab/testbin}
 pin() { sed -n "s/^  $1: *//p" "$root/manifests/versions.yaml" | head -1; }
 K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TERRAFORM=$(pin terraform) PROMOP=$(pin prometheusOperator)
 if [[ ${1:-} == --print ]]; then echo "$cache"; exit 0; fi
-if [[ ${1:-} == demo ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1; fi
+if [[ ${1:-} == demo ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_KIND=1; fi
+if [[ ${1:-} == kind ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1; fi
 
 mkdir -p "$cache"
 export GOFLAGS="-buildvcs=false -modcacherw"
@@ -28,7 +30,8 @@ timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 # (the first build also downloads the modules); warm: seconds.
 # Measured 2026-11-27: idle machine / while other builds ran beside it.
 declare -A took=([kube-apiserver]="2-6 minutes" [kube-controller-manager]="1 minute" [kube-scheduler]="10 seconds"
-  [etcd]="15-30 seconds" [kwok]="1-2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds")
+  [etcd]="15-30 seconds" [kwok]="1-2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds"
+  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute")
 
 # build_once NAME VERSION CMD...: runs CMD unless $cache/NAME-VERSION/NAME exists.
 build_once() {
@@ -97,4 +100,37 @@ ollama() {
 if [[ ${LAB_SKIP_OLLAMA:-} == 1 ]]; then log "ollama: skipped (LAB_SKIP_OLLAMA=1)"; else
   build_once ollama "$OLLAMA" ollama
 fi
+# The offline kind node image (test/bin/kind/node-image.sh) and its parts:
+# the rest of Kubernetes, CoreDNS, the CNI plugins, crictl and
+# local-path-provisioner from the Go module proxy, a Debian base from the
+# Debian mirror. Needs a Docker engine; skipped without one (the kind tests
+# then fail and say so).
+kind_parts() {
+  local COREDNS CNI LPP CRI DEBIAN b
+  COREDNS=$(pin coredns) CNI=$(pin cniPlugins)
+  LPP=$(pin localPathProvisioner) CRI=$(pin criTools) DEBIAN=$(pin debian)
+  export CGO_ENABLED=0
+  for b in kubeadm kubelet kubectl kube-proxy; do build_once "$b" "$K8S" k8s "$b"; done
+  gobin() { local out=${*: -1}; GOBIN="$out" go install -ldflags "-s -w" "${@:1:$#-1}"; }
+  build_once coredns "$COREDNS" gobin "github.com/coredns/coredns@$COREDNS"
+  build_once local-path-provisioner "$LPP" gobin "github.com/rancher/local-path-provisioner@$LPP"
+  build_once crictl "$CRI" gobin "sigs.k8s.io/cri-tools/cmd/crictl@$CRI"
+  cni() { local m=github.com/containernetworking/plugins/plugins
+    gobin "$m/main/loopback@$CNI" "$m/main/ptp@$CNI" "$m/ipam/host-local@$CNI" "$m/meta/portmap@$CNI" "$1" &&
+      printf '#!/bin/sh\n' > "$1/cni-plugins" && chmod +x "$1/cni-plugins"; }
+  build_once cni-plugins "$CNI" cni
+  debian_min() {
+    command -v debootstrap >/dev/null || { log "debootstrap missing: apt-get install debootstrap"; return 1; }
+    debootstrap --variant=minbase --include=iptables,conntrack,iproute2,ca-certificates,procps \
+      "$DEBIAN" "$1/rootfs" http://deb.debian.org/debian >"$1/debootstrap.log" 2>&1 || { tail -5 "$1/debootstrap.log"; return 1; }
+    tar -C "$1/rootfs" -cf "$1/debian-min.tar" . && rm -rf "$1/rootfs"
+    printf '#!/bin/sh\n' > "$1/debian-min" && chmod +x "$1/debian-min"
+  }
+  build_once debian-min "$DEBIAN" debian_min
+  unset CGO_ENABLED
+  "$here/kind/node-image.sh" "$cache"
+}
+if [[ ${LAB_SKIP_KIND:-} == 1 ]]; then log "kind node image: skipped (LAB_SKIP_KIND=1)"
+elif ! docker info >/dev/null 2>&1; then log "kind node image: skipped, no Docker engine answers (the kind tests will say so)"
+else kind_parts; fi
 log "ready in $cache"

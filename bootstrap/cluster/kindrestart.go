@@ -1,0 +1,83 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"sort"
+	"strings"
+	"time"
+)
+
+// kindEngine is the container engine CLI kind drives (kind's
+// KIND_EXPERIMENTAL_PROVIDER, docker by default).
+func kindEngine() string {
+	if e := os.Getenv("KIND_EXPERIMENTAL_PROVIDER"); e == "podman" || e == "nerdctl" {
+		return e
+	}
+	return "docker"
+}
+
+// startStopped starts the lab's node containers that are not running —
+// what a host or engine restart leaves when the engine does not bring them
+// back itself — control planes first, then workers in name order (the order
+// kind created them, so the engine's address allocation tends to give each
+// its old address back), and waits until the API server answers. It
+// returns the nodes it started.
+func (p *kindProvider) startStopped(ctx context.Context) ([]string, error) {
+	nodes, err := p.kind.ListNodes(p.lab.Metadata.Name)
+	if err != nil {
+		return nil, fmt.Errorf("listing the nodes of kind cluster %s: %w", p.lab.Metadata.Name, err)
+	}
+	var stopped []string
+	for _, n := range nodes {
+		out, err := exec.CommandContext(ctx, kindEngine(), "inspect", "-f", "{{.State.Running}}", n.String()).Output()
+		if err != nil {
+			return nil, fmt.Errorf("inspecting node %s: %w", n.String(), err)
+		}
+		if strings.TrimSpace(string(out)) != "true" {
+			stopped = append(stopped, n.String())
+		}
+	}
+	if len(stopped) == 0 {
+		return nil, nil
+	}
+	sort.SliceStable(stopped, func(i, j int) bool {
+		return strings.Contains(stopped[i], "control-plane") && !strings.Contains(stopped[j], "control-plane")
+	})
+	for _, n := range stopped {
+		if out, err := exec.CommandContext(ctx, kindEngine(), "start", n).CombinedOutput(); err != nil {
+			return nil, fmt.Errorf("starting node %s: %v: %s", n, err, strings.TrimSpace(string(out)))
+		}
+	}
+	cfg, err := p.RESTConfig()
+	if err != nil {
+		return stopped, err
+	}
+	wait, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
+	for {
+		err := APIReady(wait, cfg)
+		if err == nil {
+			return stopped, nil
+		}
+		select {
+		case <-wait.Done():
+			return stopped, fmt.Errorf("nodes %s started, but the API server did not answer within 3 minutes (last: %v); `docker logs %s` shows the node's boot",
+				strings.Join(stopped, ", "), err, stopped[0])
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// removeNetworkIfUnused removes kind's Docker network once no container is
+// attached to it any more (kind leaves it behind; other kind clusters share
+// it, so it stays while any container uses it).
+func removeNetworkIfUnused(ctx context.Context) {
+	out, err := exec.CommandContext(ctx, kindEngine(), "network", "inspect", "kind", "-f", "{{len .Containers}}").Output()
+	if err != nil || strings.TrimSpace(string(out)) != "0" {
+		return
+	}
+	_ = exec.CommandContext(ctx, kindEngine(), "network", "rm", "kind").Run()
+}

@@ -1,0 +1,108 @@
+// Command target is the workload the kind tests break on purpose: a static
+// program that, by its first argument, fails the way real services fail, so
+// `lab diagnose` is checked against what real kubelets, containers and the
+// kernel report. Each mode logs what a real service would, nothing more.
+//
+//	target panic                 panics after a moment (Go stack trace, exit 2)
+//	target leak MiB-per-second   touches memory until the kernel OOM-kills it
+//	target serve PORT            serves HTTP on PORT (probes pointed elsewhere fail)
+//	target slow DELAY PORT       serves on PORT only after DELAY
+//	target env NAME              exits 1 when the environment variable NAME is unset
+//	target file PATH             exits 1 when it cannot read PATH
+//	target dep HOST:PORT         exits 1 when nothing answers at HOST:PORT
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strconv"
+	"time"
+)
+
+func main() {
+	if len(os.Args) < 2 {
+		fail("usage: target panic|leak|serve|slow|env|file|dep ARGS")
+	}
+	arg := func(i int) string {
+		if len(os.Args) <= i {
+			fail("target %s: missing argument %d", os.Args[1], i-1)
+		}
+		return os.Args[i]
+	}
+	switch os.Args[1] {
+	case "panic":
+		fmt.Println("starting order processor")
+		time.Sleep(2 * time.Second)
+		var orders map[string]int
+		orders["first"]++ // assignment to entry in nil map
+	case "leak":
+		rate, _ := strconv.Atoi(arg(2))
+		leak(rate)
+	case "serve":
+		serve(arg(2))
+	case "slow":
+		d, err := time.ParseDuration(arg(2))
+		if err != nil {
+			fail("target slow: %v", err)
+		}
+		fmt.Printf("warming caches, ready in %s\n", d)
+		time.Sleep(d)
+		serve(arg(3))
+	case "env":
+		if os.Getenv(arg(2)) == "" {
+			fail("config error: required environment variable %s is not set", arg(2))
+		}
+		serve("8080")
+	case "file":
+		if _, err := os.ReadFile(arg(2)); err != nil {
+			fail("loading configuration: %v", err)
+		}
+		serve("8080")
+	case "dep":
+		for i := 1; i <= 3; i++ {
+			c, err := net.DialTimeout("tcp", arg(2), 2*time.Second)
+			if err == nil {
+				c.Close()
+				serve("8080")
+			}
+			fmt.Printf("attempt %d/3: waiting for database: %v\n", i, err)
+			time.Sleep(time.Second)
+		}
+		fail("giving up: database at %s unreachable", arg(2))
+	default:
+		fail("target: unknown mode %q", os.Args[1])
+	}
+}
+
+// leak grows the heap by rate MiB a second, writing every page so the
+// memory is really resident, until the cgroup's limit ends it.
+func leak(rate int) {
+	if rate <= 0 {
+		rate = 10
+	}
+	var kept [][]byte
+	for i := 1; ; i++ {
+		b := make([]byte, rate<<20)
+		for j := range b {
+			b[j] = byte(j)
+		}
+		kept = append(kept, b)
+		fmt.Printf("cache holds %d MiB\n", i*rate)
+		time.Sleep(time.Second)
+	}
+}
+
+func serve(port string) {
+	fmt.Printf("listening on :%s\n", port)
+	http.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	if err := http.ListenAndServe(":"+port, nil); err != nil {
+		fail("serving: %v", err)
+	}
+}
+
+func fail(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, format+"\n", a...)
+	os.Exit(1)
+}

@@ -1,0 +1,296 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"lab.dev/lab/core/config"
+)
+
+// kindNodeImage is the offline node image test/bin/build.sh builds (see
+// test/bin/kind/node-image.sh); loaded from the build cache when the engine
+// lacks it.
+func kindNodeImage(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	img := "lab.dev/kind/node:" + config.Pinned().Components["kubernetes"]
+	if exec.CommandContext(ctx, "docker", "image", "inspect", img).Run() == nil {
+		return img
+	}
+	tar := filepath.Join(os.Getenv("LAB_TESTBIN"), "kind-node-"+config.Pinned().Components["kubernetes"], "kind-node.tar")
+	if out, err := exec.CommandContext(ctx, "docker", "load", "-q", "-i", tar).CombinedOutput(); err != nil {
+		t.Fatalf("the offline kind node image %s is neither in the engine nor in %s (build it: test/bin/build.sh kind): %v\n%s", img, tar, err, out)
+	}
+	return img
+}
+
+// kindLab is one real kind lab for the tests that need real kubelets.
+type kindLab struct {
+	*labEnv
+	name, kubeconfig string
+	cs               *kubernetes.Clientset
+}
+
+func (k *kindLab) docker(args ...string) string {
+	k.t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	if err != nil {
+		k.t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (k *kindLab) nodes() []string {
+	return strings.Fields(k.docker("ps", "-a", "-q", "--filter", "label=io.x-k8s.kind.cluster="+k.name))
+}
+
+// readyNodes counts Ready nodes, as the API server reports them.
+func (k *kindLab) readyNodes(ctx context.Context) (int, error) {
+	nodes, err := k.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, no := range nodes.Items {
+		for _, c := range no.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				n++
+			}
+		}
+	}
+	return n, nil
+}
+
+// loadImage puts a local engine image into every node's containerd, as
+// `kind load docker-image` does.
+func (k *kindLab) loadImage(img string) {
+	k.t.Helper()
+	for _, n := range k.nodes() {
+		cmd := fmt.Sprintf("docker save %s | docker exec -i %s ctr --namespace=k8s.io images import --digests --snapshotter=overlayfs -", img, n)
+		if out, err := exec.Command("sh", "-c", cmd).CombinedOutput(); err != nil {
+			k.t.Fatalf("loading %s into %s: %v\n%s", img, n, err, out)
+		}
+	}
+}
+
+// The main path on real kubelets: `lab up` creates a 3-node kind cluster
+// from the offline node image through kind's Go library, a second `up`
+// changes nothing, the target application fails six ways and `lab diagnose`
+// names each cause from what the real kubelets, containers and kernel
+// report, the nodes survive a stop and start (a host restart), and `lab down`
+// leaves no container, volume or network behind.
+func TestKindLabOnRealNodes(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	needEngine(t, ctx)
+	img := kindNodeImage(t, ctx)
+	k := &kindLab{labEnv: newLabEnv(t, "kindlab", 0), name: "kindlab"}
+	y := "apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: kindlab}\n" +
+		"cluster: {provider: kind, workers: 2, nodeImage: \"" + img + "\"}\n" +
+		"stacks: {argocd: {enabled: false}, linkerd: {enabled: false}, prometheus: {enabled: false}, ollama: {enabled: false}}\n" +
+		"agent: {namespaces: [demo]}\n"
+	if err := os.WriteFile(k.cfg, []byte(y), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := exec.Command("sh", "-c", "for n in $(docker ps -aq --filter label=io.x-k8s.kind.cluster=kindlab); do echo \"== $n\"; docker exec $n sh -c 'journalctl -u kubelet -u containerd --no-pager | tail -40; crictl ps -a' 2>&1 | tail -60; done").CombinedOutput()
+			t.Logf("node state at failure:\n%s", out)
+		}
+	})
+
+	start := time.Now()
+	code, _, errOut := k.run("up")
+	t.Logf("lab up (kind, 3 nodes): %s", time.Since(start).Round(time.Second))
+	if code != 0 {
+		t.Fatalf("up: %d\n%s", code, errOut)
+	}
+	k.kubeconfig = filepath.Join(k.home, "labs", k.name, "kubeconfig")
+	rc, err := clientcmd.BuildConfigFromFlags("", k.kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.cs, err = kubernetes.NewForConfig(rc); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := k.readyNodes(ctx); err != nil || n != 3 {
+		t.Fatalf("Ready nodes after up: %d (%v)", n, err)
+	}
+	code, st := k.status()
+	if code != 0 || st["healthy"] != true {
+		t.Fatalf("status after up: %d %v", code, st)
+	}
+	if a, _ := st["agent"].(map[string]any); a["ready"] != true || !strings.Contains(fmt.Sprint(a["detail"]), "FlowSchema lab-agent in effect") {
+		t.Errorf("agent in status: %v", st["agent"])
+	}
+	start = time.Now()
+	if code, _, errOut := k.run("up"); code != 0 || !strings.Contains(errOut, "nothing changed") {
+		t.Errorf("second up was not a no-op: %d\n%s", code, errOut)
+	}
+	t.Logf("no-op lab up: %s", time.Since(start).Round(time.Second))
+
+	t.Run("diagnose", func(t *testing.T) { kindDiagnose(t, ctx, k) })
+	t.Run("restart", func(t *testing.T) { kindRestart(t, ctx, k) })
+
+	start = time.Now()
+	if code, _, errOut := k.run("down"); code != 0 {
+		t.Fatalf("down: %d\n%s", code, errOut)
+	}
+	t.Logf("lab down: %s", time.Since(start).Round(time.Second))
+	if left := k.nodes(); len(left) > 0 {
+		t.Errorf("containers left after down: %v", left)
+	}
+	if v := k.docker("volume", "ls", "-q", "--filter", "dangling=true"); v != "" {
+		t.Errorf("volumes left after down: %s", v)
+	}
+	if n := k.docker("network", "ls", "-q", "--filter", "name=^kind$"); n != "" {
+		t.Errorf("kind's network left after down: %s", n)
+	}
+}
+
+// The node containers stopped and started again, as a host restart or a
+// Docker restart does: `lab up` brings the lab back to healthy.
+func kindRestart(t *testing.T, ctx context.Context, k *kindLab) {
+	nodes := k.nodes()
+	k.docker(append([]string{"stop"}, nodes...)...)
+	k.docker(append([]string{"start"}, nodes...)...)
+	start := time.Now()
+	code, _, errOut := k.run("up")
+	t.Logf("lab up after a restart of every node: %s", time.Since(start).Round(time.Second))
+	if code != 0 {
+		t.Fatalf("up after restart: %d\n%s", code, errOut)
+	}
+	if code, st := k.status(); code != 0 || st["healthy"] != true {
+		t.Fatalf("status after restart: %d %v", code, st)
+	}
+	if n, err := k.readyNodes(ctx); err != nil || n != 3 {
+		t.Fatalf("Ready nodes after restart: %d (%v)", n, err)
+	}
+}
+
+// diagnosis is the part of `lab diagnose -o json` the tests read.
+type diagnosis struct {
+	Findings []struct{ Category, Cause, Container string }
+}
+
+func (d diagnosis) String() string {
+	var b strings.Builder
+	for _, f := range d.Findings {
+		fmt.Fprintf(&b, "[%s] %s; ", f.Category, f.Cause)
+	}
+	return b.String()
+}
+
+// Six ways the target application fails, each on a real kubelet; the
+// first finding must name the category and the decisive fact.
+func kindDiagnose(t *testing.T, ctx context.Context, k *kindLab) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "target")
+	build := exec.Command("go", "build", "-o", bin, "./test/apps/target")
+	build.Dir, build.Env = "../..", append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the target app: %v\n%s", err, out)
+	}
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY target /target\nENTRYPOINT [\"/target\"]\n"), 0o644)
+	b := exec.Command("docker", "build", "-q", "-t", "lab.dev/target:test", dir)
+	b.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	if out, err := b.CombinedOutput(); err != nil {
+		t.Fatalf("building the target image: %v\n%s", err, out)
+	}
+	k.loadImage("lab.dev/target:test")
+
+	cases := []struct {
+		name, category string
+		args           []string
+		probe          string // liveness probe: "port:N" or "slow"
+		limit          string
+		want           []string // all must appear in the first finding's cause
+	}{
+		{name: "panic", category: "CrashLoopBackOff", args: []string{"panic"}, want: []string{"assignment to entry in nil map"}},
+		{name: "leak", category: "OOMKilled", args: []string{"leak", "16"}, limit: "48Mi", want: []string{"48Mi"}},
+		{name: "wrongport", category: "ProbeFailure", args: []string{"serve", "8080"}, probe: "port:8081", want: []string{"8081"}},
+		{name: "slowstart", category: "ProbeFailure", args: []string{"slow", "300s", "8080"}, probe: "slow", want: []string{"liveness"}},
+		{name: "noenv", category: "CrashLoopBackOff", args: []string{"env", "DATABASE_URL"}, want: []string{"DATABASE_URL"}},
+		{name: "nodep", category: "DependencyUnreachable", args: []string{"dep", "db.demo.svc.cluster.local:5432"}, want: []string{"5432"}},
+	}
+	ns := "demo"
+	if _, err := k.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	// The dependency the last case waits for: a Service with no backend.
+	if _, err := k.cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "db"}, Ports: []corev1.ServicePort{{Port: 5432}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cases {
+		pod := targetPod(c.name, c.args, c.probe, c.limit)
+		if _, err := k.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			var last diagnosis
+			deadline := time.Now().Add(4 * time.Minute)
+			for time.Now().Before(deadline) {
+				code, out, errOut := k.run("diagnose", c.name, "-n", ns, "--no-llm", "-o", "json")
+				last = diagnosis{}
+				if err := json.Unmarshal([]byte(out), &last); err != nil {
+					t.Fatalf("diagnose %s: %d %v\n%s\n%s", c.name, code, err, out, errOut)
+				}
+				if len(last.Findings) > 0 && last.Findings[0].Category == c.category && containsAll(last.Findings[0].Cause, c.want) {
+					t.Logf("%s → %s", c.name, last)
+					return
+				}
+				time.Sleep(5 * time.Second)
+			}
+			p, _ := k.cs.CoreV1().Pods(ns).Get(ctx, c.name, metav1.GetOptions{})
+			t.Errorf("%s: want [%s] naming %q; last diagnosis: %s\npod status: %+v", c.name, c.category, c.want, last, p.Status.ContainerStatuses)
+		})
+	}
+}
+
+func containsAll(s string, want []string) bool {
+	for _, w := range want {
+		if !strings.Contains(s, w) {
+			return false
+		}
+	}
+	return true
+}
+
+func targetPod(name string, args []string, probe, limit string) *corev1.Pod {
+	c := corev1.Container{Name: "app", Image: "lab.dev/target:test", ImagePullPolicy: corev1.PullNever, Args: args,
+		Ports: []corev1.ContainerPort{{ContainerPort: 8080}}}
+	if limit != "" {
+		q := resource.MustParse(limit)
+		c.Resources = corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: q}, Requests: corev1.ResourceList{corev1.ResourceMemory: q}}
+	}
+	switch {
+	case strings.HasPrefix(probe, "port:"):
+		var port int32
+		fmt.Sscan(strings.TrimPrefix(probe, "port:"), &port)
+		c.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(port)}},
+			InitialDelaySeconds: 2, PeriodSeconds: 3, FailureThreshold: 2}
+	case probe == "slow":
+		c.LivenessProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: "/", Port: intstr.FromInt32(8080)}},
+			InitialDelaySeconds: 3, PeriodSeconds: 3, FailureThreshold: 2}
+	}
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{c}, TerminationGracePeriodSeconds: ptr(int64(1))}}
+}
