@@ -8,6 +8,10 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // kindEngine is the container engine CLI kind drives (kind's
@@ -46,6 +50,7 @@ func (p *kindProvider) startStopped(ctx context.Context) ([]string, error) {
 	sort.SliceStable(stopped, func(i, j int) bool {
 		return strings.Contains(stopped[i], "control-plane") && !strings.Contains(stopped[j], "control-plane")
 	})
+	started := time.Now().Add(-time.Second)
 	for _, n := range stopped {
 		if out, err := exec.CommandContext(ctx, kindEngine(), "start", n).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("starting node %s: %v: %s", n, err, strings.TrimSpace(string(out)))
@@ -55,20 +60,48 @@ func (p *kindProvider) startStopped(ctx context.Context) ([]string, error) {
 	if err != nil {
 		return stopped, err
 	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return stopped, err
+	}
 	wait, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
 	for {
 		err := APIReady(wait, cfg)
 		if err == nil {
+			err = reportedSince(wait, cs, started)
+		}
+		if err == nil {
 			return stopped, nil
 		}
 		select {
 		case <-wait.Done():
-			return stopped, fmt.Errorf("nodes %s started, but the API server did not answer within 3 minutes (last: %v); `docker logs %s` shows the node's boot",
+			return stopped, fmt.Errorf("nodes %s started, but the cluster did not come back within 3 minutes (last: %v); `docker logs %s` shows the node's boot",
 				strings.Join(stopped, ", "), err, stopped[0])
 		case <-time.After(2 * time.Second):
 		}
 	}
+}
+
+// reportedSince: every node's kubelet has reported Ready since t (a Ready
+// written before the restart says nothing about the node now).
+func reportedSince(ctx context.Context, cs kubernetes.Interface, t time.Time) error {
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, n := range nodes.Items {
+		fresh := false
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue && c.LastHeartbeatTime.After(t) {
+				fresh = true
+			}
+		}
+		if !fresh {
+			return fmt.Errorf("node %s has not reported Ready since the restart", n.Name)
+		}
+	}
+	return nil
 }
 
 // removeNetworkIfUnused removes kind's Docker network once no container is

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"lab.dev/lab/bootstrap/cluster"
 )
@@ -15,8 +16,35 @@ var nodesStep = Step{Name: "nodes", Inspect: inspectNodes,
 		if err := c.Provider.EnsureNodes(ctx); err != nil {
 			return "", err
 		}
-		return fmt.Sprintf("%d nodes Ready", c.Lab.Cluster.ControlPlanes+c.Lab.Cluster.Workers+c.Lab.Cluster.GPUWorkers), nil
+		return waitNodes(ctx, c, nodesReadyTimeout)
 	}}
+
+// nodesReadyTimeout bounds the wait for new nodes (a kind worker's kubelet
+// joins after the control plane is Ready and needs its pod network).
+const nodesReadyTimeout = 3 * time.Minute
+
+// waitNodes waits until inspectNodes finds every node Ready, and says which
+// are not when the time is up.
+func waitNodes(ctx context.Context, c *Context, limit time.Duration) (string, error) {
+	deadline := time.Now().Add(limit)
+	for {
+		ok, why, err := inspectNodes(ctx, c)
+		if err == nil && ok {
+			return why, nil
+		}
+		if time.Now().After(deadline) {
+			if err != nil {
+				return "", fmt.Errorf("nodes not Ready after %s: %w", limit, err)
+			}
+			return "", fmt.Errorf("nodes not Ready after %s: %s", limit, why)
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
 
 func inspectNodes(ctx context.Context, c *Context) (bool, string, error) {
 	caps := c.Provider.Capabilities()

@@ -31,7 +31,7 @@ timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 # Measured 2026-11-27: idle machine / while other builds ran beside it.
 declare -A took=([kube-apiserver]="2-6 minutes" [kube-controller-manager]="1 minute" [kube-scheduler]="10 seconds"
   [etcd]="15-30 seconds" [kwok]="1-2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds"
-  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute")
+  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds")
 
 # build_once NAME VERSION CMD...: runs CMD unless $cache/NAME-VERSION/NAME exists.
 build_once() {
@@ -115,6 +115,9 @@ kind_parts() {
   build_once coredns "$COREDNS" gobin "github.com/coredns/coredns@$COREDNS"
   build_once local-path-provisioner "$LPP" gobin "github.com/rancher/local-path-provisioner@$LPP"
   build_once crictl "$CRI" gobin "sigs.k8s.io/cri-tools/cmd/crictl@$CRI"
+  runc() { [[ -f /usr/include/seccomp.h ]] || { log "missing /usr/include/seccomp.h: apt-get install libseccomp-dev"; return 1; }
+    CGO_ENABLED=1 gobin -tags seccomp "github.com/opencontainers/runc@$(pin runc)" "$1"; }
+  build_once runc "$(pin runc)" runc
   cni() { local m=github.com/containernetworking/plugins/plugins
     gobin "$m/main/loopback@$CNI" "$m/main/ptp@$CNI" "$m/ipam/host-local@$CNI" "$m/meta/portmap@$CNI" "$1" &&
       printf '#!/bin/sh\n' > "$1/cni-plugins" && chmod +x "$1/cni-plugins"; }

@@ -5,7 +5,9 @@
 # message names them all with the exact command, and we stop.
 #
 #   test/bin/prereqs.sh demo   lab + the control plane (kwok lab, rules-only diagnosis)
-#   test/bin/prereqs.sh test   + Ollama's C++ headers, openssl, git; Docker is optional
+#   test/bin/prereqs.sh test   + Ollama's C++ headers, openssl, git, and what the
+#                              offline kind node image is built with (debootstrap,
+#                              libseccomp-dev); Docker is optional
 set -euo pipefail
 what=${1:-test}
 log() { printf '[prereqs] %s\n' "$*" >&2; }
@@ -29,6 +31,9 @@ if [[ $what == test ]]; then
   pkg[openssl]=openssl
   # Ollama's cgo build (the integration tests' real model server).
   files+=("/usr/include/nlohmann/json.hpp:nlohmann-json3-dev" "/usr/include/stb/stb_image.h:libstb-dev")
+  # The offline kind node image: its Debian base and runc (cgo, seccomp).
+  pkg[debootstrap]=debootstrap
+  files+=("/usr/include/seccomp.h:libseccomp-dev")
 fi
 missing=()
 for c in "${!pkg[@]}"; do command -v "$c" >/dev/null || missing+=("${pkg[$c]}"); done

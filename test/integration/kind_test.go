@@ -147,6 +147,10 @@ func TestKindLabOnRealNodes(t *testing.T) {
 	t.Run("diagnose", func(t *testing.T) { kindDiagnose(t, ctx, k) })
 	t.Run("restart", func(t *testing.T) { kindRestart(t, ctx, k) })
 
+	var volumes []string
+	for _, n := range k.nodes() {
+		volumes = append(volumes, strings.Fields(k.docker("inspect", "-f", "{{range .Mounts}}{{if eq .Type \"volume\"}}{{.Name}} {{end}}{{end}}", n))...)
+	}
 	start = time.Now()
 	if code, _, errOut := k.run("down"); code != 0 {
 		t.Fatalf("down: %d\n%s", code, errOut)
@@ -155,8 +159,13 @@ func TestKindLabOnRealNodes(t *testing.T) {
 	if left := k.nodes(); len(left) > 0 {
 		t.Errorf("containers left after down: %v", left)
 	}
-	if v := k.docker("volume", "ls", "-q", "--filter", "dangling=true"); v != "" {
-		t.Errorf("volumes left after down: %s", v)
+	if len(volumes) != 3 {
+		t.Errorf("node volumes before down: %v, want one /var per node", volumes)
+	}
+	for _, v := range volumes {
+		if exec.Command("docker", "volume", "inspect", v).Run() == nil {
+			t.Errorf("volume %s left after down", v)
+		}
 	}
 	if n := k.docker("network", "ls", "-q", "--filter", "name=^kind$"); n != "" {
 		t.Errorf("kind's network left after down: %s", n)

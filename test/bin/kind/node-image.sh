@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds lab's offline kind node image, lab.dev/kind/node:<kubernetes>, from
-# parts made on this machine: a Debian base (debootstrap), Debian's containerd
-# and runc, Kubernetes, etcd, CoreDNS, the CNI plugins, crictl and
+# parts made on this machine: a Debian base (debootstrap), Debian's containerd,
+# runc, Kubernetes, etcd, CoreDNS, the CNI plugins, crictl and
 # local-path-provisioner from the Go module proxy (test/bin/build.sh kind
 # builds them first), lab's own pod network daemon (test/apps/podnet), and
 # kind's own node files read from kind's module in the
@@ -86,11 +86,13 @@ plain "lab.dev/kind/local-path-provisioner:$LOCALPATH" "$(bin local-path-provisi
 log "built ${#images[@]} images: ${images[*]}"
 docker save -o "$work/images.tar" "${images[@]}"
 
-# 3. The node: Debian's systemd, containerd and runc, the Kubernetes
+# 3. The node: Debian's systemd and containerd, runc from the module proxy
+# (Debian's 1.1.5 can leave a cgroup v1 freezer FROZEN), the Kubernetes
 # binaries, the CNI plugins and kind's node files.
 d=$work/node && mkdir -p "$d/bin" "$d/cni" "$d/manifests"
 for b in kubelet kubeadm kubectl; do cp "$(bin $b "$K8S")" "$d/bin/"; done
 cp "$(bin crictl "$(pin criTools)")" "$d/bin/"
+mkdir -p "$d/sbin" && cp "$(bin runc "$(pin runc)")" "$d/sbin/"
 cp "$cache/cni-plugins-$(pin cniPlugins)"/{host-local,loopback,portmap,ptp} "$d/cni/"
 for m in default-cni default-storage; do
   sed -e "s/{{REV}}/$REV/g; s/{{LOCALPATH}}/$LOCALPATH/g; s/{{DEBIAN}}/$DEBIAN/g" "$here/node/$m.yaml" > "$d/manifests/$m.yaml"
@@ -111,6 +113,7 @@ COPY kindfiles/usr/local/bin/ /usr/local/bin/
 COPY kindfiles/kind/ /kind/
 COPY kindfiles/etc/ /etc/
 COPY bin/ /usr/bin/
+COPY sbin/runc /usr/sbin/runc
 COPY cni/ /opt/cni/bin/
 COPY manifests/ /kind/manifests/
 COPY version /kind/version
