@@ -55,6 +55,15 @@ func (k *kindLab) docker(args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+func (k *kindLab) mustRun(args ...string) string {
+	k.t.Helper()
+	code, out, errOut := k.run(args...)
+	if code != 0 {
+		k.t.Fatalf("lab %v: %d\n%s", args, code, errOut)
+	}
+	return out
+}
+
 func (k *kindLab) nodes() []string {
 	return strings.Fields(k.docker("ps", "-a", "-q", "--filter", "label=io.x-k8s.kind.cluster="+k.name))
 }
@@ -145,6 +154,7 @@ func TestKindLabOnRealNodes(t *testing.T) {
 	t.Logf("no-op lab up: %s", time.Since(start).Round(time.Second))
 
 	t.Run("diagnose", func(t *testing.T) { kindDiagnose(t, ctx, k) })
+	t.Run("in-cluster", func(t *testing.T) { kindInCluster(t, ctx, k) })
 	t.Run("restart", func(t *testing.T) { kindRestart(t, ctx, k) })
 
 	var volumes []string
@@ -190,6 +200,26 @@ func kindRestart(t *testing.T, ctx context.Context, k *kindLab) {
 	if n, err := k.readyNodes(ctx); err != nil || n != 3 {
 		t.Fatalf("Ready nodes after restart: %d (%v)", n, err)
 	}
+}
+
+// The seed's flow on real nodes: the agent's image (make image) loaded into
+// the nodes by `lab agent image`, and `lab diagnose --in-cluster` run as a
+// Job with the agent's ServiceAccount, reading the API server and the pod's
+// logs from inside the cluster.
+func kindInCluster(t *testing.T, ctx context.Context, k *kindLab) {
+	ref := "lab.dev/lab:" + strings.Fields(k.mustRun("version"))[1] // the agent image this binary runs
+	out, err := exec.CommandContext(ctx, "make", "-C", "../..", "image", "IMAGE="+ref, "VERSION=dev").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make image: %v\n%s", err, out)
+	}
+	if code, _, errOut := k.run("agent", "image"); code != 0 || !strings.Contains(errOut, "loaded into the nodes") {
+		t.Fatalf("lab agent image: %d\n%s", code, errOut)
+	}
+	code, stdout, errOut := k.run("diagnose", "noenv", "-n", "demo", "--in-cluster", "--no-llm")
+	if code != 0 || !strings.Contains(stdout, "DATABASE_URL") {
+		t.Fatalf("diagnose --in-cluster: %d\n%s\n%s", code, stdout, errOut)
+	}
+	t.Logf("in-cluster report: %d bytes, names DATABASE_URL", len(stdout))
 }
 
 // diagnosis is the part of `lab diagnose -o json` the tests read.
