@@ -6,10 +6,11 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/cluster"
+	"lab.dev/lab/core/engine"
 	"lab.dev/lab/core/state"
 )
 
-// newCluster: `lab cluster create|delete` — the cluster alone, with no
+// newCluster: `lab cluster create|delete|config` — the cluster alone, with no
 // stacks, journal or spec record. What the Terraform module lab renders
 // (cluster.provisioner: terraform) runs in its provisioners; hidden, as
 // `lab up` / `lab down` are what people run.
@@ -38,5 +39,22 @@ func newCluster(g *globals) *cobra.Command {
 			},
 		})
 	}
+	c.AddCommand(&cobra.Command{
+		Use:   "config",
+		Short: "print the cluster config lab gives the provider on this host (kind's v1alpha4 Cluster, k3d's SimpleConfig)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			l, err := g.loadLab()
+			if err != nil {
+				return err
+			}
+			out, err := cluster.NativeConfig(l, engine.ReadNodeHost())
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
+		},
+	})
 	return c
 }

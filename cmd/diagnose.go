@@ -209,7 +209,14 @@ func diagnoseInCluster(g *globals, l *config.Lab, cfg *rest.Config, pod string, 
 	if out == "text" {
 		out = "markdown"
 	}
-	j, err := deploy.DiagnoseJob(l, deploy.JobSpec{Pod: pod, PodNamespace: o.namespace, Output: out, NoLLM: o.noLLM})
+	model := o.model
+	if model == "" {
+		model = l.Agent.LLM.Model
+	}
+	if model == "" && !o.noLLM { // the model the lab was brought up with, which the pod cannot look up
+		model = pipeline.LabModel(l)
+	}
+	j, err := deploy.DiagnoseJob(l, deploy.JobSpec{Pod: pod, PodNamespace: o.namespace, Output: out, NoLLM: o.noLLM, Model: model})
 	if err != nil {
 		return err
 	}

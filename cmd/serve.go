@@ -22,7 +22,7 @@ import (
 )
 
 func newServe(g *globals, kubeconfig *string) *cobra.Command {
-	var listen, reports, slack, tokenFile, tlsCert, tlsKey string
+	var listen, reports, slack, tokenFile, tlsCert, tlsKey, endpoint, model string
 	var noLLM, inCluster, noAuth bool
 	var o serve.Options
 	var rps float64
@@ -57,7 +57,7 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 			ao := agent.Options{NoLLM: noLLM, Budget: l.Agent.LLM.TokenBudget, Whitelist: whitelist(l)}
 			if !noLLM {
 				// One client, so the breaker sees every diagnosis of this server.
-				if ao.LLM, err = llmClient(l, "", ""); err != nil {
+				if ao.LLM, err = llmClient(l, endpoint, model); err != nil {
 					return err
 				}
 			}
@@ -113,6 +113,8 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 	f.StringVar(&reports, "reports", "", "folder to write each report into (Markdown + JSON)")
 	f.StringVar(&slack, "slack-webhook", "", "Slack-compatible incoming webhook URL for a summary per report")
 	f.BoolVar(&noLLM, "no-llm", false, "rules only")
+	f.StringVar(&endpoint, "llm-endpoint", "", "Ollama URL (default agent.llm.endpoint; in the cluster lab's manifest passes the Ollama Service)")
+	f.StringVar(&model, "model", "", "model (default agent.llm.model, else the lab's)")
 	f.StringVar(&tokenFile, "token-file", "", "file holding the bearer token POST /alerts must carry (in the cluster: Secret lab-agent-webhook, mounted); else $LAB_AGENT_WEBHOOK_TOKEN")
 	f.BoolVar(&noAuth, "insecure-no-auth", false, "accept alerts from anyone (local experiments only)")
 	f.StringVar(&tlsCert, "tls-cert", "", "serve HTTPS with this certificate (PEM)")

@@ -10,7 +10,7 @@ func ExitCodeMeaning(code int32) string {
 	case 1:
 		return "general application error (1): the process failed on its own, see its logs"
 	case 2:
-		return "misuse of a shell builtin or bad arguments (2)"
+		return "exit code 2: a Go program's unrecovered panic or fatal runtime error, or a shell's misuse of a builtin / bad arguments"
 	case 126:
 		return "command found but not executable (126): permissions or a wrong binary"
 	case 127:

@@ -59,7 +59,8 @@ func Render(l *config.Lab, parts ...Part) ([]*unstructured.Unstructured, error) 
 		Namespaces []string
 		APF        config.APF
 		Image      string
-	}{l.Agent.Namespace, l.Agent.Namespaces, l.Agent.APF, AgentImage()}
+		LLM        string
+	}{l.Agent.Namespace, l.Agent.Namespaces, l.Agent.APF, AgentImage(), l.InClusterLLMEndpoint()}
 	var out []*unstructured.Unstructured
 	for _, p := range parts {
 		raw, err := manifests.Agent.ReadFile("agent/" + string(p))

@@ -25,6 +25,7 @@ type JobSpec struct {
 	Output            string // text, markdown, json
 	NoLLM             bool
 	Image             string
+	Model             string // the lab's model (empty: the pod's default)
 }
 
 // DiagnoseJob renders the Job that runs `lab diagnose` in the cluster as the
@@ -46,7 +47,8 @@ func DiagnoseJob(l *config.Lab, s JobSpec) (*batchv1.Job, error) {
 	}
 	var b bytes.Buffer
 	if err := t.Execute(&b, map[string]any{"Namespace": l.Agent.Namespace, "Pod": s.Pod, "PodNamespace": s.PodNamespace,
-		"Output": s.Output, "NoLLM": s.NoLLM, "Image": s.Image, "LLMEndpoint": l.Agent.LLM.Endpoint}); err != nil {
+		"Output": s.Output, "NoLLM": s.NoLLM, "Image": s.Image,
+		"LLMEndpoint": l.InClusterLLMEndpoint(), "Model": s.Model}); err != nil {
 		return nil, err
 	}
 	var j batchv1.Job

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/engine"
@@ -79,6 +80,19 @@ kind: KubeletConfiguration
 failCgroupV1: false`)
 	}
 	return kc
+}
+
+// NativeConfig renders the config lab hands the provider for lab.yaml on
+// this host as YAML: kind's v1alpha4 Cluster or k3d's SimpleConfig (what
+// `kind create cluster --config` / `k3d cluster create --config` would take).
+func NativeConfig(l *config.Lab, host engine.NodeHost) ([]byte, error) {
+	switch l.Cluster.Provider {
+	case "kind":
+		return yaml.Marshal(KindConfig(l, host))
+	case "k3s":
+		return yaml.Marshal(K3dConfig(l, host))
+	}
+	return nil, fmt.Errorf("cluster.provider %s has no native config file (kind and k3s do)", l.Cluster.Provider)
 }
 
 // MirrorHosts renders containerd's hosts.toml for each mirrored registry,

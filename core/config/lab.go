@@ -5,7 +5,11 @@
 // Encode writes the current one; the applied spec and its diffs use it.
 package config
 
-import "time"
+import (
+	"net"
+	"net/url"
+	"time"
+)
 
 // Lab is a whole lab.
 type Lab struct {
@@ -95,6 +99,26 @@ type LLM struct {
 	TokenBudget     int
 	Retry           Retry
 	Breaker         Breaker
+}
+
+// OllamaService is the in-cluster URL of the lab's Ollama stack (release
+// ollama in namespace ollama, the chart's Service on 11434).
+const OllamaService = "http://ollama.ollama.svc.cluster.local:11434"
+
+// InClusterLLMEndpoint is the model endpoint for the agent when it runs in
+// a pod: agent.llm.endpoint, unless that is a loopback address (the default,
+// meant for the host, where lab port-forwards) and the lab runs its own
+// Ollama, which a pod reaches through its Service.
+func (l *Lab) InClusterLLMEndpoint() string {
+	e := l.Agent.LLM.Endpoint
+	u, err := url.Parse(e)
+	if err != nil || !l.Stacks.Ollama.IsEnabled() {
+		return e
+	}
+	if h := u.Hostname(); h == "localhost" || net.ParseIP(h).IsLoopback() {
+		return OllamaService
+	}
+	return e
 }
 
 // Retry is a jittered exponential backoff.
