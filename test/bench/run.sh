@@ -29,6 +29,12 @@ date=$(date -u +%Y-%m-%d)
   echo
   go run ./test/bench/labbench -out bench 2>/dev/null
   echo
+  echo "## A real kind lab (offline node image) vs kind itself"
+  echo
+  echo "Refreshed by hand (\`test/bench/kind.sh bin/lab 3 > /tmp/k.md\`, then bench/kind.md): it needs Docker and the node image."
+  echo
+  cat bench/kind.md
+  echo
   echo "## Test-suite stability under load"
   echo
   cat bench/stability.md
