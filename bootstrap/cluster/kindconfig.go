@@ -37,7 +37,8 @@ func NodeImage(l *config.Lab) string {
 // nvidia-container-runtime (accept-nvidia-visible-devices-as-volume-mounts)
 // turns into that GPU inside the node. On a restricted host (see
 // engine.NodeHost) the nodes are set up for it: containerd stops asking for
-// oom_score_adj it may not lower, and a v1.35+ kubelet accepts cgroup v1.
+// oom_score_adj it may not lower; on cgroup v1 the kubelet and containerd use
+// the cgroupfs driver, and a v1.35+ kubelet accepts cgroup v1.
 func KindConfig(l *config.Lab, host engine.NodeHost) *v1alpha4.Cluster {
 	c := l.Cluster
 	img := NodeImage(l)
@@ -73,11 +74,21 @@ func KindConfig(l *config.Lab, host engine.NodeHost) *v1alpha4.Cluster {
 		kc.ContainerdConfigPatches = append(kc.ContainerdConfigPatches, `[plugins."io.containerd.grpc.v1.cri"]
   restrict_oom_score_adj = true`)
 	}
-	if host.KubeletNeedsCgroupV1Override(c.KubernetesVersion) {
-		// KEP-5573: from 1.35 the kubelet refuses cgroup v1 unless told not to.
-		kc.KubeadmConfigPatches = append(kc.KubeadmConfigPatches, `apiVersion: kubelet.config.k8s.io/v1beta1
-kind: KubeletConfiguration
-failCgroupV1: false`)
+	if host.CgroupV1 {
+		// On cgroup v1 the systemd cgroup driver makes runc freeze a
+		// container while systemd updates its device rules; a runc killed in
+		// between (a busy node, a node restart) leaves the freezer FROZEN, and
+		// then neither the pod nor the node container can be killed (seen
+		// with runc 1.1.5 and 1.4.3). The cgroupfs driver writes the rules
+		// itself and never freezes.
+		kc.ContainerdConfigPatches = append(kc.ContainerdConfigPatches, `[plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+  SystemdCgroup = false`)
+		patch := "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: cgroupfs"
+		if host.KubeletNeedsCgroupV1Override(c.KubernetesVersion) {
+			// KEP-5573: from 1.35 the kubelet refuses cgroup v1 unless told not to.
+			patch += "\nfailCgroupV1: false"
+		}
+		kc.KubeadmConfigPatches = append(kc.KubeadmConfigPatches, patch)
 	}
 	return kc
 }

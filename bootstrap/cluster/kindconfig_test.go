@@ -79,17 +79,22 @@ func TestNodeImagePinned(t *testing.T) {
 	}
 }
 
-// The kubelet patch only where it is needed: cgroup v1 and a v1.35+ node.
+// The kubelet patches only where they are needed: cgroupfs on any cgroup v1
+// host, failCgroupV1 only for a v1.35+ node there; nothing on cgroup v2.
 func TestKindCgroupV1PatchOnlyFrom135(t *testing.T) {
 	l := config.Default()
 	for v, want := range map[string]bool{"v1.34.4": false, "v1.35.0": true, "v1.37.0": true, "bogus": false} {
 		l.Cluster.KubernetesVersion = v
-		got := len(KindConfig(l, engine.NodeHost{CapSysResource: true, CgroupV1: true}).KubeadmConfigPatches) > 0
-		if got != want {
-			t.Errorf("%s on cgroup v1: patched=%v, want %v", v, got, want)
+		patches := strings.Join(KindConfig(l, engine.NodeHost{CapSysResource: true, CgroupV1: true}).KubeadmConfigPatches, "\n")
+		if got := strings.Contains(patches, "failCgroupV1: false"); got != want {
+			t.Errorf("%s on cgroup v1: failCgroupV1 patched=%v, want %v", v, got, want)
 		}
-		if len(KindConfig(l, engine.NodeHost{CapSysResource: true}).KubeadmConfigPatches) > 0 {
-			t.Errorf("%s on cgroup v2 patched", v)
+		if !strings.Contains(patches, "cgroupDriver: cgroupfs") {
+			t.Errorf("%s on cgroup v1: no cgroupfs driver", v)
+		}
+		kc := KindConfig(l, engine.NodeHost{CapSysResource: true})
+		if len(kc.KubeadmConfigPatches) > 0 || len(kc.ContainerdConfigPatches) > 0 {
+			t.Errorf("%s on cgroup v2 patched: %v %v", v, kc.KubeadmConfigPatches, kc.ContainerdConfigPatches)
 		}
 	}
 }

@@ -106,6 +106,14 @@ func (c *Context) stackPlans(write bool) (in *stacks.Installer, plans []stacks.P
 		if c.bundle != nil {
 			m = c.bundle
 		}
+	} else if prev, err := readExtracted(dir); err == nil {
+		// A lab made with `up --bundle` stays offline: a later plain `up`
+		// (after a restart, say) installs from the bundle it extracted,
+		// never from the network.
+		m = prev
+		if write {
+			c.UI.Progress("  stacks from the bundle an earlier `lab up --bundle` extracted (%s); pass --bundle to use another", dir)
+		}
 	}
 	env.ModelBundled = m != nil && m.Model != nil
 	plans, err = stacks.Plans(c.Lab, env)
