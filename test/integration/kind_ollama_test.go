@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/chartutil"
@@ -166,15 +167,23 @@ func kindOllama(t *testing.T, ctx context.Context, k *kindLab) {
 	}
 	t.Logf("offline up with the Ollama stack:\n%s", errOut)
 
-	code, out, errOut := k.run("diagnose", "noenv", "-n", "demo", "--in-cluster", "-o", "json")
 	var rep struct {
 		Model struct {
 			Mode, Reason string
 			Meta         *struct{ Model string }
 		}
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil {
-		t.Fatalf("diagnose --in-cluster -o json: %d %v\n%s\n%s", code, err, out, errOut)
+	// Retried: between two restarts the rules may find nothing to explain
+	// (see kindInCluster), and then no model is asked.
+	for i := 0; i < 6 && (i == 0 || rep.Model.Meta == nil); i++ {
+		var out string
+		code, out, errOut = k.run("diagnose", "noenv", "-n", "demo", "--in-cluster", "-o", "json")
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("diagnose --in-cluster -o json: %d %v\n%s\n%s", code, err, out, errOut)
+		}
+		if rep.Model.Meta == nil {
+			time.Sleep(5 * time.Second)
+		}
 	}
 	// The tiny random-weight model's text is gibberish, so the answer may be
 	// refused by the schema check; what must hold is that the Job reached
