@@ -15,6 +15,7 @@ import (
 
 	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/core/ui"
+	"lab.dev/lab/core/state"
 	"lab.dev/lab/gitops"
 )
 
@@ -109,7 +110,7 @@ func newGitOps(g *globals) *cobra.Command {
 		},
 	}
 	sync.Flags().BoolVar(&hard, "hard", false, "hard refresh (bypass Argo CD's manifest cache)")
-	var listen string
+	var listen, urlFile string
 	serve := &cobra.Command{
 		Use:   "serve DIR",
 		Short: "Serve the git repositories under DIR read-only over HTTP for an offline lab's Argo CD",
@@ -119,6 +120,11 @@ func newGitOps(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if urlFile != "" { // how `lab up` learns the port it got
+				if err := state.WriteFile(urlFile, []byte(srv.URL+"\n"), 0o600); err != nil {
+					return err
+				}
+			}
 			g.ui.Progress("serving %s at %s (clone %s)", args[0], srv.URL, srv.RepoURL("<name>"))
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
@@ -126,7 +132,8 @@ func newGitOps(g *globals) *cobra.Command {
 			return srv.Close()
 		},
 	}
-	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:8418", "address; use the container bridge address for kind nodes")
+	serve.Flags().StringVar(&listen, "listen", "127.0.0.1:8418", "address; use the container bridge address for kind nodes (lab up does this itself for a local gitops.repo)")
+	serve.Flags().StringVar(&urlFile, "url-file", "", "write the served URL into this file once listening")
 	c.AddCommand(initCmd, diff, sync, serve)
 	return c
 }

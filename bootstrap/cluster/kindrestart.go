@@ -3,6 +3,7 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"sort"
@@ -102,6 +103,21 @@ func reportedSince(ctx context.Context, cs kubernetes.Interface, t time.Time) er
 		}
 	}
 	return nil
+}
+
+// HostAddress is the host's address on kind's network (its gateway): where
+// the nodes, and pods through them, reach a server lab runs on the host.
+func (p *kindProvider) HostAddress(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, kindEngine(), "network", "inspect", "kind", "-f", "{{range .IPAM.Config}}{{.Gateway}} {{end}}").Output()
+	if err != nil {
+		return "", fmt.Errorf("reading kind's network gateway: %w", err)
+	}
+	for _, gw := range strings.Fields(string(out)) {
+		if ip := net.ParseIP(gw); ip != nil && ip.To4() != nil {
+			return gw, nil
+		}
+	}
+	return "", fmt.Errorf("kind's network has no IPv4 gateway (%q)", strings.TrimSpace(string(out)))
 }
 
 // removeNetworkIfUnused removes kind's Docker network once no container is

@@ -116,6 +116,13 @@ func containerHealth(ctx context.Context, p Provider, kind, name string) (bool, 
 	return true, kind + " cluster running"
 }
 
+// HostAddresser is a provider whose nodes reach the host at a known address
+// (a container network's gateway), where lab serves what pods must fetch
+// from the host (the local GitOps repository).
+type HostAddresser interface {
+	HostAddress(ctx context.Context) (string, error)
+}
+
 // Nodes lists a cluster's nodes for status.
 func Nodes(ctx context.Context, cs kubernetes.Interface) ([]Node, error) {
 	list, err := cs.CoreV1().Nodes().List(ctx, listAll)

@@ -62,6 +62,7 @@ func (d *Down) one(ctx context.Context, l *config.Lab) error {
 	if err != nil {
 		return err
 	}
+	stopGitServer(dir) // the local GitOps repository's server, if lab started one
 	if err := p.Delete(ctx); err != nil {
 		return fmt.Errorf("deleting the %s cluster: %w", p.Name(), err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -21,7 +20,13 @@ var gitopsStep = Step{Name: "gitops",
 		if !c.gitopsOn() {
 			return true, "gitops off (needs stacks.argocd and gitops.enabled)", nil
 		}
-		root, err := c.rootApp()
+		url := c.Lab.GitOps.Repo
+		if repo, local := c.localRepo(); local {
+			if url = c.servedRepoURL(ctx, repo); url == "" {
+				return false, "local repository " + repo + " not served to the cluster yet", nil
+			}
+		}
+		root, err := c.rootApp(url)
 		if err != nil {
 			return false, "", err
 		}
@@ -32,7 +37,15 @@ var gitopsStep = Step{Name: "gitops",
 		return true, "root Application " + gitops.RootName + " up to date", nil
 	},
 	Apply: func(ctx context.Context, c *Context) (string, error) {
-		root, err := c.rootApp()
+		url := c.Lab.GitOps.Repo
+		if repo, local := c.localRepo(); local {
+			var err error
+			if url, err = c.serveRepo(ctx, repo); err != nil {
+				return "", err
+			}
+			c.UI.Progress("  gitops: %s served read-only to the cluster at %s", repo, url)
+		}
+		root, err := c.rootApp(url)
 		if err != nil {
 			return "", err
 		}
@@ -62,17 +75,17 @@ func (c *Context) gitopsOn() bool {
 	return c.Lab.Stacks.ArgoCD.IsEnabled() && c.Lab.GitOps.Enabled
 }
 
-// rootApp renders the root Application; with no gitops.repo the lab's own
-// content must be pushed somewhere first (lab gitops init).
-func (c *Context) rootApp() (*unstructured.Unstructured, error) {
-	repo := c.Lab.GitOps.Repo
-	if repo == "" {
-		return nil, fmt.Errorf("gitops.repo is empty: write the lab's repository with `lab gitops init DIR`, push it (or serve it with `lab gitops serve`) and set gitops.repo")
+// rootApp renders the root Application for the repository at url; with no
+// gitops.repo the lab's own content must be written somewhere first (lab
+// gitops init).
+func (c *Context) rootApp(url string) (*unstructured.Unstructured, error) {
+	if url == "" {
+		return nil, fmt.Errorf("gitops.repo is empty: write the lab's repository with `lab gitops init DIR` (git init, add, commit) and set gitops.repo to DIR, or push it and set gitops.repo to its URL")
 	}
-	if fi, err := os.Stat(repo); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("gitops.repo %s is a local directory: serve it with `lab gitops serve %s` and set gitops.repo to the URL it prints", repo, filepath.Dir(repo))
+	if fi, err := os.Stat(url); err == nil && fi.IsDir() {
+		return nil, fmt.Errorf("gitops.repo %s is a local directory, which the %s provider's cluster cannot reach: push it and set gitops.repo to its URL", url, c.Provider.Name())
 	}
-	return gitops.Root(gitops.ParamsFor(c.Lab, repo))
+	return gitops.Root(gitops.ParamsFor(c.Lab, url))
 }
 
 func (c *Context) applyObjects(ctx context.Context, dryRun bool, objs ...*unstructured.Unstructured) ([]kube.Result, error) {

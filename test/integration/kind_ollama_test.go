@@ -13,10 +13,8 @@ import (
 	"time"
 
 	"helm.sh/helm/v3/pkg/chart"
-	"helm.sh/helm/v3/pkg/chartutil"
 
 	"lab.dev/lab/core/config"
-	"lab.dev/lab/stacks"
 	"lab.dev/lab/test/harness"
 )
 
@@ -135,29 +133,9 @@ func kindOllama(t *testing.T, ctx context.Context, k *kindLab) {
 	if err := os.WriteFile(k.cfg, []byte(y), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	l, err := config.LoadFile(k.cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	plans, err := stacks.Plans(l, stacks.Env{Lab: l, Model: src.Model, ModelBundled: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	charts := chartRepoDir(t, ollamaChart())
-	for i := range plans {
-		for j := range plans[i].Releases {
-			plans[i].Releases[j].Chart = stacks.Source{Path: filepath.Join(charts, plans[i].Releases[j].Chart.Name)}
-		}
-	}
-	eng := needEngine(t, ctx)
-	defer eng.Close()
 	reg := harness.ServeModels(src.ModelsDir())
-	archive := filepath.Join(dir, "bundle.tar.gz")
-	m, err := installer(t).WriteBundle(ctx, plans, archive, stacks.BundleOptions{LabVersion: "test", Model: src.Model, ModelRegistry: reg.URL, Engine: eng})
+	archive, m := kindBundle(t, ctx, k, &bundleModelSource{model: src.Model, registry: reg.URL}, ollamaChart())
 	reg.Close() // the air gap from here on
-	if err != nil {
-		t.Fatalf("lab bundle: %v", err)
-	}
 	if len(m.Images) != 1 || m.Images[0].Ref != img || m.Model == nil {
 		t.Fatalf("bundle: images %+v, model %+v", m.Images, m.Model)
 	}
@@ -192,15 +170,4 @@ func kindOllama(t *testing.T, ctx context.Context, k *kindLab) {
 		t.Fatalf("the in-cluster diagnosis did not get an answer from %s at %s: mode %s, reason %q\n%s", src.Model, config.OllamaService, rep.Model.Mode, rep.Model.Reason, errOut)
 	}
 	t.Logf("in-cluster diagnosis asked %s through %s: mode %s %s", rep.Model.Meta.Model, config.OllamaService, rep.Model.Mode, rep.Model.Reason)
-}
-
-// chartRepoDir writes each chart unpacked into a folder of its name.
-func chartRepoDir(t *testing.T, charts ...*chart.Chart) string {
-	dir := t.TempDir()
-	for _, c := range charts {
-		if err := chartutil.SaveDir(c, dir); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
 }

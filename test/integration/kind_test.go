@@ -155,6 +155,7 @@ func TestKindLabOnRealNodes(t *testing.T) {
 
 	t.Run("diagnose", func(t *testing.T) { kindDiagnose(t, ctx, k) })
 	t.Run("in-cluster", func(t *testing.T) { kindInCluster(t, ctx, k) })
+	t.Run("gitops-served", func(t *testing.T) { kindGitOps(t, ctx, k) })
 	t.Run("ollama-offline", func(t *testing.T) { kindOllama(t, ctx, k) })
 	t.Run("restart", func(t *testing.T) { kindRestart(t, ctx, k) })
 
