@@ -103,13 +103,9 @@ func kindGitOps(t *testing.T, ctx context.Context, k *kindLab) {
 
 	// A pod in the cluster clones it (git from Debian on the node image's base).
 	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM lab.dev/kind/base:"+config.Pinned().Components["debian"]+
-		"\nRUN apt-get update -qq && apt-get install -y -qq --no-install-recommends git >/dev/null && rm -rf /var/lib/apt/lists/*\n"), 0o644)
-	build := exec.CommandContext(ctx, "docker", "build", "-q", "--network", "host", "-t", "lab.dev/git:test", dir)
-	build.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building a git image (needs Debian's archive): %v\n%s", err, out)
-	}
+	buildImage(t, ctx, "lab.dev/git:test", dir, "FROM lab.dev/kind/base:"+config.Pinned().Components["debian"]+
+		"\nRUN apt-get update -qq && apt-get install -y -qq --no-install-recommends git >/dev/null && rm -rf /var/lib/apt/lists/*\n",
+		"--network", "host") // apt needs Debian's archive
 	k.loadImage("lab.dev/git:test")
 	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "clone"}, Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
 		Containers: []corev1.Container{{Name: "git", Image: "lab.dev/git:test", ImagePullPolicy: corev1.PullNever,

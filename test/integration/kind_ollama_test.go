@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -116,14 +115,9 @@ func kindOllama(t *testing.T, ctx context.Context, k *kindLab) {
 		t.Fatalf("the harness's ollama binary: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, "ollama"), data, 0o755)
-	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM lab.dev/kind/base:"+config.Pinned().Components["debian"]+
-		"\nCOPY ollama /usr/bin/ollama\nENV OLLAMA_HOST=0.0.0.0:11434\nENTRYPOINT [\"/usr/bin/ollama\"]\nCMD [\"serve\"]\n"), 0o644)
 	const img = "lab.dev/ollama:test"
-	b := exec.CommandContext(ctx, "docker", "build", "-q", "-t", img, dir)
-	b.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-	if out, err := b.CombinedOutput(); err != nil {
-		t.Fatalf("building the Ollama image: %v\n%s", err, out)
-	}
+	buildImage(t, ctx, img, dir, "FROM lab.dev/kind/base:"+config.Pinned().Components["debian"]+
+		"\nCOPY ollama /usr/bin/ollama\nENV OLLAMA_HOST=0.0.0.0:11434\nENTRYPOINT [\"/usr/bin/ollama\"]\nCMD [\"serve\"]\n")
 
 	y := "apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: kindlab}\n" +
 		"cluster: {provider: kind, workers: 2, nodeImage: \"" + kindNodeImage(t, ctx) + "\"}\n" +

@@ -85,6 +85,20 @@ func (k *kindLab) readyNodes(ctx context.Context) (int, error) {
 	return n, nil
 }
 
+// buildImage builds tag from dir with the given Dockerfile, with the
+// classic builder (local bases only; extra args such as --network host).
+func buildImage(t *testing.T, ctx context.Context, tag, dir, dockerfile string, args ...string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte(dockerfile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b := exec.CommandContext(ctx, "docker", append(append([]string{"build", "-q", "-t", tag}, args...), dir)...)
+	b.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
+	if out, err := b.CombinedOutput(); err != nil {
+		t.Fatalf("building %s: %v\n%s", tag, err, out)
+	}
+}
+
 // loadImage puts a local engine image into every node's containerd, as
 // `kind load docker-image` does.
 func (k *kindLab) loadImage(img string) {
@@ -256,12 +270,7 @@ func kindDiagnose(t *testing.T, ctx context.Context, k *kindLab) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the target app: %v\n%s", err, out)
 	}
-	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY target /target\nENTRYPOINT [\"/target\"]\n"), 0o644)
-	b := exec.Command("docker", "build", "-q", "-t", "lab.dev/target:test", dir)
-	b.Env = append(os.Environ(), "DOCKER_BUILDKIT=0")
-	if out, err := b.CombinedOutput(); err != nil {
-		t.Fatalf("building the target image: %v\n%s", err, out)
-	}
+	buildImage(t, ctx, "lab.dev/target:test", dir, "FROM scratch\nCOPY target /target\nENTRYPOINT [\"/target\"]\n")
 	k.loadImage("lab.dev/target:test")
 
 	cases := []struct {
