@@ -14,8 +14,8 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"lab.dev/lab/bootstrap/pipeline"
-	"lab.dev/lab/core/ui"
 	"lab.dev/lab/core/state"
+	"lab.dev/lab/core/ui"
 	"lab.dev/lab/gitops"
 )
 
