@@ -3,8 +3,11 @@
 // image: on its node it writes the CNI configuration — ptp links, host-local
 // addresses from the node's pod CIDR, portmap — and keeps one route per other
 // node, that node's pod CIDR through its InternalIP on kind's Docker
-// network. No masquerading: pods reach each other and Services by their own
-// addresses, and an offline lab has no outside to reach. Flannel would be the
+// network, and one masquerade rule: traffic from this node's pods to
+// anything outside the cluster's pod subnet (the host, a server lab runs
+// there) leaves with the node's address, since nothing outside knows the
+// pod routes. Pods reach each other and Services by their own addresses.
+// Flannel would be the
 // usual choice; its module needs one that the Go module proxy here refuses
 // (tencentcloud-sdk-go's vpc), and kindnet's is not served.
 package main
@@ -40,9 +43,13 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	cluster := os.Getenv("POD_SUBNET")
+	if cluster == "" {
+		log.Fatal("POD_SUBNET is not set (kind fills it into the DaemonSet)")
+	}
 	routes := map[string]string{} // pod CIDR → via, as last set
 	for {
-		if err := sync(context.Background(), cs, node, routes); err != nil {
+		if err := sync(context.Background(), cs, node, cluster, routes); err != nil {
 			log.Print(err)
 		}
 		time.Sleep(5 * time.Second)
@@ -51,7 +58,7 @@ func main() {
 
 // sync writes this node's CNI configuration once its pod CIDR is known and
 // sets a route to every other node's pod CIDR.
-func sync(ctx context.Context, cs kubernetes.Interface, self string, routes map[string]string) error {
+func sync(ctx context.Context, cs kubernetes.Interface, self, cluster string, routes map[string]string) error {
 	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
 	if err != nil {
 		return fmt.Errorf("listing nodes: %w", err)
@@ -61,6 +68,9 @@ func sync(ctx context.Context, cs kubernetes.Interface, self string, routes map[
 			continue
 		}
 		if n.Name == self {
+			if err := masquerade(ctx, n.Spec.PodCIDR, cluster); err != nil {
+				return err
+			}
 			if err := writeConf(n.Spec.PodCIDR); err != nil {
 				return err
 			}
@@ -76,6 +86,20 @@ func sync(ctx context.Context, cs kubernetes.Interface, self string, routes map[
 		routes[n.Spec.PodCIDR] = via
 		log.Printf("route %s via %s (%s)", n.Spec.PodCIDR, via, n.Name)
 	}
+	return nil
+}
+
+// masquerade makes sure this node's pods leave the cluster's pod subnet
+// with the node's address (the rule is added once; -C checks for it).
+func masquerade(ctx context.Context, podCIDR, cluster string) error {
+	rule := []string{"POSTROUTING", "-s", podCIDR, "!", "-d", cluster, "-m", "comment", "--comment", "podnet: pods leaving the pod subnet", "-j", "MASQUERADE"}
+	if exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-C"}, rule...)...).Run() == nil {
+		return nil
+	}
+	if out, err := exec.CommandContext(ctx, "iptables", append([]string{"-w", "-t", "nat", "-A"}, rule...)...).CombinedOutput(); err != nil {
+		return fmt.Errorf("masquerade rule for %s: %v: %s", podCIDR, err, out)
+	}
+	log.Printf("masquerading %s leaving %s", podCIDR, cluster)
 	return nil
 }
 

@@ -80,8 +80,8 @@ mkdir -p "$work/pause" && gcc -static -O2 -o "$work/pause/pause" "$here/node/pau
 sandbox=$(sed -n 's/^\s*sandbox_image = "\(.*\)"/\1/p' "$kindfiles/etc/containerd/config.toml")
 image "$sandbox" "$work/pause" "FROM scratch" "COPY pause /pause" 'ENTRYPOINT ["/pause"]'
 debian "$(ref kube-proxy)" "$(bin kube-proxy "$K8S")"
-mkdir -p "$work/podnet" && (cd "$root" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$work/podnet/podnet" ./test/apps/podnet)
-image "lab.dev/kind/podnet:$REV" "$work/podnet" "FROM lab.dev/kind/base:$DEBIAN" "COPY podnet /usr/local/bin/"
+(cd "$root" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$work/podnet-bin/podnet" ./test/apps/podnet)
+debian "lab.dev/kind/podnet:$REV" "$work/podnet-bin/podnet"
 plain "lab.dev/kind/local-path-provisioner:$LOCALPATH" "$(bin local-path-provisioner "$LOCALPATH")"
 log "built ${#images[@]} images: ${images[*]}"
 docker save -o "$work/images.tar" "${images[@]}"
