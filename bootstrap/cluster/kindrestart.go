@@ -67,12 +67,17 @@ func (p *kindProvider) startStopped(ctx context.Context) ([]string, error) {
 	}
 	wait, cancel := context.WithTimeout(ctx, 3*time.Minute)
 	defer cancel()
+	// Ready for 10 s in a row: after a restart the control plane's static
+	// pods can come up twice (a first API server answers, then is replaced).
+	steady := 0
 	for {
 		err := APIReady(wait, cfg)
 		if err == nil {
 			err = reportedSince(wait, cs, started)
 		}
-		if err == nil {
+		if err != nil {
+			steady = 0
+		} else if steady++; steady >= 5 {
 			return stopped, nil
 		}
 		select {
