@@ -124,8 +124,12 @@ kind_parts() {
   build_once cni-plugins "$CNI" cni
   debian_min() {
     command -v debootstrap >/dev/null || { log "debootstrap missing: apt-get install debootstrap"; return 1; }
+    # The machine's own Debian mirror (what apt uses here), else Debian's CDN.
+    local mirror=${LAB_DEBIAN_MIRROR:-}
+    [[ -n $mirror ]] || mirror=$(sed -n 's|^URIs: *\(https\?://[^ ]*/debian\)/\?$|\1|p' /etc/apt/sources.list.d/debian.sources 2>/dev/null | head -1)
+    [[ -n $mirror ]] || mirror=$(awk '$1 == "deb" && $2 ~ /\/debian\/?$/ {print $2; exit}' /etc/apt/sources.list 2>/dev/null)
     debootstrap --variant=minbase --include=iptables,conntrack,iproute2,ca-certificates,procps \
-      "$DEBIAN" "$1/rootfs" http://deb.debian.org/debian >"$1/debootstrap.log" 2>&1 || { tail -5 "$1/debootstrap.log"; return 1; }
+      "$DEBIAN" "$1/rootfs" "${mirror:-http://deb.debian.org/debian}" >"$1/debootstrap.log" 2>&1 || { tail -5 "$1/debootstrap.log"; return 1; }
     tar -C "$1/rootfs" -cf "$1/debian-min.tar" . && rm -rf "$1/rootfs"
     printf '#!/bin/sh\n' > "$1/debian-min" && chmod +x "$1/debian-min"
   }

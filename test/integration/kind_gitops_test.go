@@ -126,6 +126,7 @@ func kindGitOps(t *testing.T, ctx context.Context, k *kindLab) {
 		t.Fatalf("a pod cloning %s/lab: phase %q, log:\n%s", srv.URL, phase, logs)
 	}
 	t.Logf("a pod cloned %s/lab (served by lab up, PID %d)", srv.URL, srv.PID)
+	k.gitServerPID = srv.PID
 
 	if code, _, errOut := k.run("up", "--offline"); code != 0 || !strings.Contains(errOut, "nothing changed") {
 		t.Errorf("second up: %d\n%s", code, errOut)

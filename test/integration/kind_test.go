@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -44,6 +45,7 @@ type kindLab struct {
 	*labEnv
 	name, kubeconfig string
 	cs               *kubernetes.Clientset
+	gitServerPID     int // the server `lab up` started for a local gitops.repo
 }
 
 func (k *kindLab) docker(args ...string) string {
@@ -192,6 +194,9 @@ func TestKindLabOnRealNodes(t *testing.T) {
 		if exec.Command("docker", "volume", "inspect", v).Run() == nil {
 			t.Errorf("volume %s left after down", v)
 		}
+	}
+	if k.gitServerPID > 0 && syscall.Kill(k.gitServerPID, 0) == nil {
+		t.Errorf("the git server (PID %d) still runs after down", k.gitServerPID)
 	}
 	if n := k.docker("network", "ls", "-q", "--filter", "name=^kind$"); n != "" {
 		t.Errorf("kind's network left after down: %s", n)
