@@ -41,6 +41,8 @@ if [[ -f $out/kind-node.tar ]]; then
   exit 0
 fi
 start=$SECONDS
+# The image this build replaces, removed at the end (it would linger untagged).
+old_image=$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)
 bin() { echo "$cache/$1-$2/$1"; }
 kindfiles=$(cd "$root" && go mod download -json "sigs.k8s.io/kind@$KIND" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')/images/base/files
 [[ -d $kindfiles ]] || { log "kind $KIND's node files not found in the module cache"; exit 1; }
@@ -148,4 +150,8 @@ docker rmi -f lab.dev/kind/node-commit:"$K8S" lab.dev/kind/node-base:"$K8S" >/de
 mkdir -p "$out" && docker save -o "$out/kind-node.tar.tmp" "$IMAGE" && mv "$out/kind-node.tar.tmp" "$out/kind-node.tar"
 ln -sfn "$out" "$cache/kind-node-$K8S"
 for old in "$cache/kind-node-$K8S"-*; do [[ $old == "$out" ]] || rm -rf "$old"; done
+[[ -z $old_image ]] || docker rmi "$old_image" >/dev/null 2>&1 || true
+for tag in $(docker images lab.dev/kind/podnet --format '{{.Tag}}'); do
+  [[ $tag == "$REV" ]] || docker rmi "lab.dev/kind/podnet:$tag" >/dev/null 2>&1 || true
+done
 log "$IMAGE: $(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'), built in $((SECONDS - start))s, saved to $out/kind-node.tar"
