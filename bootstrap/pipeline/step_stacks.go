@@ -7,10 +7,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"lab.dev/lab/stacks"
 	"lab.dev/lab/stacks/certs"
 )
+
+// stacksReadyTimeout bounds the wait for the stacks' pods after the
+// releases are in place (each release's own --wait has its own timeout).
+const stacksReadyTimeout = 5 * time.Minute
 
 // stacks installs or upgrades the enabled stacks' Helm releases (parallel by
 // dependency), loads a bundle's images first and imports its model after.
@@ -34,10 +39,58 @@ func inspectStacks(ctx context.Context, c *Context) (bool, string, error) {
 			n++
 		}
 	}
+	if why := c.stacksNotReady(ctx, plans); why != "" {
+		return false, why, nil
+	}
 	if pending, why := c.modelPending(m); pending {
 		return false, why, nil
 	}
 	return true, fmt.Sprintf("%d releases deployed as specified", n), nil
+}
+
+// stacksNotReady names the first unready pod of the stacks' namespaces where
+// pods really run (after a host restart a release is deployed, its pods are
+// not back yet); "" when all are Ready.
+func (c *Context) stacksNotReady(ctx context.Context, plans []stacks.Plan) string {
+	if c.Provider.Capabilities().SimulatedNodes {
+		return ""
+	}
+	cs, err := c.client()
+	if err != nil {
+		return err.Error()
+	}
+	seen := map[string]bool{}
+	for _, p := range plans {
+		for _, r := range p.Releases {
+			if seen[r.Namespace] {
+				continue
+			}
+			seen[r.Namespace] = true
+			if bad := stacks.NotReady(ctx, cs, r.Namespace); len(bad) > 0 {
+				return fmt.Sprintf("%d pod(s) not Ready in %s: %s", len(bad), r.Namespace, bad[0])
+			}
+		}
+	}
+	return ""
+}
+
+// waitStacksReady waits until stacksNotReady finds nothing, within limit.
+func (c *Context) waitStacksReady(ctx context.Context, plans []stacks.Plan, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
+	for {
+		why := c.stacksNotReady(ctx, plans)
+		if why == "" {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("stacks not Ready after %s: %s", limit, why)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(2 * time.Second):
+		}
+	}
 }
 
 func applyStacks(ctx context.Context, c *Context) (string, error) {
@@ -56,6 +109,9 @@ func applyStacks(ctx context.Context, c *Context) (string, error) {
 			}
 		}
 	})
+	if err == nil {
+		err = c.waitStacksReady(ctx, plans, stacksReadyTimeout)
+	}
 	if err == nil {
 		err = c.importModel(ctx)
 	}
