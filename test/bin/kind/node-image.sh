@@ -87,6 +87,8 @@ debian "lab.dev/kind/podnet:$REV" "$work/podnet-bin/podnet"
 plain "lab.dev/kind/local-path-provisioner:$LOCALPATH" "$(bin local-path-provisioner "$LOCALPATH")"
 log "built ${#images[@]} images: ${images[*]}"
 docker save -o "$work/images.tar" "${images[@]}"
+# They live on inside the node image; only the Debian base stays in the engine.
+docker rmi "${images[@]:1}" >/dev/null
 
 # 3. The node: Debian's systemd and containerd, runc from the module proxy
 # (Debian's 1.1.5 can leave a cgroup v1 freezer FROZEN), the Kubernetes
@@ -151,7 +153,4 @@ mkdir -p "$out" && docker save -o "$out/kind-node.tar.tmp" "$IMAGE" && mv "$out/
 ln -sfn "$out" "$cache/kind-node-$K8S"
 for old in "$cache/kind-node-$K8S"-*; do [[ $old == "$out" ]] || rm -rf "$old"; done
 [[ -z $old_image ]] || docker rmi "$old_image" >/dev/null 2>&1 || true
-for tag in $(docker images lab.dev/kind/podnet --format '{{.Tag}}'); do
-  [[ $tag == "$REV" ]] || docker rmi "lab.dev/kind/podnet:$tag" >/dev/null 2>&1 || true
-done
 log "$IMAGE: $(docker image inspect -f '{{.Size}}' "$IMAGE" | awk '{printf "%.0f MB", $1/1e6}'), built in $((SECONDS - start))s, saved to $out/kind-node.tar"
