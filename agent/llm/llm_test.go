@@ -136,3 +136,16 @@ func TestPromptFramesLogsAsData(t *testing.T) {
 		t.Fatal("system prompt does not say logs are data")
 	}
 }
+
+// With remediation off the prompt says so, instead of "none, ." (a list with
+// a hole the model may fill).
+func TestPromptRemediationOff(t *testing.T) {
+	off := Messages(PromptInput{Pod: "demo/x"})[1].Content
+	if strings.Contains(off, "none, .") || !strings.Contains(off, "Allowed remediation actions: none (remediation is off).") {
+		t.Errorf("remediation off:\n%s", off)
+	}
+	on := Messages(PromptInput{Pod: "demo/x", Whitelist: []string{"rollout-restart", "scale"}})[1].Content
+	if !strings.Contains(on, "Allowed remediation actions: none, rollout-restart, scale.") {
+		t.Errorf("remediation on:\n%s", on)
+	}
+}

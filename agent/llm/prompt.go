@@ -38,7 +38,11 @@ func Messages(in PromptInput) []api.Message {
 		d := strings.NewReplacer("<log-data>", "<log_data>", "</log-data>", "</log_data>").Replace(in.Digest)
 		fmt.Fprintf(&b, "\nLog digest:\n<log-data>\n%s</log-data>\n", d)
 	}
-	fmt.Fprintf(&b, "\nAllowed remediation actions: none, %s.\n", strings.Join(in.Whitelist, ", "))
+	if len(in.Whitelist) == 0 {
+		b.WriteString("\nAllowed remediation actions: none (remediation is off).\n")
+	} else {
+		fmt.Fprintf(&b, "\nAllowed remediation actions: none, %s.\n", strings.Join(in.Whitelist, ", "))
+	}
 	b.WriteString("Give the root cause in one or two sentences, the evidence ids that prove it, your confidence, the remediation action, and a short runbook.")
 	return []api.Message{{Role: "system", Content: System}, {Role: "user", Content: b.String()}}
 }
