@@ -85,7 +85,10 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 		clean, dropped := llm.Validate(ans, evidenceIDs, o.Whitelist)
 		r.Model = report.ModelPart{Mode: "model", Answer: &clean, Dropped: dropped, Meta: &meta}
 		if clean.RootCause == "" {
-			r.Model.Mode, r.Model.Reason = "human-operator", "the model's answer cited no known evidence"
+			r.Model.Mode, r.Model.Reason = "human-operator", "the model's answer was dropped"
+			if len(dropped) > 0 {
+				r.Model.Reason += ": " + dropped[len(dropped)-1]
+			}
 		}
 		logf("trace %s: model answered in %s (%d attempt(s))", o.TraceID, meta.Latency.Round(time.Millisecond), meta.Attempts)
 	}

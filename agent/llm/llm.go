@@ -195,9 +195,18 @@ func (c *Client) once(ctx context.Context, req Request, meta *Meta) (Answer, err
 	return a, nil
 }
 
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}
+
 // Validate drops what the answer may not claim: evidence ids that are not in
-// known, a root cause citing no known evidence, a remediation outside the
-// whitelist. It returns the cleaned answer and what was dropped, for the report.
+// known, a root cause citing no known evidence, an answer that is not prose
+// (with its action), runbook steps that are not prose, a remediation outside
+// the whitelist. It returns the cleaned answer and what was dropped, for the
+// report.
 func Validate(a Answer, known, whitelist []string) (Answer, []string) {
 	var dropped []string
 	ok := map[string]bool{}
@@ -218,6 +227,24 @@ func Validate(a Answer, known, whitelist []string) (Answer, []string) {
 		dropped = append(dropped, fmt.Sprintf("root cause %q cites no known evidence", a.RootCause))
 		a.RootCause, a.Summary = "", ""
 	}
+	if a.RootCause != "" {
+		if ok, why := IsProse(a.Summary + " " + a.RootCause); !ok {
+			// Random tokens that fit the schema: nothing of it is kept, and
+			// above all not the action it "proposes".
+			dropped = append(dropped, fmt.Sprintf("the answer is not prose (%s): %q", why, clip(a.RootCause, 80)))
+			a.RootCause, a.Summary, a.Runbook, a.Evidence = "", "", nil, nil
+			a.Remediation = Remediation{Action: "none"}
+		}
+	}
+	var steps []string
+	for _, r := range a.Runbook {
+		if ok, _ := IsProse(r); ok {
+			steps = append(steps, r)
+		} else {
+			dropped = append(dropped, fmt.Sprintf("runbook step is not prose: %q", clip(r, 80)))
+		}
+	}
+	a.Runbook = steps
 	act := a.Remediation.Action
 	allowed := act == "" || act == "none"
 	for _, w := range whitelist {

@@ -95,7 +95,7 @@ func TestBreaker(t *testing.T) {
 
 func TestValidateDropsUngroundedAndUnlisted(t *testing.T) {
 	known := []string{"container:app:last", "event:0", "log:app:previous#L3"}
-	a := Answer{RootCause: "oom", Evidence: []string{"container:app:last", "event:9", "made-up"}, Confidence: "high",
+	a := Answer{RootCause: "The container ran out of memory.", Evidence: []string{"container:app:last", "event:9", "made-up"}, Confidence: "high",
 		Remediation: Remediation{Action: "delete-namespace"}}
 	got, dropped := Validate(a, known, []string{"rollout-restart"})
 	if len(got.Evidence) != 1 || got.Remediation.Action != "none" || len(dropped) != 3 {
@@ -107,7 +107,7 @@ func TestValidateDropsUngroundedAndUnlisted(t *testing.T) {
 		t.Fatalf("got %+v dropped %v", got, dropped)
 	}
 	// a line-range citation within a known log is grounded
-	got, _ = Validate(Answer{RootCause: "x", Evidence: []string{"log:app:previous#L3"}}, []string{"log:app:previous"}, nil)
+	got, _ = Validate(Answer{RootCause: "The log's third line says why.", Evidence: []string{"log:app:previous#L3"}}, []string{"log:app:previous"}, nil)
 	if len(got.Evidence) != 1 {
 		t.Fatal("line citation of a known log dropped")
 	}
@@ -147,5 +147,49 @@ func TestPromptRemediationOff(t *testing.T) {
 	on := Messages(PromptInput{Pod: "demo/x", Whitelist: []string{"rollout-restart", "scale"}})[1].Content
 	if !strings.Contains(on, "Allowed remediation actions: none, rollout-restart, scale.") {
 		t.Errorf("remediation on:\n%s", on)
+	}
+}
+
+func TestIsProse(t *testing.T) {
+	for _, s := range []string{
+		"postgres.data.svc:5432 refuses connections, so the accounts service exits at start.",
+		"The container app was OOM-killed (exit 137): it uses more than its 48Mi limit.",
+		"Der Container startet nicht, weil die Umgebungsvariable DATABASE_URL fehlt.",
+		"コンテナはメモリ制限を超えたため強制終了されました。", // no spaces between words
+	} {
+		if ok, why := IsProse(s); !ok {
+			t.Errorf("prose rejected (%s): %s", why, s)
+		}
+	}
+	for _, s := range []string{
+		"!qXLȔ\U000F6646|䂷)C-E",                             // what the random-weight test model answered
+		"<unk>8dcӤbrꑺ",                                       // tokenizer marker, mixed scripts
+		"O局و~}NAх_Q xR podҌ!ΰ`s CWWŴVL.Z)^f7 =K/Bʋ",          // many scripts
+		"ok",                                                  // too short
+		"fix ##@@!! ~~~ ^^^ |||| >>>> the %%%% config &&&& now", // mostly not words
+	} {
+		if ok, _ := IsProse(s); ok {
+			t.Errorf("gibberish accepted: %q", s)
+		}
+	}
+}
+
+// A schema-valid answer of random tokens keeps nothing: not its cause, not
+// its runbook, above all not its action.
+func TestValidateDropsNonProse(t *testing.T) {
+	a := Answer{Summary: "<unk>8dcӤbrꑺ", RootCause: "!qXLȔ|䂷)C-E", Evidence: []string{"pod:phase"}, Confidence: "high",
+		Remediation: Remediation{Action: "rollout-restart", Replicas: 45}, Runbook: []string{"O局و~}NAх_Q", "Check the Service's selector and the pod's labels."}}
+	clean, dropped := Validate(a, []string{"pod:phase"}, []string{"rollout-restart"})
+	if clean.RootCause != "" || clean.Summary != "" || clean.Remediation.Action != "none" || len(clean.Runbook) != 0 {
+		t.Errorf("gibberish kept: %+v", clean)
+	}
+	if len(dropped) == 0 || !strings.Contains(dropped[0], "not prose") {
+		t.Errorf("dropped: %v", dropped)
+	}
+	good := Answer{Summary: "The pod crash-loops.", RootCause: "The app exits because DATABASE_URL is not set.", Evidence: []string{"pod:phase"},
+		Confidence: "high", Remediation: Remediation{Action: "none"}, Runbook: []string{"Set DATABASE_URL in the Deployment's env.", "%%%% ^^^ ~~"}}
+	clean, dropped = Validate(good, []string{"pod:phase"}, nil)
+	if clean.RootCause != good.RootCause || len(clean.Runbook) != 1 || len(dropped) != 1 {
+		t.Errorf("prose answer: %+v, dropped %v", clean, dropped)
 	}
 }

@@ -118,8 +118,20 @@ func TestDiagnoseWithRealOllama(t *testing.T) {
 	proxy := newFaultProxy(t, o.URL)
 	ao := agent.Options{LLM: client(t, proxy.srv.URL, o.Model, time.Minute, newBreaker()), Whitelist: []string{"rollout-restart"}, Budget: 1200}
 	r := applyAndDiagnose(t, scenario(t, "secrets-injection"), "llm-secrets", ao)
-	if r.Model.Mode != "model" || r.Model.Answer == nil {
-		t.Fatalf("model not used: %+v", r.Model)
+	if r.Model.Answer == nil || r.Model.Meta == nil {
+		t.Fatalf("the model did not answer: %+v", r.Model)
+	}
+	// The test model's weights are random: its answer fills the schema with
+	// random tokens, which must not become the root cause nor run an action;
+	// the report keeps the rules' cause.
+	if r.Model.Mode != "human-operator" || !strings.Contains(r.Model.Reason, "not prose") {
+		t.Errorf("a random-token answer was kept: mode %s, reason %q, answer %+v", r.Model.Mode, r.Model.Reason, *r.Model.Answer)
+	}
+	if p := r.Primary(); p == nil || r.RootCause() != p.Cause {
+		t.Errorf("root cause %q is not the rules' %v", r.RootCause(), p)
+	}
+	if a := r.Model.Answer.Remediation.Action; a != "none" {
+		t.Errorf("the dropped answer's action %q survived", a)
 	}
 	if r.Model.Meta.Attempts < 1 || r.Model.Meta.PromptTokens == 0 {
 		t.Errorf("meta: %+v", r.Model.Meta)
@@ -193,6 +205,9 @@ func TestLLMRetryAndBreaker(t *testing.T) {
 		if r.Model.Meta != nil {
 			attempts = r.Model.Meta.Attempts
 		}
+		if r.Model.Answer != nil { // the model answered (its random tokens are then dropped)
+			return "answered", attempts, r.Model.Reason
+		}
 		return r.Model.Mode, attempts, r.Model.Reason
 	}
 	for _, tc := range []struct {
@@ -202,8 +217,8 @@ func TestLLMRetryAndBreaker(t *testing.T) {
 		t.Run("recovers-from-"+tc.mode, func(t *testing.T) {
 			proxy.set(tc.mode, tc.failures)
 			mode, attempts, reason := diagnose(client(t, proxy.srv.URL, o.Model, time.Minute, newBreaker()))
-			if mode != "model" || attempts != tc.failures+1 {
-				t.Errorf("mode %s after %d attempts (%s), want model after %d", mode, attempts, reason, tc.failures+1)
+			if mode != "answered" || attempts != tc.failures+1 {
+				t.Errorf("mode %s after %d attempts (%s), want an answer after %d", mode, attempts, reason, tc.failures+1)
 			}
 		})
 	}
