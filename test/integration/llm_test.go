@@ -173,7 +173,7 @@ func TestDiagnoseWithRealOllama(t *testing.T) {
 	if r.Prompt.Tokens > 1200 {
 		t.Errorf("prompt %d tokens over the 1200 budget", r.Prompt.Tokens)
 	}
-	t.Logf("model answer: %+v (prompt %d tokens, naive %d)", *r.Model.Answer, r.Prompt.Tokens, r.Prompt.NaiveTokens)
+	t.Logf("model answer, after validation: %+v; %s (prompt %d tokens, naive %d)", *r.Model.Answer, r.Model.Reason, r.Prompt.Tokens, r.Prompt.NaiveTokens)
 }
 
 // 500s, 429s and a stream cut mid-answer are retried until the real model
