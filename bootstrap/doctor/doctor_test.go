@@ -354,7 +354,7 @@ func TestCgroupV1(t *testing.T) {
 	h := bigHost()
 	h.node.CgroupV1 = true
 	l := config.Default() // kind v1.37.0
-	if o := outcome(t, run(t, l, h, noGPU), "cgroups"); o.Status != Warn || !strings.Contains(o.Message, "failCgroupV1: false") {
+	if o := outcome(t, run(t, l, h, noGPU), "cgroups"); o.Status != Warn || !strings.Contains(o.Message, "failCgroupV1: false") || !strings.Contains(o.Message, "cgroupfs") {
 		t.Errorf("kind 1.37 on cgroup v1: %+v", o)
 	}
 	l.Cluster.Provider = "k3s"

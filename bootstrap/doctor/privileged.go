@@ -143,8 +143,13 @@ func checkCgroups(_ context.Context, e *Env) Result {
 	if !nh.CgroupV1 {
 		return ok("cgroup v2")
 	}
-	if !nh.KubeletNeedsCgroupV1Override(e.Lab.Cluster.KubernetesVersion) {
-		return warn("cgroup v1 (deprecated; kubelets %s still accept it)", e.Lab.Cluster.KubernetesVersion)
+	driver := ""
+	if e.Lab.Cluster.Provider == "kind" {
+		// See cluster.KindConfig: the systemd driver left FROZEN pods here.
+		driver = "; kind's kubelets and containerd use the cgroupfs driver (with the systemd driver a container can stay frozen and unkillable)"
 	}
-	return warn("cgroup v1: kubelets %s refuse it by default (KEP-5573); lab up tells the %s nodes' kubelets not to (failCgroupV1: false)", e.Lab.Cluster.KubernetesVersion, e.Lab.Cluster.Provider)
+	if !nh.KubeletNeedsCgroupV1Override(e.Lab.Cluster.KubernetesVersion) {
+		return warn("cgroup v1 (deprecated; kubelets %s still accept it)%s", e.Lab.Cluster.KubernetesVersion, driver)
+	}
+	return warn("cgroup v1: kubelets %s refuse it by default (KEP-5573); lab up tells the %s nodes' kubelets not to (failCgroupV1: false)%s", e.Lab.Cluster.KubernetesVersion, e.Lab.Cluster.Provider, driver)
 }
