@@ -162,10 +162,10 @@ func TestIsProse(t *testing.T) {
 		}
 	}
 	for _, s := range []string{
-		"!qXLȔ\U000F6646|䂷)C-E",                             // what the random-weight test model answered
-		"<unk>8dcӤbrꑺ",                                       // tokenizer marker, mixed scripts
-		"O局و~}NAх_Q xR podҌ!ΰ`s CWWŴVL.Z)^f7 =K/Bʋ",          // many scripts
-		"ok",                                                  // too short
+		"!qXLȔ\U000F6646|䂷)C-E",                     // what the random-weight test model answered
+		"<unk>8dcӤbrꑺ",                              // tokenizer marker, mixed scripts
+		"O局و~}NAх_Q xR podҌ!ΰ`s CWWŴVL.Z)^f7 =K/Bʋ", // many scripts
+		"ok", // too short
 		"fix ##@@!! ~~~ ^^^ |||| >>>> the %%%% config &&&& now", // mostly not words
 	} {
 		if ok, _ := IsProse(s); ok {
