@@ -56,6 +56,9 @@ func (p *kindProvider) Healthy(ctx context.Context) (bool, string) {
 	if !ok {
 		return ok, why
 	}
+	if settling, why := p.settling(ctx); settling {
+		return false, why
+	}
 	if pending, err := p.gpuNodesPending(ctx); err != nil {
 		return false, err.Error()
 	} else if len(pending) > 0 {

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -13,6 +14,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+
+	"lab.dev/lab/core/state"
 )
 
 // kindEngine is the container engine CLI kind drives (kind's
@@ -36,22 +39,26 @@ func (p *kindProvider) startStopped(ctx context.Context) ([]string, error) {
 		return nil, fmt.Errorf("listing the nodes of kind cluster %s: %w", p.lab.Metadata.Name, err)
 	}
 	var stopped []string
+	started := time.Now().Add(-time.Second)
 	for _, n := range nodes {
-		out, err := exec.CommandContext(ctx, kindEngine(), "inspect", "-f", "{{.State.Running}}", n.String()).Output()
+		st, err := nodeState(ctx, n.String())
 		if err != nil {
-			return nil, fmt.Errorf("inspecting node %s: %w", n.String(), err)
+			return nil, err
 		}
-		if strings.TrimSpace(string(out)) != "true" {
+		if !st.running {
 			stopped = append(stopped, n.String())
+		} else if st.restarted() && st.startedAt.Before(started) {
+			started = st.startedAt // restarted by someone else: wait from then
 		}
 	}
 	if len(stopped) == 0 {
-		return nil, nil
+		if settling, _ := p.settling(ctx); !settling {
+			return nil, nil
+		}
 	}
 	sort.SliceStable(stopped, func(i, j int) bool {
 		return strings.Contains(stopped[i], "control-plane") && !strings.Contains(stopped[j], "control-plane")
 	})
-	started := time.Now().Add(-time.Second)
 	for _, n := range stopped {
 		if out, err := exec.CommandContext(ctx, kindEngine(), "start", n).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("starting node %s: %v: %s", n, err, strings.TrimSpace(string(out)))
@@ -78,16 +85,68 @@ func (p *kindProvider) startStopped(ctx context.Context) ([]string, error) {
 		if err != nil {
 			steady = 0
 		} else if steady++; steady >= 5 {
-			return stopped, nil
+			// Settled: later runs trust this restart (see settling).
+			return stopped, state.WriteFile(p.settledFile(), []byte(time.Now().UTC().Format(time.RFC3339Nano)), 0o600)
 		}
 		select {
 		case <-wait.Done():
-			return stopped, fmt.Errorf("nodes %s started, but the cluster did not come back within 3 minutes (last: %v); `docker logs %s` shows the node's boot",
-				strings.Join(stopped, ", "), err, stopped[0])
+			return stopped, fmt.Errorf("the nodes of kind cluster %s restarted, but the cluster did not come back within 3 minutes (last: %v); `docker logs %s-control-plane` shows the node's boot",
+				p.lab.Metadata.Name, err, p.lab.Metadata.Name)
 		case <-time.After(2 * time.Second):
 		}
 	}
 }
+
+// node is what lab reads of a node container.
+type node struct {
+	running            bool
+	created, startedAt time.Time
+}
+
+// restarted: started well after it was created (a fresh node starts within
+// seconds of its creation).
+func (n node) restarted() bool { return n.startedAt.Sub(n.created) > time.Minute }
+
+func nodeState(ctx context.Context, name string) (node, error) {
+	out, err := exec.CommandContext(ctx, kindEngine(), "inspect", "-f", "{{.State.Running}} {{.Created}} {{.State.StartedAt}}", name).Output()
+	if err != nil {
+		return node{}, fmt.Errorf("inspecting node %s: %w", name, err)
+	}
+	f := strings.Fields(string(out))
+	if len(f) != 3 {
+		return node{}, fmt.Errorf("inspecting node %s: unexpected %q", name, out)
+	}
+	n := node{running: f[0] == "true"}
+	n.created, _ = time.Parse(time.RFC3339Nano, f[1])
+	n.startedAt, _ = time.Parse(time.RFC3339Nano, f[2])
+	return n, nil
+}
+
+// settleTime is how long after a restart of its nodes a cluster counts as
+// settling: its control plane's static pods can come up more than once.
+const settleTime = 90 * time.Second
+
+// settling: a node container was restarted (by lab, the engine or a user)
+// less than settleTime ago; its Ready reports and the API server's answers
+// are not yet to be trusted.
+func (p *kindProvider) settling(ctx context.Context) (bool, string) {
+	nodes, err := p.kind.ListNodes(p.lab.Metadata.Name)
+	if err != nil {
+		return false, ""
+	}
+	var settled time.Time // when lab last saw the cluster steady after a restart
+	if b, err := os.ReadFile(p.settledFile()); err == nil {
+		settled, _ = time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
+	}
+	for _, n := range nodes {
+		if st, err := nodeState(ctx, n.String()); err == nil && st.running && st.restarted() && time.Since(st.startedAt) < settleTime && st.startedAt.After(settled) {
+			return true, fmt.Sprintf("node %s restarted %s ago; the control plane is settling", n.String(), time.Since(st.startedAt).Round(time.Second))
+		}
+	}
+	return false, ""
+}
+
+func (p *kindProvider) settledFile() string { return filepath.Join(p.dir, "nodes-settled") }
 
 // reportedSince: every node's kubelet has reported Ready since t (a Ready
 // written before the restart says nothing about the node now).
