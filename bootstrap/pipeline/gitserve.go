@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"lab.dev/lab/bootstrap/cluster"
+	"lab.dev/lab/bootstrap/cluster/kwok"
 	"lab.dev/lab/core/state"
 )
 
@@ -49,7 +50,7 @@ func (c *Context) localRepo() (string, bool) {
 func (c *Context) servedRepoURL(ctx context.Context, repo string) string {
 	var s gitServer
 	b, err := os.ReadFile(gitServerFile(c.Dir))
-	if err != nil || json.Unmarshal(b, &s) != nil || s.Root != filepath.Dir(repo) || !alive(s.PID) {
+	if err != nil || json.Unmarshal(b, &s) != nil || s.Root != filepath.Dir(repo) || !kwok.Alive(s.PID) {
 		return ""
 	}
 	url := s.URL + "/" + filepath.Base(repo)
@@ -129,16 +130,11 @@ func stopGitServer(dir string) {
 	if err != nil || json.Unmarshal(b, &s) != nil {
 		return
 	}
-	if s.PID > 0 && alive(s.PID) && isGitServer(s.PID) {
-		_ = syscall.Kill(s.PID, syscall.SIGTERM)
-		for i := 0; i < 50 && alive(s.PID); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
+	if kwok.Alive(s.PID) && isGitServer(s.PID) {
+		kwok.StopPID(s.PID, 5*time.Second) // its own session: TERM, then KILL
 	}
 	os.Remove(gitServerFile(dir))
 }
-
-func alive(pid int) bool { return pid > 0 && syscall.Kill(pid, 0) == nil }
 
 // isGitServer: the PID is still lab's `gitops serve` (not a reused PID).
 func isGitServer(pid int) bool {
