@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/ui"
@@ -87,5 +88,22 @@ func TestBrokenJournalIsNamed(t *testing.T) {
 	_, err := ReadJournal(dir)
 	if err == nil || !strings.Contains(err.Error(), JournalPath(dir)) || !strings.Contains(err.Error(), "lab up") {
 		t.Errorf("broken journal: %v", err)
+	}
+}
+
+// waitUntil returns the check's word once done, and names what was not
+// Ready, and why, when the time is up.
+func TestWaitUntil(t *testing.T) {
+	ctx := context.Background()
+	if why, err := waitUntil(ctx, time.Second, "nodes", func(context.Context) (bool, string, error) { return true, "3 nodes Ready", nil }); err != nil || why != "3 nodes Ready" {
+		t.Errorf("done: %q %v", why, err)
+	}
+	_, err := waitUntil(ctx, 100*time.Millisecond, "stacks", func(context.Context) (bool, string, error) { return false, "ollama-0: Pending", nil })
+	if err == nil || err.Error() != "stacks not Ready after 100ms: ollama-0: Pending" {
+		t.Errorf("timeout: %v", err)
+	}
+	cause := errors.New("API server refused")
+	if _, err := waitUntil(ctx, 100*time.Millisecond, "nodes", func(context.Context) (bool, string, error) { return false, "", cause }); !errors.Is(err, cause) {
+		t.Errorf("error: %v", err)
 	}
 }

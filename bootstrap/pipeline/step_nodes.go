@@ -16,35 +16,12 @@ var nodesStep = Step{Name: "nodes", Inspect: inspectNodes,
 		if err := c.Provider.EnsureNodes(ctx); err != nil {
 			return "", err
 		}
-		return waitNodes(ctx, c, nodesReadyTimeout)
+		return waitUntil(ctx, nodesReadyTimeout, "nodes", func(ctx context.Context) (bool, string, error) { return inspectNodes(ctx, c) })
 	}}
 
 // nodesReadyTimeout bounds the wait for new nodes (a kind worker's kubelet
 // joins after the control plane is Ready and needs its pod network).
 const nodesReadyTimeout = 3 * time.Minute
-
-// waitNodes waits until inspectNodes finds every node Ready, and says which
-// are not when the time is up.
-func waitNodes(ctx context.Context, c *Context, limit time.Duration) (string, error) {
-	deadline := time.Now().Add(limit)
-	for {
-		ok, why, err := inspectNodes(ctx, c)
-		if err == nil && ok {
-			return why, nil
-		}
-		if time.Now().After(deadline) {
-			if err != nil {
-				return "", fmt.Errorf("nodes not Ready after %s: %w", limit, err)
-			}
-			return "", fmt.Errorf("nodes not Ready after %s: %s", limit, why)
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
-}
 
 func inspectNodes(ctx context.Context, c *Context) (bool, string, error) {
 	caps := c.Provider.Capabilities()

@@ -74,25 +74,6 @@ func (c *Context) stacksNotReady(ctx context.Context, plans []stacks.Plan) strin
 	return ""
 }
 
-// waitStacksReady waits until stacksNotReady finds nothing, within limit.
-func (c *Context) waitStacksReady(ctx context.Context, plans []stacks.Plan, limit time.Duration) error {
-	deadline := time.Now().Add(limit)
-	for {
-		why := c.stacksNotReady(ctx, plans)
-		if why == "" {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("stacks not Ready after %s: %s", limit, why)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(2 * time.Second):
-		}
-	}
-}
-
 func applyStacks(ctx context.Context, c *Context) (string, error) {
 	in, plans, _, _, err := c.stackPlans(true)
 	if err == nil {
@@ -110,7 +91,10 @@ func applyStacks(ctx context.Context, c *Context) (string, error) {
 		}
 	})
 	if err == nil {
-		err = c.waitStacksReady(ctx, plans, stacksReadyTimeout)
+		_, err = waitUntil(ctx, stacksReadyTimeout, "stacks", func(ctx context.Context) (bool, string, error) {
+			why := c.stacksNotReady(ctx, plans)
+			return why == "", why, nil
+		})
 	}
 	if err == nil {
 		err = c.importModel(ctx)
