@@ -31,33 +31,39 @@ func kindEngine() string {
 // what a host or engine restart leaves when the engine does not bring them
 // back itself — control planes first, then workers in name order (the order
 // kind created them, so the engine's address allocation tends to give each
-// its old address back), and waits until the API server answers. It
-// returns the nodes it started.
+// its old address back). When it started any, or a node restarted by someone
+// else is still settling, it waits until the API server answers and every
+// node has reported Ready since the restart, for 10 s in a row. It returns
+// the nodes it started.
 func (p *kindProvider) startStopped(ctx context.Context) ([]string, error) {
-	nodes, err := p.kind.ListNodes(p.lab.Metadata.Name)
+	states, err := p.nodeStates(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("listing the nodes of kind cluster %s: %w", p.lab.Metadata.Name, err)
+		return nil, err
 	}
+	settled := p.settledAt()
 	var stopped []string
-	started := time.Now().Add(-time.Second)
-	for _, n := range nodes {
-		st, err := nodeState(ctx, n.String())
-		if err != nil {
-			return nil, err
-		}
-		if !st.running {
-			stopped = append(stopped, n.String())
-		} else if st.restarted() && st.startedAt.Before(started) {
-			started = st.startedAt // restarted by someone else: wait from then
-		}
-	}
-	if len(stopped) == 0 {
-		if settling, _ := p.settling(ctx); !settling {
-			return nil, nil
+	settlingElsewhere := false
+	since := time.Now().Add(-time.Second) // Ready reports must be newer than the restart
+	for name, st := range states {
+		switch {
+		case !st.running:
+			stopped = append(stopped, name)
+		case st.settling(settled):
+			settlingElsewhere = true // restarted by someone else: wait from then
+			if st.startedAt.Before(since) {
+				since = st.startedAt
+			}
 		}
 	}
-	sort.SliceStable(stopped, func(i, j int) bool {
-		return strings.Contains(stopped[i], "control-plane") && !strings.Contains(stopped[j], "control-plane")
+	if len(stopped) == 0 && !settlingElsewhere {
+		return nil, nil
+	}
+	sort.Slice(stopped, func(i, j int) bool {
+		ci, cj := strings.Contains(stopped[i], "control-plane"), strings.Contains(stopped[j], "control-plane")
+		if ci != cj {
+			return ci
+		}
+		return stopped[i] < stopped[j]
 	})
 	for _, n := range stopped {
 		if out, err := exec.CommandContext(ctx, kindEngine(), "start", n).CombinedOutput(); err != nil {
@@ -80,12 +86,12 @@ func (p *kindProvider) startStopped(ctx context.Context) ([]string, error) {
 	for {
 		err := APIReady(wait, cfg)
 		if err == nil {
-			err = reportedSince(wait, cs, started)
+			err = reportedSince(wait, cs, since)
 		}
 		if err != nil {
 			steady = 0
 		} else if steady++; steady >= 5 {
-			// Settled: later runs trust this restart (see settling).
+			// Settled: later runs trust this restart (see node.settling).
 			return stopped, state.WriteFile(p.settledFile(), []byte(time.Now().UTC().Format(time.RFC3339Nano)), 0o600)
 		}
 		select {
@@ -107,40 +113,69 @@ type node struct {
 // seconds of its creation).
 func (n node) restarted() bool { return n.startedAt.Sub(n.created) > time.Minute }
 
-func nodeState(ctx context.Context, name string) (node, error) {
-	out, err := exec.CommandContext(ctx, kindEngine(), "inspect", "-f", "{{.State.Running}} {{.Created}} {{.State.StartedAt}}", name).Output()
-	if err != nil {
-		return node{}, fmt.Errorf("inspecting node %s: %w", name, err)
-	}
-	f := strings.Fields(string(out))
-	if len(f) != 3 {
-		return node{}, fmt.Errorf("inspecting node %s: unexpected %q", name, out)
-	}
-	n := node{running: f[0] == "true"}
-	n.created, _ = time.Parse(time.RFC3339Nano, f[1])
-	n.startedAt, _ = time.Parse(time.RFC3339Nano, f[2])
-	return n, nil
-}
-
 // settleTime is how long after a restart of its nodes a cluster counts as
 // settling: its control plane's static pods can come up more than once.
 const settleTime = 90 * time.Second
 
-// settling: a node container was restarted (by lab, the engine or a user)
-// less than settleTime ago; its Ready reports and the API server's answers
-// are not yet to be trusted.
-func (p *kindProvider) settling(ctx context.Context) (bool, string) {
+// settling: the node was restarted (by lab, the engine or a user) less than
+// settleTime ago and after lab last saw the cluster steady (settled); its
+// Ready reports and the API server's answers are not yet to be trusted.
+func (n node) settling(settled time.Time) bool {
+	return n.running && n.restarted() && time.Since(n.startedAt) < settleTime && n.startedAt.After(settled)
+}
+
+// nodeStates reads every node container of the cluster in one engine call.
+func (p *kindProvider) nodeStates(ctx context.Context) (map[string]node, error) {
 	nodes, err := p.kind.ListNodes(p.lab.Metadata.Name)
+	if err != nil {
+		return nil, fmt.Errorf("listing the nodes of kind cluster %s: %w", p.lab.Metadata.Name, err)
+	}
+	if len(nodes) == 0 {
+		return nil, nil
+	}
+	args := []string{"inspect", "-f", "{{.Name}} {{.State.Running}} {{.Created}} {{.State.StartedAt}}"}
+	for _, n := range nodes {
+		args = append(args, n.String())
+	}
+	out, err := exec.CommandContext(ctx, kindEngine(), args...).Output()
+	if err != nil {
+		return nil, fmt.Errorf("inspecting the nodes of kind cluster %s: %w", p.lab.Metadata.Name, err)
+	}
+	states := map[string]node{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 4 {
+			return nil, fmt.Errorf("inspecting the nodes of kind cluster %s: unexpected %q", p.lab.Metadata.Name, line)
+		}
+		n := node{running: f[1] == "true"}
+		n.created, _ = time.Parse(time.RFC3339Nano, f[2])
+		n.startedAt, _ = time.Parse(time.RFC3339Nano, f[3])
+		states[strings.TrimPrefix(f[0], "/")] = n
+	}
+	return states, nil
+}
+
+// settledAt is when lab last saw the cluster steady after a restart.
+func (p *kindProvider) settledAt() time.Time {
+	b, err := os.ReadFile(p.settledFile())
+	if err != nil {
+		return time.Time{}
+	}
+	t, _ := time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
+	return t
+}
+
+// settling says whether a node of the cluster is settling after a restart
+// (see node.settling), and which.
+func (p *kindProvider) settling(ctx context.Context) (bool, string) {
+	states, err := p.nodeStates(ctx)
 	if err != nil {
 		return false, ""
 	}
-	var settled time.Time // when lab last saw the cluster steady after a restart
-	if b, err := os.ReadFile(p.settledFile()); err == nil {
-		settled, _ = time.Parse(time.RFC3339Nano, strings.TrimSpace(string(b)))
-	}
-	for _, n := range nodes {
-		if st, err := nodeState(ctx, n.String()); err == nil && st.running && st.restarted() && time.Since(st.startedAt) < settleTime && st.startedAt.After(settled) {
-			return true, fmt.Sprintf("node %s restarted %s ago; the control plane is settling", n.String(), time.Since(st.startedAt).Round(time.Second))
+	settled := p.settledAt()
+	for name, st := range states {
+		if st.settling(settled) {
+			return true, fmt.Sprintf("node %s restarted %s ago; the control plane is settling", name, time.Since(st.startedAt).Round(time.Second))
 		}
 	}
 	return false, ""
