@@ -91,7 +91,7 @@ docker save -o "$work/images.tar" "${images[@]}"
 docker rmi "${images[@]:1}" >/dev/null
 
 # 3. The node: Debian's systemd and containerd, runc from the module proxy
-# (Debian's 1.1.5 can leave a cgroup v1 freezer FROZEN), the Kubernetes
+# (the release kind's base image ships, not Debian's 1.1.5), the Kubernetes
 # binaries, the CNI plugins and kind's node files.
 d=$work/node && mkdir -p "$d/bin" "$d/cni" "$d/manifests"
 for b in kubelet kubeadm kubectl; do cp "$(bin $b "$K8S")" "$d/bin/"; done
