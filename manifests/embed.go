@@ -43,5 +43,5 @@ var GitOps embed.FS
 // logs, ground truth): `lab break` applies them to a kwok lab, the tests and
 // the benchmark diagnose them.
 //
-//go:embed scenarios/*.yaml
+//go:embed scenarios/*.yaml scenarios/heldout/*.yaml
 var Scenarios embed.FS

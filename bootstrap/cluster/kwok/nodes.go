@@ -190,6 +190,9 @@ func (c *Cluster) AddNode(ctx context.Context, n NodeSpec) error {
 		corev1.ResourceCPU:    resource.MustParse(n.CPU),
 		corev1.ResourceMemory: resource.MustParse(n.Memory),
 		corev1.ResourcePods:   resource.MustParse("110"),
+		// a kubelet reports its image filesystem; without it a pod with an
+		// ephemeral-storage limit could never be scheduled on a simulated node
+		corev1.ResourceEphemeralStorage: resource.MustParse("100Gi"),
 	}
 	if n.GPUs > 0 {
 		capacity["nvidia.com/gpu"] = *resource.NewQuantity(int64(n.GPUs), resource.DecimalSI)

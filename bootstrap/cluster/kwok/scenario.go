@@ -43,6 +43,10 @@ type Event struct {
 	Message string `json:"message"`
 	Count   int32  `json:"count,omitempty"`
 	Source  string `json:"source,omitempty"` // component, default kubelet
+	// About names the pod's owner the event is about (ReplicaSet, Deployment,
+	// Job, StatefulSet), as controllers record quota and admission
+	// rejections; empty: the pod itself.
+	About string `json:"about,omitempty"`
 }
 
 // LogFiles gives a container's current and previous logs, inline or as files
@@ -57,9 +61,12 @@ type LogFiles struct {
 
 // Expect is the ground truth of a scenario.
 type Expect struct {
-	Category string   `json:"category"`           // e.g. OOMKilled, CrashLoopBackOff
+	Category string   `json:"category"`           // e.g. OOMKilled, CrashLoopBackOff; empty: a healthy pod, no finding
 	Cause    string   `json:"cause"`              // the cause in one line
 	Evidence []string `json:"evidence,omitempty"` // what proves it (evidence ids or substrings)
+	// Mentions are the decisive facts the root cause a user reads must
+	// name, each matched case-insensitively; "a|b" accepts either wording.
+	Mentions []string `json:"mentions,omitempty"`
 }
 
 // ScenarioLabel marks every pod of a scenario (value: scenario name).
@@ -91,23 +98,63 @@ func ParseScenario(name string, b []byte) (*Scenario, error) {
 	return &s, nil
 }
 
+// Judge scores a diagnosis against the ground truth, strictly: the primary
+// finding's category must be the expected one and its cause must name every
+// decisive fact (Mentions); a healthy pod (no expected category) must get no
+// finding. It returns what is missing when the answer is wrong.
+func (e Expect) Judge(category, cause string) (bool, string) {
+	if e.Category == "" {
+		if category != "" {
+			return false, "a healthy pod got a " + category + " finding"
+		}
+		return true, ""
+	}
+	if category != e.Category {
+		return false, fmt.Sprintf("category %q, want %q", category, e.Category)
+	}
+	low := strings.ToLower(cause)
+	for _, m := range e.Mentions {
+		ok := false
+		for _, alt := range strings.Split(m, "|") {
+			ok = ok || strings.Contains(low, strings.ToLower(alt))
+		}
+		if !ok {
+			return false, fmt.Sprintf("the cause does not name %q", m)
+		}
+	}
+	return true, ""
+}
+
+// ScenarioSets are the folders of embedded scenarios: the regression suite
+// (written beside the detectors) and the held-out suite (written and frozen
+// before the detectors were changed for it).
+var ScenarioSets = []string{"scenarios", "scenarios/heldout"}
+
 // EmbeddedScenarios returns the scenarios shipped in the binary, by name.
 func EmbeddedScenarios() (map[string]*Scenario, error) {
-	entries, err := fs.ReadDir(manifests.Scenarios, "scenarios")
-	if err != nil {
-		return nil, err
-	}
 	out := map[string]*Scenario{}
-	for _, e := range entries {
-		b, err := manifests.Scenarios.ReadFile("scenarios/" + e.Name())
+	for _, dir := range ScenarioSets {
+		entries, err := fs.ReadDir(manifests.Scenarios, dir)
 		if err != nil {
 			return nil, err
 		}
-		s, err := ParseScenario("manifests/scenarios/"+e.Name(), b)
-		if err != nil {
-			return nil, err
+		for _, e := range entries {
+			if e.IsDir() {
+				continue
+			}
+			b, err := manifests.Scenarios.ReadFile(dir + "/" + e.Name())
+			if err != nil {
+				return nil, err
+			}
+			s, err := ParseScenario("manifests/"+dir+"/"+e.Name(), b)
+			if err != nil {
+				return nil, err
+			}
+			if _, dup := out[s.Name]; dup {
+				return nil, fmt.Errorf("manifests/%s/%s: a scenario named %s exists already", dir, e.Name(), s.Name)
+			}
+			out[s.Name] = s
 		}
-		out[s.Name] = s
 	}
 	return out, nil
 }
@@ -235,9 +282,16 @@ func (c *Cluster) scenarioLogsAndEvents(ctx context.Context, s *Scenario, p *cor
 		if src == "" {
 			src = "kubelet"
 		}
+		about := corev1.ObjectReference{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, UID: p.UID, APIVersion: "v1"}
+		if e.About != "" {
+			var err error
+			if about, err = c.ownerOf(ctx, p, e.About); err != nil {
+				return fmt.Errorf("scenario %s event %d: %w", s.Name, i, err)
+			}
+		}
 		ev := &corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%d", p.Name, i), Namespace: p.Namespace},
-			InvolvedObject: corev1.ObjectReference{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, UID: p.UID, APIVersion: "v1"},
+			InvolvedObject: about,
 			Type:           e.Type, Reason: e.Reason, Message: expandNow(e.Message, now.Time), Count: count,
 			Source:         corev1.EventSource{Component: src, Host: p.Spec.NodeName},
 			FirstTimestamp: metav1.NewTime(now.Add(-time.Duration(count) * 30 * time.Second)), LastTimestamp: now,
@@ -247,6 +301,33 @@ func (c *Cluster) scenarioLogsAndEvents(ctx context.Context, s *Scenario, p *cor
 		}
 	}
 	return nil
+}
+
+// ownerOf follows the pod's controller references up to the owner of kind.
+func (c *Cluster) ownerOf(ctx context.Context, p *corev1.Pod, kind string) (corev1.ObjectReference, error) {
+	var obj metav1.Object = p
+	for depth := 0; depth < 4; depth++ {
+		ref := metav1.GetControllerOf(obj)
+		if ref == nil {
+			break
+		}
+		if ref.Kind == kind {
+			return corev1.ObjectReference{Kind: ref.Kind, APIVersion: ref.APIVersion, Namespace: p.Namespace, Name: ref.Name, UID: ref.UID}, nil
+		}
+		var err error
+		switch ref.Kind {
+		case "ReplicaSet":
+			obj, err = c.Client.AppsV1().ReplicaSets(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		case "Job":
+			obj, err = c.Client.BatchV1().Jobs(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+		default:
+			err = fmt.Errorf("cannot follow %s %s", ref.Kind, ref.Name)
+		}
+		if err != nil {
+			return corev1.ObjectReference{}, err
+		}
+	}
+	return corev1.ObjectReference{}, fmt.Errorf("pod %s has no %s owner", p.Name, kind)
 }
 
 // repeatRe marks a generated block in a log: a line of the form

@@ -18,7 +18,8 @@ type SuiteResult struct {
 	Scenarios   []ScenarioScore          `json:"scenarios"`
 	ByCategory  map[string]CategoryScore `json:"byCategory"`
 	ByDetector  map[string]CategoryScore `json:"byDetector"`
-	Correct     int                      `json:"correct"`
+	Correct     int                      `json:"correct"`    // right category
+	CauseRight  int                      `json:"causeRight"` // right category and every decisive fact named (kwok.Expect.Judge)
 	Total       int                      `json:"total"`
 	PromptMean  float64                  `json:"promptTokensMean"`
 	NaiveMean   float64                  `json:"naiveTokensMean"`
@@ -32,6 +33,8 @@ type ScenarioScore struct {
 	Got           string  `json:"got"`
 	Detector      string  `json:"detector"`
 	Category      bool    `json:"categoryCorrect"`
+	CauseRight    bool    `json:"causeRight"`
+	Why           string  `json:"why,omitempty"` // what the cause misses
 	EvidenceCited bool    `json:"evidenceCited"`
 	PromptTokens  int     `json:"promptTokens"`
 	NaiveTokens   int     `json:"naiveTokens"`
@@ -41,12 +44,15 @@ type ScenarioScore struct {
 
 // CategoryScore sums a category's scenarios.
 type CategoryScore struct {
-	Scenarios int `json:"scenarios"`
-	Correct   int `json:"correct"`
-	Evidence  int `json:"evidenceCited"`
+	Scenarios  int `json:"scenarios"`
+	Correct    int `json:"correct"`
+	CauseRight int `json:"causeRight"`
+	Evidence   int `json:"evidenceCited"`
 }
 
-func runSuite(ctx context.Context, c *harness.Cluster, dir string) SuiteResult {
+// runSuite applies and diagnoses every scenario in dir; a wrong answer is
+// retried for settle (a late event) before it counts.
+func runSuite(ctx context.Context, c *harness.Cluster, dir string, settle time.Duration) SuiteResult {
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	res := SuiteResult{ByCategory: map[string]CategoryScore{}, ByDetector: map[string]CategoryScore{}}
 	for _, f := range files {
@@ -56,13 +62,16 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string) SuiteResult {
 			continue
 		}
 		ns := "bench-" + s.Name
+		if len(ns) > 63 {
+			ns = ns[:63]
+		}
 		pods, err := c.Apply(ctx, s, ns)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
 			continue
 		}
 		var sc ScenarioScore
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(settle)
 		for {
 			start := time.Now()
 			r, err := agent.Diagnose(ctx, c.Client, ns, pods[0].Name, agent.Options{NoLLM: true, Budget: 1500})
@@ -74,10 +83,11 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string) SuiteResult {
 				PromptTokens: r.Prompt.Tokens, NaiveTokens: r.Prompt.NaiveTokens}
 			if p := r.Primary(); p != nil {
 				sc.Got, sc.Cause, sc.Detector = p.Category, p.Cause, p.Detector
-				sc.Category = p.Category == s.Expect.Category
 				sc.EvidenceCited = cites(p.Evidence, s.Expect.Evidence)
 			}
-			if sc.Category || time.Now().After(deadline) {
+			sc.Category = sc.Got == s.Expect.Category
+			sc.CauseRight, sc.Why = s.Expect.Judge(sc.Got, sc.Cause)
+			if sc.CauseRight || time.Now().After(deadline) {
 				break
 			}
 			time.Sleep(500 * time.Millisecond)
@@ -88,6 +98,10 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string) SuiteResult {
 		if sc.Category {
 			cs.Correct++
 			res.Correct++
+		}
+		if sc.CauseRight {
+			cs.CauseRight++
+			res.CauseRight++
 		}
 		if sc.EvidenceCited {
 			cs.Evidence++
