@@ -6,7 +6,7 @@ import "fmt"
 func ExitCodeMeaning(code int32) string {
 	switch code {
 	case 0:
-		return "exited successfully (0) — a long-running container must not exit"
+		return "exit code 0: it completed — a long-running container must not exit, and a task that finishes belongs in a Job"
 	case 1:
 		return "general application error (1): the process failed on its own, see its logs"
 	case 2:

@@ -263,7 +263,7 @@ func (b *Bundle) ownerChain(ctx context.Context, cs kubernetes.Interface, fail f
 			d, err = cs.AppsV1().Deployments(ns).Get(ctx, ref.Name, metav1.GetOptions{})
 			if err == nil {
 				for _, c := range d.Status.Conditions {
-					conds[string(c.Type)] = string(c.Status) + ": " + c.Reason
+					conds[string(c.Type)] = string(c.Status) + ": " + c.Reason + " " + c.Message
 				}
 			}
 			obj, o = d, d

@@ -29,6 +29,10 @@ date=$(date -u +%Y-%m-%d)
   echo
   go run ./test/bench/labbench -out bench 2>/dev/null
   echo
+  echo "### Held-out suite, before the detectors were changed for it (frozen record)"
+  echo
+  cat bench/heldout-before.md
+  echo
   echo "## A real kind lab (offline node image) vs kind itself"
   echo
   echo "Refreshed by hand (\`test/bench/kind.sh bin/lab 3 > /tmp/k.md\`, then bench/kind.md): it needs Docker and the node image."

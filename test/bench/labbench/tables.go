@@ -65,7 +65,7 @@ func suiteTables(r Results) string {
 	}
 	if r.HeldOut.Total > 0 {
 		fmt.Fprintf(&b, "### Diagnosis accuracy, held-out suite (rules, `--no-llm`)\n\n")
-		fmt.Fprintf(&b, "The %d scenarios of manifests/scenarios/heldout were written and frozen before any detector was changed for them (ended pods and Jobs, multi-container pods, OS/library errors as the only clue, CreateContainerError/StartError, mounts, every probe type, quota and admission rejections on the owner, node NotReady, healthy pods whose logs hold recovered errors, compound cases). Scored strictly: the category must match and the cause must name every decisive fact (`expect.mentions`); a healthy pod must get no finding.\n\n", r.HeldOut.Total)
+		fmt.Fprintf(&b, "The %d scenarios of manifests/scenarios/heldout were written and frozen before any detector was changed for them (ended pods and Jobs, multi-container pods, OS/library errors as the only clue, CreateContainerError/StartError, mounts, every probe type, quota and admission rejections on the owner, node NotReady, healthy pods whose logs hold recovered errors, compound cases). Scored strictly: the category must match and the cause must name every decisive fact (`expect.mentions`); a healthy pod must get no finding. Held out in time, not in authorship: the same team wrote the scenarios and then the detector changes, so read this as a floor on overfitting, not an independent evaluation. Quick rerun: `go run ./test/bench/labbench -only suite`.\n\n", r.HeldOut.Total)
 		b.WriteString(suiteTable(r.HeldOut))
 	}
 	return b.String()
