@@ -65,7 +65,7 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 	r.Findings = analyze.Analyze(b)
 	r.Timeline = timeline(b)
 
-	msgs, stats, evidenceIDs := buildPrompt(b, r, o)
+	msgs, stats, evidenceIDs := buildPrompt(b, r, o.Budget, o)
 	r.Prompt = stats
 	switch {
 	case o.NoLLM:
@@ -96,15 +96,29 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 }
 
 // buildPrompt fits findings, evidence and the log digest into the budget.
-func buildPrompt(b *collect.Bundle, r *report.Report, o Options) ([]api.Message, report.PromptStats, []string) {
+// Nothing is said twice: the evidence list holds the pod's state and what
+// the findings cite (not every spec, event and log summary), and the digest
+// leaves out the log lines the findings quote.
+func buildPrompt(b *collect.Bundle, r *report.Report, budget int, o Options) ([]api.Message, report.PromptStats, []string) {
 	var findings []string
+	cited := map[string]bool{}
+	shown := map[string]bool{}
 	for _, f := range r.Findings {
 		findings = append(findings, fmt.Sprintf("[%s] %s: %s (evidence: %s)", f.Severity, f.Category, f.Cause, strings.Join(f.Evidence, ", ")))
+		for _, id := range f.Evidence {
+			base, _, _ := strings.Cut(id, "#")
+			cited[base] = true
+			if strings.HasPrefix(id, "log:") && strings.Contains(id, "#") {
+				shown[id] = true
+			}
+		}
 	}
 	var evidence, ids []string
 	for _, e := range b.Evidence {
-		evidence = append(evidence, e.ID+": "+e.Summary)
 		ids = append(ids, e.ID)
+		if cited[e.ID] || e.ID == "pod:phase" || (strings.HasPrefix(e.ID, "container:") && !strings.HasSuffix(e.ID, ":spec")) {
+			evidence = append(evidence, e.ID+": "+e.Summary)
+		}
 	}
 	for _, f := range r.Findings { // log line ids the detectors cite
 		for _, id := range f.Evidence {
@@ -114,7 +128,7 @@ func buildPrompt(b *collect.Bundle, r *report.Report, o Options) ([]api.Message,
 		}
 	}
 	in := llm.PromptInput{Pod: b.Pod.Namespace + "/" + b.Pod.Name, Findings: findings, Evidence: evidence, Whitelist: o.Whitelist}
-	fixed := digest.EstimateTokens(llm.System) + digest.EstimateTokens(contentOf(llm.Messages(in)))
+	fixed := digest.EstimateTokens(contentOf(llm.Messages(in)))
 	var srcs []digest.Source
 	for _, l := range b.Logs {
 		srcs = append(srcs, digest.Source{ID: "log:" + l.Container + ":previous", Text: l.Previous})
@@ -122,7 +136,7 @@ func buildPrompt(b *collect.Bundle, r *report.Report, o Options) ([]api.Message,
 	for _, l := range b.Logs {
 		srcs = append(srcs, digest.Source{ID: "log:" + l.Container + ":current", Text: l.Current})
 	}
-	d := digest.Build(srcs, digest.Options{Budget: max(o.Budget-fixed, 150)})
+	d := digest.Build(srcs, digest.Options{Budget: max(budget-fixed, 0), Shown: shown})
 	for _, s := range d.Sections {
 		if !slices.Contains(ids, s.Evidence) {
 			ids = append(ids, s.Evidence)
@@ -130,7 +144,8 @@ func buildPrompt(b *collect.Bundle, r *report.Report, o Options) ([]api.Message,
 	}
 	in.Digest = d.Text()
 	msgs := llm.Messages(in)
-	stats := report.PromptStats{Tokens: digest.EstimateTokens(contentOf(msgs)), Budget: o.Budget, LogLines: d.Lines, Redacted: d.Redacted, NaiveTokens: naiveTokens(b)}
+	stats := report.PromptStats{Tokens: digest.EstimateTokens(contentOf(msgs)), Budget: budget, LogLines: d.Lines, Redacted: d.Redacted,
+		NaiveTokens: naiveTokens(b), DigestDropped: d.Dropped, Text: contentOf(msgs)}
 	return msgs, stats, ids
 }
 

@@ -65,10 +65,10 @@ func TestTemplatesCollapseRepeats(t *testing.T) {
 	b.WriteString("ERROR connection to redis-master:6379 refused\n")
 	d := Build([]Source{{ID: "log:app:current", Text: b.String()}}, Options{Budget: 400})
 	text := d.Text()
-	if !strings.Contains(text, "[x500] GET /api/orders/<*> <*> <*> from <*>") {
-		t.Errorf("repeats not collapsed:\n%s", text)
+	if !strings.Contains(text, "[x493 more] GET /api/orders/<*> <*> <*> from <*> (L1-L500)") {
+		t.Errorf("repeats not collapsed (7 of the last lines shown as they are, 493 more as one template):\n%s", text)
 	}
-	if !strings.Contains(text, "### first error (log:app:current#L501)") {
+	if !strings.Contains(text, "from 10.0.3.249\nERROR connection to redis-master:6379 refused\n") || !strings.Contains(text, "(log:app:current#L494-L501)") {
 		t.Errorf("first error not cited with its line:\n%s", text)
 	}
 	if d.Tokens > 400 {
@@ -85,7 +85,7 @@ func TestStackTraceKeptWholeAndFirstErrorFarBack(t *testing.T) {
 	b.WriteString("panic: runtime error: invalid memory address or nil pointer dereference\n[signal SIGSEGV: segmentation violation]\n\ngoroutine 1 [running]:\nmain.charge(...)\n\t/src/pay.go:42 +0x1d\nmain.main()\n\t/src/main.go:12 +0x55\nexit status 2\n")
 	d := Build([]Source{{ID: "log:app:previous", Text: b.String()}}, Options{Budget: 600})
 	text := d.Text()
-	for _, want := range []string{"payments.url is not set", "log:app:previous#L2", "panic: runtime error", "/src/pay.go:42", "[x50000] INFO heartbeat seq=<*> ok"} {
+	for _, want := range []string{"payments.url is not set", "log:app:previous#L1-L2", "panic: runtime error", "/src/pay.go:42", "[x50000] INFO heartbeat seq=<*> ok (L3-L50002)"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("digest lacks %q:\n%s", want, text)
 		}
@@ -105,6 +105,66 @@ func TestBudgetAlwaysRespected(t *testing.T) {
 		d := Build([]Source{{ID: "log:x:current", Text: b.String()}}, Options{Budget: budget})
 		if d.Tokens > budget {
 			t.Errorf("budget %d: got %d tokens", budget, d.Tokens)
+		}
+	}
+}
+
+// Each log line appears at most once: no two sections cite the same line,
+// lines the findings quote are left out, and a template counts only the
+// lines not shown as they are.
+func TestEachLineAtMostOnce(t *testing.T) {
+	text := "INFO boot\nERROR db: dial tcp db:5432: connect: connection refused\nFATAL cannot start\n"
+	for i := 0; i < 30; i++ {
+		text += fmt.Sprintf("INFO retry %d\n", i)
+	}
+	text += "panic: boom\n\tat x.go:1\nexit 2\n"
+	d := Build([]Source{{ID: "log:app:previous", Text: text}}, Options{Budget: 2000, Shown: map[string]bool{"log:app:previous#L2": true}})
+	out := d.Text()
+	seen := map[string]bool{}
+	for _, l := range strings.Split(out, "\n") {
+		if l == "" || strings.HasPrefix(l, "### ") {
+			continue
+		}
+		if seen[l] {
+			t.Errorf("line %q appears twice:\n%s", l, out)
+		}
+		seen[l] = true
+	}
+	if strings.Contains(out, "connection refused") {
+		t.Errorf("a line the findings quote is repeated:\n%s", out)
+	}
+	if !strings.Contains(out, "[x25 more] INFO retry <*> (L4-L33)") {
+		t.Errorf("the template must count only the lines not shown (30 - the 5 among the last lines):\n%s", out)
+	}
+}
+
+func TestRedactAssignments(t *testing.T) {
+	for in, want := range map[string]string{
+		"DB_PASSWORD=hunter2-x":                 "DB_PASSWORD=[REDACTED:assignment]",
+		`{"token": "tok_9f8e7d", "user":"bob"}`: `{"token": "[REDACTED:assignment]", "user":"bob"}`,
+		"client-secret : abcdef; next":          "client-secret : [REDACTED:assignment]; next",
+		"auth: ok":                              "auth: ok", // too short to be a secret
+		"tokens are refreshed every 5m":         "tokens are refreshed every 5m",
+		"x.auth=abc&y=1":                        "x.auth=[REDACTED:assignment]&y=1",
+	} {
+		if got, _ := Redact(in); got != want {
+			t.Errorf("Redact(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCleanKeepsIndentation(t *testing.T) {
+	for in, want := range map[string]string{
+		"\t/src/pay.go:42 +0x1d":                    "\t/src/pay.go:42 +0x1d",
+		"    10 frames omitted":                     "    10 frames omitted",
+		"2026-11-23T10:00:00.123Z INFO up":          "INFO up",
+		"[2026-11-23 10:00:00,123] WARN x":          "WARN x",
+		"2026-11-23T10:00:00+01:00 ERROR y":         "ERROR y",
+		"I1123 10:00:00.123456  1234 main.go:12] z": "z",
+		"\x1b[31mERROR\x1b[0m boom\r":               "ERROR boom",
+	} {
+		if got := Clean(in); got != want {
+			t.Errorf("Clean(%q) = %q, want %q", in, got, want)
 		}
 	}
 }

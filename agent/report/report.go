@@ -65,6 +65,16 @@ type PromptStats struct {
 	LogLines    int `json:"logLines"`
 	Redacted    int `json:"redacted"`
 	NaiveTokens int `json:"naiveTokens"` // describe + tail 200 lines, for comparison
+	// DigestDropped counts log lines and templates left out for the budget.
+	DigestDropped int `json:"digestDropped,omitempty"`
+	// ModelContext is the model's context window in its own tokens and
+	// TokensPerChar what one character of prompt costs it (measured); the
+	// budget shrinks the digest so prompt and answer fit (Ollama would cut
+	// the prompt silently).
+	ModelContext  int     `json:"modelContext,omitempty"`
+	TokensPerChar float64 `json:"tokensPerChar,omitempty"`
+	Shrunk        bool    `json:"shrunk,omitempty"` // the budget was lowered to fit the model's context
+	Text          string  `json:"-"`                // the prompt as sent
 }
 
 // Primary is the most severe finding, if any.

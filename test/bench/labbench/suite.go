@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -24,6 +25,7 @@ type SuiteResult struct {
 	PromptMean  float64                  `json:"promptTokensMean"`
 	NaiveMean   float64                  `json:"naiveTokensMean"`
 	EvidenceHit int                      `json:"evidenceCited"`
+	InPrompt    int                      `json:"groundTruthInPrompt"` // scenarios whose every ground-truth evidence id is in the prompt
 }
 
 // ScenarioScore is one scenario's outcome.
@@ -36,6 +38,7 @@ type ScenarioScore struct {
 	CauseRight    bool    `json:"causeRight"`
 	Why           string  `json:"why,omitempty"` // what the cause misses
 	EvidenceCited bool    `json:"evidenceCited"`
+	InPrompt      bool    `json:"groundTruthInPrompt"`
 	PromptTokens  int     `json:"promptTokens"`
 	NaiveTokens   int     `json:"naiveTokens"`
 	Seconds       float64 `json:"seconds"`
@@ -86,6 +89,10 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string, settle time.D
 				sc.EvidenceCited = cites(p.Evidence, s.Expect.Evidence)
 			}
 			sc.Category = sc.Got == s.Expect.Category
+			sc.InPrompt = inPrompt(r.Prompt.Text, s.Expect.Evidence)
+			if os.Getenv("LABBENCH_SHOW") == s.Name {
+				fmt.Fprintf(os.Stderr, "--- prompt of %s (%d tokens):\n%s\n", s.Name, r.Prompt.Tokens, r.Prompt.Text)
+			}
 			sc.CauseRight, sc.Why = s.Expect.Judge(sc.Got, sc.Cause)
 			if sc.CauseRight || time.Now().After(deadline) {
 				break
@@ -106,6 +113,9 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string, settle time.D
 		if sc.EvidenceCited {
 			cs.Evidence++
 			res.EvidenceHit++
+		}
+		if sc.InPrompt {
+			res.InPrompt++
 		}
 		res.ByCategory[s.Expect.Category] = cs
 		ds := res.ByDetector[sc.Detector]
@@ -140,4 +150,36 @@ func cites(got, want []string) bool {
 		}
 	}
 	return true
+}
+
+// inPrompt: every ground-truth evidence id (a prefix such as "event:" or
+// "log:app:previous#L2") is in the prompt, so the model could cite it.
+func inPrompt(prompt string, want []string) bool {
+	for _, w := range want {
+		if !strings.Contains(prompt, w) && !inRange(prompt, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// inRange: the prompt cites a line range (log:app:current#L1-L5) holding the
+// wanted line (log:app:current#L2).
+func inRange(prompt, w string) bool {
+	base, line, ok := strings.Cut(w, "#L")
+	n, err := strconv.Atoi(line)
+	if !ok || err != nil {
+		return false
+	}
+	for rest := prompt; ; {
+		i := strings.Index(rest, base+"#L")
+		if i < 0 {
+			return false
+		}
+		rest = rest[i+len(base)+2:]
+		var a, b int
+		if k, _ := fmt.Sscanf(rest, "%d-L%d", &a, &b); k == 2 && a <= n && n <= b {
+			return true
+		}
+	}
 }
