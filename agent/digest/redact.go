@@ -91,7 +91,6 @@ func redactAssignments(s, lower string) (string, int) {
 	return b.String(), n
 }
 
-
 // Redact replaces secrets in s with [REDACTED:kind] and reports how many.
 func Redact(s string) (string, int) {
 	n := 0

@@ -16,7 +16,9 @@ import (
 )
 
 // loadScenarios reads every scenario file.
-func loadScenarios(t *testing.T) []*harness.Scenario { return loadScenarioSet(t, "../../manifests/scenarios") }
+func loadScenarios(t *testing.T) []*harness.Scenario {
+	return loadScenarioSet(t, "../../manifests/scenarios")
+}
 
 func loadScenarioSet(t *testing.T, dir string) []*harness.Scenario {
 	t.Helper()
