@@ -25,7 +25,7 @@ var redactors = []redactor{
 	{kind: "bearer", hint: []string{"bearer"}, re: regexp.MustCompile(`(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}`), keep: 1},
 	{kind: "basic-auth", hint: []string{"basic"}, re: regexp.MustCompile(`(?i)\b(basic\s+)[A-Za-z0-9+/=]{8,}`), keep: 1},
 	{kind: "aws-key", hint: []string{"akia", "asia"}, re: regexp.MustCompile(`\b(AKIA|ASIA)[0-9A-Z]{16}\b`)},
-	{kind: "github-token", hint: []string{"gh"}, re: regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{30,}\b`)},
+	{kind: "github-token", hint: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, re: regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{30,}\b`)},
 	{kind: "slack-token", hint: []string{"xox"}, re: regexp.MustCompile(`\bxox[abprs]-[A-Za-z0-9-]{10,}\b`)},
 	{kind: "api-key", hint: []string{"sk-"}, re: regexp.MustCompile(`\bsk-[A-Za-z0-9_-]{16,}\b`)},
 }
@@ -162,7 +162,9 @@ func Clean(line string) string {
 			if n := isoPrefix(t); n > 0 {
 				line = t[n:]
 			}
-		case c == 'I' || c == 'W' || c == 'E' || c == 'F' || c == 't' || c >= 'A' && c <= 'Z' && len(t) > 3 && t[3] == ' ':
+		case (c == 'I' || c == 'W' || c == 'E' || c == 'F') && len(t) > 1 && t[1] >= '0' && t[1] <= '9', // klog
+			c >= 'A' && c <= 'Z' && len(t) > 3 && t[3] == ' ', // syslog "Nov 23 …"
+			strings.HasPrefix(t, "time=\"") || strings.HasPrefix(t, "ts="):
 			line = leadingTS.ReplaceAllString(line, "")
 		}
 	}

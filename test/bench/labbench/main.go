@@ -49,7 +49,7 @@ func main() {
 	apfMutating := flag.Int("apf-mutating", 10, "--max-mutating-requests-inflight of the APF benchmark's API server")
 	apfWorkers := flag.Int("apf-workers", 64, "concurrent fast agent LISTs in the CPU-bound burst")
 	apfSlow := flag.Int("apf-slow-workers", 32, "concurrent slowly-read agent LISTs in the seat-bound burst")
-	only := flag.String("only", "", "run one benchmark: apf, or suite (both scenario sets, nothing else)")
+	only := flag.String("only", "", "run one benchmark: apf, digest, or suite (both scenario sets, nothing else)")
 	apfPhase := flag.Duration("apf-phase", 15*time.Second, "length of each APF phase")
 	flag.Parse()
 	ctx := context.Background()
@@ -63,6 +63,12 @@ func main() {
 		return
 	}
 
+	if *only == "digest" {
+		r := runDigest(*digestMB)
+		b, _ := json.MarshalIndent(r, "", "  ")
+		fmt.Println(string(b))
+		return
+	}
 	if *only == "suite" {
 		c, err := harness.Start(ctx, harness.Options{Nodes: harness.ScenarioNodes()})
 		check(err)
