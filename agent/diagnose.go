@@ -65,7 +65,20 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 	r.Findings = analyze.Analyze(b)
 	r.Timeline = timeline(b)
 
-	msgs, stats, evidenceIDs := buildPrompt(b, r, o.Budget, o)
+	budget := o.Budget
+	var win llm.Window
+	ask := !o.NoLLM && o.LLM != nil && len(r.Findings) > 0
+	if ask {
+		var err error
+		if win, err = o.LLM.Window(llm.WithTrace(ctx, o.TraceID)); err != nil {
+			logf("trace %s: %v (num_ctx left to the model)", o.TraceID, err)
+		} else if fit := win.FitChars() / 4; fit < budget { // the budget is in estimated tokens of 4 characters
+			budget = fit
+		}
+	}
+	msgs, stats, evidenceIDs := buildPrompt(b, r, budget, o)
+	stats.Budget, stats.Shrunk = o.Budget, budget < o.Budget
+	stats.ModelContext, stats.TokensPerChar = win.Context, win.TokensPerChar
 	r.Prompt = stats
 	switch {
 	case o.NoLLM:
@@ -74,15 +87,29 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 		r.Model = report.ModelPart{Mode: "human-operator", Reason: "no model configured"}
 	case len(r.Findings) == 0:
 		r.Model = report.ModelPart{Mode: "human-operator", Reason: "the rules found nothing to explain"}
+	case win.Context > 0 && int(float64(len(stats.Text))*win.TokensPerChar)+win.Predict+64 > win.Context:
+		// Ollama would cut the prompt without a word: better no answer than one from half the findings.
+		r.Model = report.ModelPart{Mode: "human-operator", Reason: fmt.Sprintf("the findings alone do not fit the model's %d-token context beside a %d-token answer; not asked", win.Context, win.Predict)}
 	default:
 		logf("trace %s: asking %s (%d prompt tokens)", o.TraceID, o.LLM.Model, stats.Tokens)
-		ans, meta, err := o.LLM.Explain(ctx, llm.Request{TraceID: o.TraceID, Messages: msgs, Evidence: evidenceIDs, Whitelist: o.Whitelist, OnToken: o.OnToken})
+		req := llm.Request{TraceID: o.TraceID, Messages: msgs, Evidence: evidenceIDs, Whitelist: o.Whitelist, OnToken: o.OnToken}
+		if win.Context > 0 {
+			req.NumCtx = win.NumCtx(len(stats.Text))
+		}
+		ans, meta, err := o.LLM.Explain(ctx, req)
 		if err != nil {
 			r.Model = report.ModelPart{Mode: "human-operator", Reason: fmt.Sprintf("model unavailable after %d attempt(s): %v", meta.Attempts, err), Meta: &meta}
 			logf("trace %s: %s", o.TraceID, r.Model.Reason)
 			break
 		}
 		clean, dropped := llm.Validate(ans, evidenceIDs, o.Whitelist)
+		if p := r.Primary(); p != nil && clean.RootCause != "" {
+			if bad, other := llm.Contradicts(p.Category, clean.Summary+" "+clean.RootCause); bad {
+				dropped = append(dropped, fmt.Sprintf("the answer argues for %s, not the detectors' %s: %q", other, p.Category, clean.RootCause))
+				clean.RootCause, clean.Summary, clean.Runbook = "", "", nil
+				clean.Remediation = llm.Remediation{Action: "none"}
+			}
+		}
 		r.Model = report.ModelPart{Mode: "model", Answer: &clean, Dropped: dropped, Meta: &meta}
 		if clean.RootCause == "" {
 			r.Model.Mode, r.Model.Reason = "human-operator", "the model's answer was dropped"
@@ -136,7 +163,12 @@ func buildPrompt(b *collect.Bundle, r *report.Report, budget int, o Options) ([]
 	for _, l := range b.Logs {
 		srcs = append(srcs, digest.Source{ID: "log:" + l.Container + ":current", Text: l.Current})
 	}
-	d := digest.Build(srcs, digest.Options{Budget: max(budget-fixed, 0), Shown: shown})
+	var d digest.Digest
+	if budget > fixed { // the instructions and findings are never cut; the digest gets what is left
+		d = digest.Build(srcs, digest.Options{Budget: budget - fixed, Shown: shown})
+	} else {
+		d = digest.Build(srcs, digest.Options{Budget: 1})
+	}
 	for _, s := range d.Sections {
 		if !slices.Contains(ids, s.Evidence) {
 			ids = append(ids, s.Evidence)

@@ -43,6 +43,10 @@ type Request struct {
 	Evidence  []string // ids the model may cite
 	Whitelist []string // remediation actions it may propose
 	OnToken   func(string)
+	// NumCtx and Predict override num_ctx and num_predict (0: the client's
+	// options); Explain sets num_ctx from the prompt and the model's window.
+	NumCtx  int
+	Predict int
 }
 
 // Meta says how the call went.
@@ -52,6 +56,7 @@ type Meta struct {
 	Latency        time.Duration `json:"latencyNs"`
 	PromptTokens   int           `json:"promptTokens"`
 	ResponseTokens int           `json:"responseTokens"`
+	NumCtx         int           `json:"numCtx,omitempty"` // the context window the call asked for
 	Errors         []string      `json:"errors,omitempty"`
 	Breaker        BreakerState  `json:"breaker"`
 }
@@ -65,6 +70,8 @@ type Client struct {
 	Breaker *Breaker
 	Options map[string]any
 	MaxText int // maxLength of each text field in the schema (default 400 characters)
+
+	windowOnce windowCache
 }
 
 // New builds a client for an Ollama base URL; every request carries the trace
@@ -122,8 +129,13 @@ func Schema(evidence, whitelist []string, maxText int) json.RawMessage {
 	return b
 }
 
-// ErrBadAnswer means the model answered, but not with usable JSON.
+// ErrBadAnswer means the model answered, but not with usable JSON. Asking
+// again the same way gets the same kind of answer: it is not retried.
 var ErrBadAnswer = errors.New("model answer is not valid JSON for the schema")
+
+// ErrAnswerCut means the answer stopped at num_predict before its JSON was
+// complete: retried once, with twice the room, not with backoff.
+var ErrAnswerCut = fmt.Errorf("%w: the answer hit num_predict", ErrBadAnswer)
 
 // Explain asks the model, retrying retryable failures, through the breaker.
 func (c *Client) Explain(ctx context.Context, req Request) (Answer, Meta, error) {
@@ -133,8 +145,9 @@ func (c *Client) Explain(ctx context.Context, req Request) (Answer, Meta, error)
 	ctx = context.WithValue(ctx, traceKey{}, req.TraceID)
 	attempts := max(c.Retry.Attempts, 1)
 	var lastErr error
+	grown := false
 	for n := 0; n < attempts; n++ {
-		if n > 0 {
+		if n > 0 && !errors.Is(lastErr, ErrAnswerCut) {
 			if err := c.Retry.sleep(ctx, c.Retry.Delay(n-1)); err != nil {
 				return Answer{}, meta, err
 			}
@@ -152,6 +165,11 @@ func (c *Client) Explain(ctx context.Context, req Request) (Answer, Meta, error)
 		}
 		lastErr = err
 		meta.Errors = append(meta.Errors, err.Error())
+		if errors.Is(err, ErrAnswerCut) && !grown && ctx.Err() == nil {
+			grown = true // once, with twice the room for the answer
+			req.Predict = 2 * max(req.Predict, c.predict())
+			continue
+		}
 		if !Retryable(err) || ctx.Err() != nil {
 			break
 		}
@@ -165,9 +183,20 @@ func (c *Client) once(ctx context.Context, req Request, meta *Meta) (Answer, err
 	stream := req.OnToken != nil
 	var content strings.Builder
 	var final api.ChatResponse
+	opts := make(map[string]any, len(c.Options)+2)
+	for k, v := range c.Options {
+		opts[k] = v
+	}
+	if req.Predict > 0 {
+		opts["num_predict"] = req.Predict
+	}
+	if req.NumCtx > 0 {
+		opts["num_ctx"] = req.NumCtx
+		meta.NumCtx = req.NumCtx
+	}
 	err := c.API.Chat(actx, &api.ChatRequest{
 		Model: c.Model, Messages: req.Messages, Stream: &stream,
-		Format: Schema(req.Evidence, req.Whitelist, c.MaxText), Options: c.Options,
+		Format: Schema(req.Evidence, req.Whitelist, c.MaxText), Options: opts,
 	}, func(r api.ChatResponse) error {
 		content.WriteString(r.Message.Content)
 		if req.OnToken != nil && r.Message.Content != "" {
@@ -190,6 +219,9 @@ func (c *Client) once(ctx context.Context, req Request, meta *Meta) (Answer, err
 	meta.PromptTokens, meta.ResponseTokens = final.PromptEvalCount, final.EvalCount
 	var a Answer
 	if err := json.Unmarshal([]byte(content.String()), &a); err != nil {
+		if final.DoneReason == "length" {
+			return Answer{}, fmt.Errorf("%w (%d tokens): %v", ErrAnswerCut, final.EvalCount, err)
+		}
 		return Answer{}, fmt.Errorf("%w: %v", ErrBadAnswer, err)
 	}
 	return a, nil

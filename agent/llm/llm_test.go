@@ -193,3 +193,21 @@ func TestValidateDropsNonProse(t *testing.T) {
 		t.Errorf("prose answer: %+v, dropped %v", clean, dropped)
 	}
 }
+
+func TestContradicts(t *testing.T) {
+	for _, c := range []struct {
+		cat, text string
+		want      bool
+	}{
+		{"OOMKilled", "The container exceeded its memory limit of 256Mi.", false},
+		{"OOMKilled", "The image tag does not exist in the registry, so the pull fails.", true},
+		{"ProbeFailure", "The readiness probe targets port 8081.", false},
+		{"Unschedulable", "No node has enough free cpu for the requests.", false},
+		{"CrashLoopBackOff", "The image tag does not exist in the registry.", false}, // no word table: not judged
+		{"ImageNotFound", "Something went wrong.", false},                             // says nothing else either
+	} {
+		if got, other := Contradicts(c.cat, c.text); got != c.want {
+			t.Errorf("Contradicts(%s, %q) = %v (%s), want %v", c.cat, c.text, got, other, c.want)
+		}
+	}
+}

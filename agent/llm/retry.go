@@ -54,8 +54,8 @@ func (r Retry) sleep(ctx context.Context, d time.Duration) error {
 // Retryable reports whether err is worth another try: 429, 5xx, timeouts,
 // refused or reset connections, and streams cut short.
 func Retryable(err error) bool {
-	if err == nil {
-		return false
+	if err == nil || errors.Is(err, ErrBadAnswer) {
+		return false // a complete answer of the wrong shape comes back the same way
 	}
 	var se api.StatusError
 	if errors.As(err, &se) {
@@ -77,7 +77,7 @@ func Retryable(err error) bool {
 		return true
 	}
 	s := err.Error()
-	for _, m := range []string{"connection refused", "connection reset", "EOF", "timeout", "unexpected end of JSON", "broken pipe"} {
+	for _, m := range []string{"connection refused", "connection reset", "EOF", "timeout", "broken pipe"} {
 		if strings.Contains(s, m) {
 			return true
 		}

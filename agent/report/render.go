@@ -130,7 +130,11 @@ func (r *Report) Markdown(w io.Writer) {
 	}
 	fmt.Fprint(w, "\n## Follow-ups\n\n- Add an alert or a test that would have caught this earlier.\n- Record the fix in git so ArgoCD keeps it.\n")
 	if r.Prompt.Tokens > 0 {
-		fmt.Fprintf(w, "\n---\nPrompt: %d tokens (budget %d; a naive describe + tail-200 prompt would be %d), %d secrets redacted.\n", r.Prompt.Tokens, r.Prompt.Budget, r.Prompt.NaiveTokens, r.Prompt.Redacted)
+		fit := ""
+		if r.Prompt.Shrunk {
+			fit = fmt.Sprintf(", lowered to fit the model's %d-token context: the log digest left out %d lines or templates", r.Prompt.ModelContext, r.Prompt.DigestDropped)
+		}
+		fmt.Fprintf(w, "\n---\nPrompt: %d tokens (budget %d%s; a naive describe + tail-200 prompt would be %d), %d secrets redacted.\n", r.Prompt.Tokens, r.Prompt.Budget, fit, r.Prompt.NaiveTokens, r.Prompt.Redacted)
 	}
 }
 

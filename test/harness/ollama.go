@@ -164,7 +164,7 @@ func WriteTinyGGUF(path string) error {
 	}
 	kv := ggml.KV{
 		"general.architecture": "llama", "general.name": "lab-tiny", "general.file_type": uint32(0),
-		"llama.context_length": uint32(2048), "llama.embedding_length": uint32(embd),
+		"llama.context_length": uint32(8192), "llama.embedding_length": uint32(embd),
 		"llama.block_count": uint32(layers), "llama.feed_forward_length": uint32(ff),
 		"llama.attention.head_count": uint32(heads), "llama.attention.head_count_kv": uint32(heads),
 		"llama.attention.layer_norm_rms_epsilon": float32(1e-5), "llama.rope.dimension_count": uint32(embd / heads),

@@ -4,6 +4,9 @@ package integration
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
+	"math/rand"
 	"context"
 	"io"
 	"net"
@@ -18,10 +21,13 @@ import (
 
 	"lab.dev/lab/agent"
 	"lab.dev/lab/agent/llm"
+	"lab.dev/lab/bootstrap/cluster/kwok"
 	"lab.dev/lab/test/harness"
 )
 
-// faultProxy sits in front of the real Ollama and misbehaves on purpose.
+// faultProxy sits in front of the real Ollama and misbehaves on purpose, on
+// the explanation calls (chat requests with a format); it counts and keeps
+// only those.
 type faultProxy struct {
 	mu       sync.Mutex
 	mode     string // "", "500", "429", "slow", "cut"
@@ -39,6 +45,10 @@ func newFaultProxy(t *testing.T, target string) *faultProxy {
 	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if r.URL.Path != "/api/chat" || !bytes.Contains(body, []byte(`"format"`)) {
+			rp.ServeHTTP(w, r) // lab's reading of the model's window: not what these tests break
+			return
+		}
 		p.mu.Lock()
 		p.calls++
 		p.bodies = append(p.bodies, string(body))
@@ -248,4 +258,102 @@ func TestLLMRetryAndBreaker(t *testing.T) {
 			t.Errorf("down: mode %s attempts %d reason %s", mode, attempts, reason)
 		}
 	})
+}
+
+// chatBodies are the proxied /api/chat requests, decoded.
+func (p *faultProxy) chatBodies(t *testing.T) []map[string]any {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []map[string]any
+	for _, b := range p.bodies {
+		var m map[string]any
+		if json.Unmarshal([]byte(b), &m) == nil && m["messages"] != nil {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// A prompt the model's context cannot hold is shrunk (the digest, never the
+// instructions), num_ctx is sent, and the model reads the whole prompt: its
+// own count of prompt tokens matches what lab measured it would be.
+func TestModelContextShrinksTheDigest(t *testing.T) {
+	o := sharedOllama(t)
+	proxy := newFaultProxy(t, o.URL)
+	c := client(t, proxy.srv.URL, o.Model, time.Minute, newBreaker())
+	// The crash loop of noisy-first-error, with 4,000 distinct log lines
+	// (no template collapses them): far more than 8,192 tokens of log.
+	sc := *scenario(t, "noisy-first-error")
+	rnd := rand.New(rand.NewSource(5))
+	word := func() string {
+		b := make([]byte, 4+rnd.Intn(6))
+		for i := range b {
+			b[i] = byte('a' + rnd.Intn(26))
+		}
+		return string(b)
+	}
+	var log strings.Builder
+	log.WriteString("INFO ingest starting\nERROR kafka: topic \"orders-v2\" does not exist; falling back to polling\n")
+	for i := 0; i < 4000; i++ {
+		fmt.Fprintf(&log, "WARN skipped record from %s: field %s %s %s\n", word(), word(), word(), word())
+	}
+	sc.Logs = []kwok.LogFiles{{Container: "ingest", Previous: log.String()}}
+	ao := agent.Options{LLM: c, Budget: 6000}
+	r := applyAndDiagnose(t, &sc, "llm-window", ao)
+	if r.Model.Meta == nil {
+		t.Fatalf("the model was not asked: %+v", r.Model)
+	}
+	if !r.Prompt.Shrunk || r.Prompt.ModelContext != 8192 || r.Prompt.TokensPerChar <= 0 {
+		t.Fatalf("prompt not fitted to the test model's 8192-token context: %+v", r.Prompt)
+	}
+	if !strings.Contains(r.Prompt.Text, "Findings from the detectors") || !strings.Contains(r.Prompt.Text, "untrusted log data") {
+		t.Errorf("the instructions were cut:\n%s", r.Prompt.Text)
+	}
+	bodies := proxy.chatBodies(t)
+	last := bodies[len(bodies)-1]
+	opts, _ := last["options"].(map[string]any)
+	predict := 768
+	want := float64(len(r.Prompt.Text)) * r.Prompt.TokensPerChar
+	got := float64(r.Model.Meta.PromptTokens)
+	n, _ := opts["num_ctx"].(float64)
+	if int(n) != r.Model.Meta.NumCtx || n > 8192 || got+float64(predict) > n {
+		t.Errorf("num_ctx sent %v (meta %d): must hold the %v prompt tokens and a %d-token answer, within 8192", n, r.Model.Meta.NumCtx, got, predict)
+	}
+	if r.Prompt.DigestDropped == 0 || got < 0.8*want || got > 1.2*want {
+		t.Errorf("the model read %v prompt tokens; lab expected about %.0f (digest dropped %d): cut, or not shrunk", got, want, r.Prompt.DigestDropped)
+	}
+	var md bytes.Buffer
+	r.Markdown(&md)
+	if !strings.Contains(md.String(), "lowered to fit the model's 8192-token context") {
+		t.Errorf("the report does not say the prompt was shrunk:\n%s", md.String())
+	}
+	t.Logf("prompt %d est. tokens (budget 6000 → fitted), model read %v tokens, %.2f tokens/char, digest dropped %d", r.Prompt.Tokens, got, r.Prompt.TokensPerChar, r.Prompt.DigestDropped)
+}
+
+// An answer cut by num_predict is not a transient failure: one more try with
+// twice the room, not five identical requests; the rules still answer.
+func TestCutAnswerRetriedOnceWithMoreRoom(t *testing.T) {
+	o := sharedOllama(t)
+	proxy := newFaultProxy(t, o.URL)
+	c := client(t, proxy.srv.URL, o.Model, time.Minute, newBreaker())
+	c.Options = map[string]any{"num_predict": 6, "seed": 3}
+	r := applyAndDiagnose(t, scenario(t, "crashloop-oom"), "llm-cut", agent.Options{LLM: c})
+	if r.Model.Meta == nil || r.Model.Meta.Attempts != 2 {
+		t.Fatalf("attempts %+v, want 2 (one retry with more room)", r.Model.Meta)
+	}
+	var predicts []float64
+	for _, b := range proxy.chatBodies(t) {
+		if _, ok := b["format"]; !ok {
+			continue // the window measurement
+		}
+		opts, _ := b["options"].(map[string]any)
+		n, _ := opts["num_predict"].(float64)
+		predicts = append(predicts, n)
+	}
+	if len(predicts) != 2 || predicts[0] != 6 || predicts[1] != 12 {
+		t.Errorf("num_predict of the calls %v, want [6 12]", predicts)
+	}
+	if r.Model.Mode != "human-operator" || r.RootCause() != r.Primary().Cause || !strings.Contains(r.Model.Reason, "num_predict") {
+		t.Errorf("mode %s, reason %q, root cause %q", r.Model.Mode, r.Model.Reason, r.RootCause())
+	}
 }
