@@ -204,7 +204,7 @@ func TestContradicts(t *testing.T) {
 		{"ProbeFailure", "The readiness probe targets port 8081.", false},
 		{"Unschedulable", "No node has enough free cpu for the requests.", false},
 		{"CrashLoopBackOff", "The image tag does not exist in the registry.", false}, // no word table: not judged
-		{"ImageNotFound", "Something went wrong.", false},                             // says nothing else either
+		{"ImageNotFound", "Something went wrong.", false},                            // says nothing else either
 	} {
 		if got, other := Contradicts(c.cat, c.text); got != c.want {
 			t.Errorf("Contradicts(%s, %q) = %v (%s), want %v", c.cat, c.text, got, other, c.want)

@@ -4,11 +4,11 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
-	"math/rand"
-	"context"
 	"io"
+	"math/rand"
 	"net"
 	"net/http"
 	"net/http/httptest"
