@@ -27,7 +27,7 @@ import (
 
 type diagnoseOpts struct {
 	namespace, output, kubeconfig, endpoint, model, prometheus string
-	noLLM, doRemediate, yes, inCluster, inPod                  bool
+	noLLM, doRemediate, yes, inCluster, inPod, all             bool
 	replicas                                                   int
 	timeout                                                    time.Duration
 }
@@ -35,13 +35,21 @@ type diagnoseOpts struct {
 func newDiagnose(g *globals) *cobra.Command {
 	var o diagnoseOpts
 	c := &cobra.Command{
-		Use:   "diagnose POD",
-		Short: "Diagnose a failing pod: evidence, rule-based findings, a grounded local-model explanation, post-mortem and runbook",
+		Use:   "diagnose [POD]",
+		Short: "Diagnose a failing pod (evidence, rule-based findings, a grounded local-model explanation, post-mortem, runbook), or triage a namespace",
 		Long: "Collects the pod's status, owners, events, current and previous logs and node; detects the failure with rules;\n" +
 			"asks the local model (Ollama) to explain it citing evidence ids; prints a root cause, a runbook and, with\n" +
-			"-o markdown, a post-mortem. With --no-llm, or when the model is down, the report comes from the rules alone.",
-		Args: cobra.ExactArgs(1),
+			"-o markdown, a post-mortem. With --no-llm, or when the model is down, the report comes from the rules alone.\n\n" +
+			"Without POD: a triage of every pod of -n NAMESPACE (or -A, every namespace) with the rules — one line per pod\n" +
+			"with a finding (the decisive fact), worst first; healthy pods are counted, not listed.",
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
+			if len(args) == 0 && (o.doRemediate || o.inCluster) {
+				return fmt.Errorf("--remediate and --in-cluster need a POD: a triage only reads")
+			}
+			if len(args) == 1 && o.all {
+				return fmt.Errorf("-A triages every namespace: give no POD, or -n NAMESPACE with it")
+			}
 			l, err := g.loadLab()
 			if err != nil {
 				return err
@@ -64,6 +72,9 @@ func newDiagnose(g *globals) *cobra.Command {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
 			defer cancel()
+			if len(args) == 0 {
+				return triage(ctx, g, cs, o)
+			}
 			ao := agent.Options{NoLLM: o.noLLM, Budget: l.Agent.LLM.TokenBudget, Whitelist: whitelist(l), LogBytes: 256 << 10,
 				Log: g.ui}
 			if o.prometheus != "" {
@@ -106,7 +117,8 @@ func newDiagnose(g *globals) *cobra.Command {
 		},
 	}
 	f := c.Flags()
-	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the pod")
+	f.StringVarP(&o.namespace, "namespace", "n", "default", "namespace of the pod (or of the triage)")
+	f.BoolVarP(&o.all, "all-namespaces", "A", false, "without POD: triage every namespace")
 	f.StringVarP(&o.output, "output", "o", "text", "text, markdown (post-mortem) or json")
 	f.BoolVar(&o.noLLM, "no-llm", false, "do not ask the model: rules only (human-operator mode)")
 	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig to use instead of the lab's")
@@ -121,6 +133,27 @@ func newDiagnose(g *globals) *cobra.Command {
 	f.BoolVar(&o.inPod, "in-cluster-run", false, "used by that Job: read the cluster with the pod's ServiceAccount")
 	_ = f.MarkHidden("in-cluster-run")
 	return c
+}
+
+// triage lists every pod of the namespace (or all) with a finding.
+func triage(ctx context.Context, g *globals, cs kubernetes.Interface, o diagnoseOpts) error {
+	ns := o.namespace
+	if o.all {
+		ns = ""
+	}
+	t, err := agent.TriageNamespace(ctx, cs, ns, agent.TriageOptions{})
+	if err != nil {
+		return err
+	}
+	switch o.output {
+	case "json":
+		return t.JSON(g.ui.Out)
+	case "text":
+		t.Text(g.ui.Out)
+	default:
+		return fmt.Errorf("--output: a triage is text or json, got %q", o.output)
+	}
+	return nil
 }
 
 func whitelist(l *config.Lab) []string {

@@ -148,8 +148,11 @@ const history = time.Hour
 // settled: the pod completed, or every container is running and Ready and
 // none terminated within the last hour. A settled pod gets no finding from
 // its logs alone unless its last lines are still errors.
-func settled(b *collect.Bundle) bool {
-	p := b.Pod
+func settled(b *collect.Bundle) bool { return Settled(b.Pod, b.Collected) }
+
+// Settled: the pod completed, or every container is running and Ready and
+// none terminated within the last hour (at now).
+func Settled(p *corev1.Pod, now time.Time) bool {
 	if p.Status.Phase == corev1.PodSucceeded {
 		return true
 	}
@@ -165,7 +168,7 @@ func settled(b *collect.Bundle) bool {
 		if !s.Ready || s.State.Running == nil {
 			return false
 		}
-		if t := s.LastTerminationState.Terminated; t != nil && b.Collected.Sub(t.FinishedAt.Time) < history {
+		if t := s.LastTerminationState.Terminated; t != nil && now.Sub(t.FinishedAt.Time) < history {
 			return false
 		}
 	}

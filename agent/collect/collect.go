@@ -29,6 +29,9 @@ type Options struct {
 	Timeout  time.Duration // whole collection (default 20 s)
 	Metrics  MetricsSource // optional: the pod's series around the failure
 	Window   time.Duration // metrics window (default 30 min)
+	// TailLines > 0 reads only that many last lines of each container's
+	// current log (a triage of pods that look healthy).
+	TailLines int64
 }
 
 // Owner is one link of the owner chain (ReplicaSet → Deployment …).
@@ -85,6 +88,29 @@ func Collect(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 	if err != nil {
 		return nil, fmt.Errorf("reading pod %s/%s: %w", namespace, name, err)
 	}
+	return gather(ctx, pod, o, liveSource{liveOwners{cs}}, cs), nil
+}
+
+// source reads what a bundle needs besides the pod and its logs.
+type source interface {
+	ownerSource
+	node(ctx context.Context, name string) (*corev1.Node, error)
+	pvc(ctx context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error)
+}
+
+type liveSource struct{ liveOwners }
+
+func (l liveSource) node(ctx context.Context, name string) (*corev1.Node, error) {
+	return l.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+}
+
+func (l liveSource) pvc(ctx context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error) {
+	return l.cs.CoreV1().PersistentVolumeClaims(ns).Get(ctx, name, metav1.GetOptions{})
+}
+
+// gather reads, in parallel, everything about pod but the pod itself.
+func gather(ctx context.Context, pod *corev1.Pod, o Options, src source, cs kubernetes.Interface) *Bundle {
+	namespace, name := pod.Namespace, pod.Name
 	b := &Bundle{Pod: pod, Collected: time.Now().UTC()}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -96,14 +122,14 @@ func Collect(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 	run := func(f func()) { wg.Add(1); go func() { defer wg.Done(); f() }() }
 
 	run(func() {
-		owners, evs := b.ownerChain(ctx, cs, fail)
+		owners, evs := b.ownerChain(ctx, src, fail)
 		mu.Lock()
 		b.Owners = owners
 		b.Events = append(b.Events, evs...)
 		mu.Unlock()
 	})
 	run(func() {
-		evs, err := eventsFor(ctx, cs, namespace, "Pod", pod.Name, string(pod.UID))
+		evs, err := src.events(ctx, namespace, "Pod", pod.Name, string(pod.UID))
 		if err != nil {
 			fail("events", err)
 		}
@@ -114,11 +140,17 @@ func Collect(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 	containers := append(append([]corev1.Container{}, pod.Spec.InitContainers...), pod.Spec.Containers...)
 	logs := make([]Logs, len(containers))
 	for i, c := range containers {
-		run(func() { logs[i] = readLogs(ctx, cs, pod, c.Name, o.LogBytes, restarted(pod, c.Name)) })
+		run(func() {
+			if o.TailLines > 0 {
+				logs[i] = readTail(ctx, cs, pod, c.Name, o.TailLines)
+			} else {
+				logs[i] = readLogs(ctx, cs, pod, c.Name, o.LogBytes, restarted(pod, c.Name))
+			}
+		})
 	}
 	if pod.Spec.NodeName != "" {
 		run(func() {
-			n, err := cs.CoreV1().Nodes().Get(ctx, pod.Spec.NodeName, metav1.GetOptions{})
+			n, err := src.node(ctx, pod.Spec.NodeName)
 			if err != nil {
 				fail("node "+pod.Spec.NodeName, err)
 				return
@@ -134,7 +166,7 @@ func Collect(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 		}
 		claim := v.PersistentVolumeClaim.ClaimName
 		run(func() {
-			pvc, err := cs.CoreV1().PersistentVolumeClaims(namespace).Get(ctx, claim, metav1.GetOptions{})
+			pvc, err := src.pvc(ctx, namespace, claim)
 			if err != nil {
 				fail("pvc "+claim, err)
 				return
@@ -164,7 +196,7 @@ func Collect(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 	sort.SliceStable(b.Events, func(i, j int) bool { return eventTime(b.Events[i]).Before(eventTime(b.Events[j])) })
 	sort.Strings(b.Errors)
 	b.Evidence = BuildEvidence(b)
-	return b, nil
+	return b
 }
 
 // restarted reports whether a container has a previous instance to read.
@@ -175,6 +207,19 @@ func restarted(p *corev1.Pod, name string) bool {
 		}
 	}
 	return false
+}
+
+func readTail(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, container string, n int64) Logs {
+	l := Logs{Container: container}
+	rc, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: container, TailLines: &n}).Stream(ctx)
+	if err != nil {
+		l.Error = "current: " + err.Error()
+		return l
+	}
+	defer rc.Close()
+	data, _ := io.ReadAll(io.LimitReader(rc, 64<<10))
+	l.Current = string(data)
+	return l
 }
 
 func readLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, container string, limit int64, previous bool) Logs {
@@ -241,54 +286,74 @@ func eventTime(e corev1.Event) time.Time {
 	return e.CreationTimestamp.Time
 }
 
+// ownerSource reads owners and their events: live (one GET each) for one
+// pod, or from a Snapshot's lists when many pods are read at once.
+type ownerSource interface {
+	owner(ctx context.Context, kind, ns, name string) (metav1.Object, any, error)
+	events(ctx context.Context, ns, kind, name, uid string) ([]corev1.Event, error)
+}
+
+type liveOwners struct{ cs kubernetes.Interface }
+
+func (l liveOwners) owner(ctx context.Context, kind, ns, name string) (metav1.Object, any, error) {
+	switch kind {
+	case "ReplicaSet":
+		o, err := l.cs.AppsV1().ReplicaSets(ns).Get(ctx, name, metav1.GetOptions{})
+		return o, o, err
+	case "Deployment":
+		o, err := l.cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+		return o, o, err
+	case "StatefulSet":
+		o, err := l.cs.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
+		return o, o, err
+	case "DaemonSet":
+		o, err := l.cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
+		return o, o, err
+	case "Job":
+		o, err := l.cs.BatchV1().Jobs(ns).Get(ctx, name, metav1.GetOptions{})
+		return o, o, err
+	case "CronJob":
+		o, err := l.cs.BatchV1().CronJobs(ns).Get(ctx, name, metav1.GetOptions{})
+		return o, o, err
+	}
+	return nil, nil, errUnknownOwner
+}
+
+func (l liveOwners) events(ctx context.Context, ns, kind, name, uid string) ([]corev1.Event, error) {
+	return eventsFor(ctx, l.cs, ns, kind, name, uid)
+}
+
+var errUnknownOwner = errors.New("owner kind not followed")
+
+// conditions are an owner's status conditions, for the evidence.
+func conditions(o any) map[string]string {
+	conds := map[string]string{}
+	switch v := o.(type) {
+	case *appsv1.Deployment:
+		for _, c := range v.Status.Conditions {
+			conds[string(c.Type)] = string(c.Status) + ": " + c.Reason + " " + c.Message
+		}
+	case *batchv1.Job:
+		for _, c := range v.Status.Conditions {
+			conds[string(c.Type)] = string(c.Status) + ": " + c.Reason + " " + c.Message
+		}
+	}
+	if len(conds) == 0 {
+		return nil
+	}
+	return conds
+}
+
 // ownerChain follows controller references: Pod → ReplicaSet → Deployment,
 // Pod → Job → CronJob, Pod → StatefulSet/DaemonSet; events of each owner too.
-func (b *Bundle) ownerChain(ctx context.Context, cs kubernetes.Interface, fail func(string, error)) ([]Owner, []corev1.Event) {
+func (b *Bundle) ownerChain(ctx context.Context, src ownerSource, fail func(string, error)) ([]Owner, []corev1.Event) {
 	var owners []Owner
 	var evs []corev1.Event
 	ns := b.Pod.Namespace
 	ref := metav1.GetControllerOf(b.Pod)
 	for depth := 0; ref != nil && depth < 4; depth++ {
-		var obj metav1.Object
-		var o any
-		var err error
-		conds := map[string]string{}
-		switch ref.Kind {
-		case "ReplicaSet":
-			var rs *appsv1.ReplicaSet
-			rs, err = cs.AppsV1().ReplicaSets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
-			obj, o = rs, rs
-		case "Deployment":
-			var d *appsv1.Deployment
-			d, err = cs.AppsV1().Deployments(ns).Get(ctx, ref.Name, metav1.GetOptions{})
-			if err == nil {
-				for _, c := range d.Status.Conditions {
-					conds[string(c.Type)] = string(c.Status) + ": " + c.Reason + " " + c.Message
-				}
-			}
-			obj, o = d, d
-		case "StatefulSet":
-			var s *appsv1.StatefulSet
-			s, err = cs.AppsV1().StatefulSets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
-			obj, o = s, s
-		case "DaemonSet":
-			var d *appsv1.DaemonSet
-			d, err = cs.AppsV1().DaemonSets(ns).Get(ctx, ref.Name, metav1.GetOptions{})
-			obj, o = d, d
-		case "Job":
-			var j *batchv1.Job
-			j, err = cs.BatchV1().Jobs(ns).Get(ctx, ref.Name, metav1.GetOptions{})
-			if err == nil {
-				for _, c := range j.Status.Conditions {
-					conds[string(c.Type)] = string(c.Status) + ": " + c.Reason + " " + c.Message
-				}
-			}
-			obj, o = j, j
-		case "CronJob":
-			var c *batchv1.CronJob
-			c, err = cs.BatchV1().CronJobs(ns).Get(ctx, ref.Name, metav1.GetOptions{})
-			obj, o = c, c
-		default:
+		obj, o, err := src.owner(ctx, ref.Kind, ns, ref.Name)
+		if errors.Is(err, errUnknownOwner) {
 			owners = append(owners, Owner{Kind: ref.Kind, Name: ref.Name})
 			return owners, evs
 		}
@@ -297,11 +362,8 @@ func (b *Bundle) ownerChain(ctx context.Context, cs kubernetes.Interface, fail f
 			owners = append(owners, Owner{Kind: ref.Kind, Name: ref.Name})
 			return owners, evs
 		}
-		if len(conds) == 0 {
-			conds = nil
-		}
-		owners = append(owners, Owner{Kind: ref.Kind, Name: ref.Name, Object: o, Condition: conds})
-		if e, err := eventsFor(ctx, cs, ns, ref.Kind, ref.Name, string(obj.GetUID())); err == nil {
+		owners = append(owners, Owner{Kind: ref.Kind, Name: ref.Name, Object: o, Condition: conditions(o)})
+		if e, err := src.events(ctx, ns, ref.Kind, ref.Name, string(obj.GetUID())); err == nil {
 			evs = append(evs, e...)
 		}
 		ref = metav1.GetControllerOf(obj)

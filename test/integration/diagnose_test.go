@@ -5,6 +5,7 @@ package integration
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -141,4 +142,75 @@ func TestDiagnoseScenariosNoLLM(t *testing.T) {
 			t.Logf("%s: %s", p.Category, p.Cause)
 		})
 	}
+}
+
+// A triage of the whole cluster lists each failing pod once, with the same
+// primary finding as its full diagnosis, and counts the healthy ones; a
+// namespace triage sees only its namespace.
+func TestTriageNamespaces(t *testing.T) {
+	names := []string{"admission-denied", "sidecar-port-in-use", "init-waits-silently", "image-not-found", "healthy-recovered-refused", "completed-job-retried"}
+	want := map[string]*report.Report{}
+	for _, n := range names {
+		s := loadScenarioSet(t, "../../manifests/scenarios/heldout")
+		var sc *harness.Scenario
+		for _, x := range s {
+			if x.Name == n {
+				sc = x
+			}
+		}
+		if sc == nil {
+			t.Fatalf("no held-out scenario %s", n)
+		}
+		r := applyAndDiagnose(t, sc, "tr-"+n, agent.Options{NoLLM: true})
+		if ok, why := judge(sc, r); !ok {
+			t.Fatalf("%s: %s", n, why)
+		}
+		want["tr-"+n] = r
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	all, err := agent.TriageNamespace(ctx, cluster.Client, "", agent.TriageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	listed := map[string]agent.TriageItem{}
+	for _, it := range all.Items {
+		if _, dup := listed[it.Namespace+"/"+it.Pod]; dup {
+			t.Errorf("%s/%s listed twice", it.Namespace, it.Pod)
+		}
+		listed[it.Namespace+"/"+it.Pod] = it
+	}
+	for ns, r := range want {
+		it, ok := listed[ns+"/"+r.Pod]
+		p := r.Primary()
+		switch {
+		case p == nil && ok:
+			t.Errorf("healthy %s/%s listed: %+v", ns, r.Pod, it)
+		case p != nil && !ok:
+			t.Errorf("%s/%s (%s) missing from the triage", ns, r.Pod, p.Category)
+		case p != nil && (it.Category != p.Category || it.Cause != p.Cause):
+			t.Errorf("%s/%s: triage says %s %q, diagnosis %s %q", ns, r.Pod, it.Category, it.Cause, p.Category, p.Cause)
+		}
+	}
+	if all.Pods != len(all.Items)+all.Healthy || all.Healthy < 2 {
+		t.Errorf("pods %d = %d listed + %d healthy?", all.Pods, len(all.Items), all.Healthy)
+	}
+	for i := 1; i < len(all.Items); i++ {
+		if all.Items[i-1].Severity == "warning" && all.Items[i].Severity == "critical" {
+			t.Errorf("not worst first: %v before %v", all.Items[i-1], all.Items[i])
+		}
+	}
+	one, err := agent.TriageNamespace(ctx, cluster.Client, "tr-image-not-found", agent.TriageOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.Pods != 1 || len(one.Items) != 1 || one.Items[0].Category != "ImageNotFound" {
+		t.Errorf("namespace triage: %+v", one)
+	}
+	var out bytes.Buffer
+	all.Text(&out)
+	if !strings.Contains(out.String(), "tr-image-not-found/") || !strings.Contains(out.String(), fmt.Sprintf("%d healthy", all.Healthy)) {
+		t.Errorf("text:\n%s", out.String())
+	}
+	t.Logf("triage of %d pods in %.3f s:\n%s", all.Pods, all.Seconds, out.String())
 }

@@ -30,6 +30,7 @@ type Results struct {
 	Machine  string         `json:"machine"`
 	Suite    SuiteResult    `json:"suite"`   // regression: manifests/scenarios
 	HeldOut  SuiteResult    `json:"heldOut"` // generalisation: manifests/scenarios/heldout
+	Triage   *TriageResult  `json:"triage,omitempty"`
 	Digest   DigestResult   `json:"digest"`
 	Diagnose DiagnoseResult `json:"diagnoseAtScale"`
 	APF      *APFResult     `json:"apf,omitempty"`
@@ -75,6 +76,8 @@ func main() {
 		res := Results{Date: time.Now().UTC().Format("2006-01-02"), Machine: machine()}
 		res.Suite = runSuite(ctx, c, *scenarios, 20*time.Second)
 		res.HeldOut = runSuite(ctx, c, filepath.Join(*scenarios, "heldout"), 5*time.Second)
+		tr := runTriage(ctx, c.Client, filepath.Join(*scenarios, "heldout"), res.Suite, res.HeldOut)
+		res.Triage = &tr
 		c.Stop()
 		check(os.MkdirAll(*out, 0o755))
 		b, _ := json.MarshalIndent(res, "", "  ")
@@ -108,6 +111,8 @@ func main() {
 		res.Stacks = &st
 		res.Suite = runSuite(ctx, cl, *scenarios, 20*time.Second)
 		res.HeldOut = runSuite(ctx, cl, filepath.Join(*scenarios, "heldout"), 5*time.Second)
+		tr := runTriage(ctx, cs, filepath.Join(*scenarios, "heldout"), res.Suite, res.HeldOut)
+		res.Triage = &tr
 	} else {
 		fmt.Fprintln(os.Stderr, "suite: needs kwok's stages — pass -kwok-dir with a kwok lab's kubeconfig; skipped")
 	}

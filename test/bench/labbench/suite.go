@@ -64,10 +64,7 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string, settle time.D
 			fmt.Fprintln(os.Stderr, err)
 			continue
 		}
-		ns := "bench-" + s.Name
-		if len(ns) > 63 {
-			ns = ns[:63]
-		}
+		ns := benchNamespace(s.Name)
 		pods, err := c.Apply(ctx, s, ns)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "%s: %v\n", s.Name, err)
@@ -183,3 +180,13 @@ func inRange(prompt, w string) bool {
 		}
 	}
 }
+
+func benchNamespace(scenario string) string {
+	ns := "bench-" + scenario
+	if len(ns) > 63 {
+		ns = ns[:63]
+	}
+	return ns
+}
+
+func filepathGlob(dir string) ([]string, error) { return filepath.Glob(filepath.Join(dir, "*.yaml")) }

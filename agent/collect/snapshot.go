@@ -1,0 +1,237 @@
+package collect
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// Snapshot is a namespace (or the cluster) read in one LIST per kind, for a
+// triage of every pod: the per-pod bundles then come from memory, and only
+// logs are read per pod.
+type Snapshot struct {
+	Pods   []corev1.Pod
+	Errors []string // lists that failed (RBAC, timeouts): the bundles say what they lack
+
+	evs     map[objKey][]corev1.Event
+	owners  map[objKey]any
+	nodes   map[string]*corev1.Node
+	pvcs    map[objKey]*corev1.PersistentVolumeClaim
+	listing map[string]error
+}
+
+type objKey struct{ kind, ns, name string }
+
+// NewSnapshot lists pods, events, owners, nodes and claims of namespace
+// ("" = all namespaces) in parallel.
+func NewSnapshot(ctx context.Context, cs kubernetes.Interface, namespace string) (*Snapshot, error) {
+	s := &Snapshot{evs: map[objKey][]corev1.Event{}, owners: map[objKey]any{}, nodes: map[string]*corev1.Node{},
+		pvcs: map[objKey]*corev1.PersistentVolumeClaim{}, listing: map[string]error{}}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	lo := metav1.ListOptions{}
+	list := func(what string, f func() error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := f()
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				s.listing[what] = err
+				s.Errors = append(s.Errors, fmt.Sprintf("listing %s: %v", what, err))
+			}
+		}()
+	}
+	addOwner := func(kind string, m metav1.Object, o any) {
+		mu.Lock()
+		s.owners[objKey{kind, m.GetNamespace(), m.GetName()}] = o
+		mu.Unlock()
+	}
+	list("pods", func() error {
+		l, err := cs.CoreV1().Pods(namespace).List(ctx, lo)
+		if err == nil {
+			s.Pods = l.Items
+		}
+		return err
+	})
+	list("events", func() error {
+		l, err := cs.CoreV1().Events(namespace).List(ctx, lo)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range l.Items {
+			k := objKey{e.InvolvedObject.Kind, e.InvolvedObject.Namespace, e.InvolvedObject.Name}
+			s.evs[k] = append(s.evs[k], e)
+		}
+		return nil
+	})
+	list("replicasets", func() error {
+		l, err := cs.AppsV1().ReplicaSets(namespace).List(ctx, lo)
+		for i := range listItems(l, err) {
+			addOwner("ReplicaSet", &l.Items[i], &l.Items[i])
+		}
+		return err
+	})
+	list("deployments", func() error {
+		l, err := cs.AppsV1().Deployments(namespace).List(ctx, lo)
+		for i := range listItems(l, err) {
+			addOwner("Deployment", &l.Items[i], &l.Items[i])
+		}
+		return err
+	})
+	list("statefulsets", func() error {
+		l, err := cs.AppsV1().StatefulSets(namespace).List(ctx, lo)
+		for i := range listItems(l, err) {
+			addOwner("StatefulSet", &l.Items[i], &l.Items[i])
+		}
+		return err
+	})
+	list("daemonsets", func() error {
+		l, err := cs.AppsV1().DaemonSets(namespace).List(ctx, lo)
+		for i := range listItems(l, err) {
+			addOwner("DaemonSet", &l.Items[i], &l.Items[i])
+		}
+		return err
+	})
+	list("jobs", func() error {
+		l, err := cs.BatchV1().Jobs(namespace).List(ctx, lo)
+		for i := range listItems(l, err) {
+			addOwner("Job", &l.Items[i], &l.Items[i])
+		}
+		return err
+	})
+	list("cronjobs", func() error {
+		l, err := cs.BatchV1().CronJobs(namespace).List(ctx, lo)
+		for i := range listItems(l, err) {
+			addOwner("CronJob", &l.Items[i], &l.Items[i])
+		}
+		return err
+	})
+	list("nodes", func() error {
+		l, err := cs.CoreV1().Nodes().List(ctx, lo)
+		if err == nil {
+			mu.Lock()
+			for i := range l.Items {
+				s.nodes[l.Items[i].Name] = &l.Items[i]
+			}
+			mu.Unlock()
+		}
+		return err
+	})
+	list("persistentvolumeclaims", func() error {
+		l, err := cs.CoreV1().PersistentVolumeClaims(namespace).List(ctx, lo)
+		if err == nil {
+			mu.Lock()
+			for i := range l.Items {
+				s.pvcs[objKey{"PersistentVolumeClaim", l.Items[i].Namespace, l.Items[i].Name}] = &l.Items[i]
+			}
+			mu.Unlock()
+		}
+		return err
+	})
+	wg.Wait()
+	if err := s.listing["pods"]; err != nil {
+		return nil, fmt.Errorf("listing pods: %w", err)
+	}
+	return s, nil
+}
+
+// listItems is the index range of a list's items (none on error).
+func listItems[L interface {
+	*appsv1.ReplicaSetList | *appsv1.DeploymentList | *appsv1.StatefulSetList | *appsv1.DaemonSetList | *batchv1.JobList | *batchv1.CronJobList
+}](l L, err error) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		if err != nil || l == nil {
+			return
+		}
+		var n int
+		switch v := any(l).(type) {
+		case *appsv1.ReplicaSetList:
+			n = len(v.Items)
+		case *appsv1.DeploymentList:
+			n = len(v.Items)
+		case *appsv1.StatefulSetList:
+			n = len(v.Items)
+		case *appsv1.DaemonSetList:
+			n = len(v.Items)
+		case *batchv1.JobList:
+			n = len(v.Items)
+		case *batchv1.CronJobList:
+			n = len(v.Items)
+		}
+		for i := 0; i < n; i++ {
+			if !yield(i) {
+				return
+			}
+		}
+	}
+}
+
+// Bundle is the evidence about one of the snapshot's pods; only its logs
+// are read from the API server.
+func (s *Snapshot) Bundle(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, o Options) *Bundle {
+	if o.LogBytes <= 0 {
+		o.LogBytes = 256 << 10
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 20 * time.Second
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	b := gather(ctx, pod, o, s, cs)
+	b.Errors = append(b.Errors, s.Errors...)
+	return b
+}
+
+func (s *Snapshot) owner(_ context.Context, kind, ns, name string) (metav1.Object, any, error) {
+	if _, ok := map[string]bool{"ReplicaSet": true, "Deployment": true, "StatefulSet": true, "DaemonSet": true, "Job": true, "CronJob": true}[kind]; !ok {
+		return nil, nil, errUnknownOwner
+	}
+	o, ok := s.owners[objKey{kind, ns, name}]
+	if !ok {
+		if err := s.listing[strings.ToLower(kind)+"s"]; err != nil {
+			return nil, nil, err
+		}
+		return nil, nil, apierrors.NewNotFound(appsv1.Resource(strings.ToLower(kind)+"s"), name)
+	}
+	return o.(metav1.Object), o, nil
+}
+
+func (s *Snapshot) events(_ context.Context, ns, kind, name, uid string) ([]corev1.Event, error) {
+	var out []corev1.Event
+	for _, e := range s.evs[objKey{kind, ns, name}] {
+		if uid == "" || string(e.InvolvedObject.UID) == uid {
+			out = append(out, e)
+		}
+	}
+	return out, nil
+}
+
+func (s *Snapshot) node(_ context.Context, name string) (*corev1.Node, error) {
+	if n, ok := s.nodes[name]; ok {
+		return n, nil
+	}
+	if err := s.listing["nodes"]; err != nil {
+		return nil, err
+	}
+	return nil, apierrors.NewNotFound(corev1.Resource("nodes"), name)
+}
+
+func (s *Snapshot) pvc(_ context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error) {
+	if p, ok := s.pvcs[objKey{"PersistentVolumeClaim", ns, name}]; ok {
+		return p, nil
+	}
+	return nil, apierrors.NewNotFound(corev1.Resource("persistentvolumeclaims"), name)
+}
