@@ -23,7 +23,7 @@ type Snapshot struct {
 	Errors []string // lists that failed (RBAC, timeouts): the bundles say what they lack
 
 	evs     map[objKey][]corev1.Event
-	owners  map[objKey]any
+	owners  map[objKey]metav1.Object
 	nodes   map[string]*corev1.Node
 	pvcs    map[objKey]*corev1.PersistentVolumeClaim
 	listing map[string]error
@@ -34,7 +34,7 @@ type objKey struct{ kind, ns, name string }
 // NewSnapshot lists pods, events, owners, nodes and claims of namespace
 // ("" = all namespaces) in parallel.
 func NewSnapshot(ctx context.Context, cs kubernetes.Interface, namespace string) (*Snapshot, error) {
-	s := &Snapshot{evs: map[objKey][]corev1.Event{}, owners: map[objKey]any{}, nodes: map[string]*corev1.Node{},
+	s := &Snapshot{evs: map[objKey][]corev1.Event{}, owners: map[objKey]metav1.Object{}, nodes: map[string]*corev1.Node{},
 		pvcs: map[objKey]*corev1.PersistentVolumeClaim{}, listing: map[string]error{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -52,73 +52,43 @@ func NewSnapshot(ctx context.Context, cs kubernetes.Interface, namespace string)
 			}
 		}()
 	}
-	addOwner := func(kind string, m metav1.Object, o any) {
-		mu.Lock()
-		s.owners[objKey{kind, m.GetNamespace(), m.GetName()}] = o
-		mu.Unlock()
+	owners := map[string]func() ([]metav1.Object, error){
+		"ReplicaSet": func() ([]metav1.Object, error) {
+			l, err := cs.AppsV1().ReplicaSets(namespace).List(ctx, lo)
+			return objects(l, err, func(l *appsv1.ReplicaSetList) []appsv1.ReplicaSet { return l.Items })
+		},
+		"Deployment": func() ([]metav1.Object, error) {
+			l, err := cs.AppsV1().Deployments(namespace).List(ctx, lo)
+			return objects(l, err, func(l *appsv1.DeploymentList) []appsv1.Deployment { return l.Items })
+		},
+		"StatefulSet": func() ([]metav1.Object, error) {
+			l, err := cs.AppsV1().StatefulSets(namespace).List(ctx, lo)
+			return objects(l, err, func(l *appsv1.StatefulSetList) []appsv1.StatefulSet { return l.Items })
+		},
+		"DaemonSet": func() ([]metav1.Object, error) {
+			l, err := cs.AppsV1().DaemonSets(namespace).List(ctx, lo)
+			return objects(l, err, func(l *appsv1.DaemonSetList) []appsv1.DaemonSet { return l.Items })
+		},
+		"Job": func() ([]metav1.Object, error) {
+			l, err := cs.BatchV1().Jobs(namespace).List(ctx, lo)
+			return objects(l, err, func(l *batchv1.JobList) []batchv1.Job { return l.Items })
+		},
+		"CronJob": func() ([]metav1.Object, error) {
+			l, err := cs.BatchV1().CronJobs(namespace).List(ctx, lo)
+			return objects(l, err, func(l *batchv1.CronJobList) []batchv1.CronJob { return l.Items })
+		},
 	}
-	list("pods", func() error {
-		l, err := cs.CoreV1().Pods(namespace).List(ctx, lo)
-		if err == nil {
-			s.Pods = l.Items
-		}
-		return err
-	})
-	list("events", func() error {
-		l, err := cs.CoreV1().Events(namespace).List(ctx, lo)
-		if err != nil {
+	for kind, f := range owners {
+		list(strings.ToLower(kind)+"s", func() error {
+			objs, err := f()
+			mu.Lock()
+			defer mu.Unlock()
+			for _, o := range objs {
+				s.owners[objKey{kind, o.GetNamespace(), o.GetName()}] = o
+			}
 			return err
-		}
-		mu.Lock()
-		defer mu.Unlock()
-		for _, e := range l.Items {
-			k := objKey{e.InvolvedObject.Kind, e.InvolvedObject.Namespace, e.InvolvedObject.Name}
-			s.evs[k] = append(s.evs[k], e)
-		}
-		return nil
-	})
-	list("replicasets", func() error {
-		l, err := cs.AppsV1().ReplicaSets(namespace).List(ctx, lo)
-		for i := range listItems(l, err) {
-			addOwner("ReplicaSet", &l.Items[i], &l.Items[i])
-		}
-		return err
-	})
-	list("deployments", func() error {
-		l, err := cs.AppsV1().Deployments(namespace).List(ctx, lo)
-		for i := range listItems(l, err) {
-			addOwner("Deployment", &l.Items[i], &l.Items[i])
-		}
-		return err
-	})
-	list("statefulsets", func() error {
-		l, err := cs.AppsV1().StatefulSets(namespace).List(ctx, lo)
-		for i := range listItems(l, err) {
-			addOwner("StatefulSet", &l.Items[i], &l.Items[i])
-		}
-		return err
-	})
-	list("daemonsets", func() error {
-		l, err := cs.AppsV1().DaemonSets(namespace).List(ctx, lo)
-		for i := range listItems(l, err) {
-			addOwner("DaemonSet", &l.Items[i], &l.Items[i])
-		}
-		return err
-	})
-	list("jobs", func() error {
-		l, err := cs.BatchV1().Jobs(namespace).List(ctx, lo)
-		for i := range listItems(l, err) {
-			addOwner("Job", &l.Items[i], &l.Items[i])
-		}
-		return err
-	})
-	list("cronjobs", func() error {
-		l, err := cs.BatchV1().CronJobs(namespace).List(ctx, lo)
-		for i := range listItems(l, err) {
-			addOwner("CronJob", &l.Items[i], &l.Items[i])
-		}
-		return err
-	})
+		})
+	}
 	list("nodes", func() error {
 		l, err := cs.CoreV1().Nodes().List(ctx, lo)
 		if err == nil {
@@ -148,35 +118,20 @@ func NewSnapshot(ctx context.Context, cs kubernetes.Interface, namespace string)
 	return s, nil
 }
 
-// listItems is the index range of a list's items (none on error).
-func listItems[L interface {
-	*appsv1.ReplicaSetList | *appsv1.DeploymentList | *appsv1.StatefulSetList | *appsv1.DaemonSetList | *batchv1.JobList | *batchv1.CronJobList
-}](l L, err error) func(func(int) bool) {
-	return func(yield func(int) bool) {
-		if err != nil || l == nil {
-			return
-		}
-		var n int
-		switch v := any(l).(type) {
-		case *appsv1.ReplicaSetList:
-			n = len(v.Items)
-		case *appsv1.DeploymentList:
-			n = len(v.Items)
-		case *appsv1.StatefulSetList:
-			n = len(v.Items)
-		case *appsv1.DaemonSetList:
-			n = len(v.Items)
-		case *batchv1.JobList:
-			n = len(v.Items)
-		case *batchv1.CronJobList:
-			n = len(v.Items)
-		}
-		for i := 0; i < n; i++ {
-			if !yield(i) {
-				return
-			}
-		}
+// objects are pointers to a list's items, as metav1.Objects.
+func objects[L any, T any, PT interface {
+	*T
+	metav1.Object
+}](l L, err error, items func(L) []T) ([]metav1.Object, error) {
+	if err != nil {
+		return nil, err
 	}
+	its := items(l)
+	out := make([]metav1.Object, len(its))
+	for i := range its {
+		out[i] = PT(&its[i])
+	}
+	return out, nil
 }
 
 // Bundle is the evidence about one of the snapshot's pods; only its logs
@@ -200,13 +155,13 @@ func (s *Snapshot) owner(_ context.Context, kind, ns, name string) (metav1.Objec
 		return nil, nil, errUnknownOwner
 	}
 	o, ok := s.owners[objKey{kind, ns, name}]
-	if !ok {
-		if err := s.listing[strings.ToLower(kind)+"s"]; err != nil {
-			return nil, nil, err
-		}
-		return nil, nil, apierrors.NewNotFound(appsv1.Resource(strings.ToLower(kind)+"s"), name)
+	if ok {
+		return o, o, nil
 	}
-	return o.(metav1.Object), o, nil
+	if err := s.listing[strings.ToLower(kind)+"s"]; err != nil {
+		return nil, nil, err
+	}
+	return nil, nil, apierrors.NewNotFound(appsv1.Resource(strings.ToLower(kind)+"s"), name)
 }
 
 func (s *Snapshot) events(_ context.Context, ns, kind, name, uid string) ([]corev1.Event, error) {
