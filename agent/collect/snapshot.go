@@ -52,6 +52,26 @@ func NewSnapshot(ctx context.Context, cs kubernetes.Interface, namespace string)
 			}
 		}()
 	}
+	list("pods", func() error {
+		l, err := cs.CoreV1().Pods(namespace).List(ctx, lo)
+		if err == nil {
+			s.Pods = l.Items
+		}
+		return err
+	})
+	list("events", func() error {
+		l, err := cs.CoreV1().Events(namespace).List(ctx, lo)
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range l.Items {
+			k := objKey{e.InvolvedObject.Kind, e.InvolvedObject.Namespace, e.InvolvedObject.Name}
+			s.evs[k] = append(s.evs[k], e)
+		}
+		return nil
+	})
 	owners := map[string]func() ([]metav1.Object, error){
 		"ReplicaSet": func() ([]metav1.Object, error) {
 			l, err := cs.AppsV1().ReplicaSets(namespace).List(ctx, lo)
