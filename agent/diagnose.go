@@ -19,6 +19,7 @@ import (
 	"lab.dev/lab/agent/digest"
 	"lab.dev/lab/agent/llm"
 	"lab.dev/lab/agent/report"
+	"lab.dev/lab/agent/runbook"
 	"lab.dev/lab/core/ui"
 )
 
@@ -33,6 +34,10 @@ type Options struct {
 	Metrics   collect.MetricsSource // Prometheus, when the lab has it
 	TraceID   string
 	Log       ui.Logger // trace ids and model calls, at -v
+	// Runbooks are the team's runbook sections; the best three for the
+	// findings are cited in the report and the best one quoted to the model.
+	// With a model, retrieval fuses BM25 with its embeddings.
+	Runbooks *runbook.Index
 }
 
 // NewTraceID returns a random 128-bit id, hex.
@@ -64,6 +69,17 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 	}
 	r.Findings = analyze.Analyze(b)
 	r.Timeline = timeline(b)
+	if o.Runbooks != nil && len(r.Findings) > 0 {
+		var embed runbook.EmbedFunc
+		if !o.NoLLM && o.LLM != nil {
+			embed = o.LLM.Embed
+		}
+		hits, err := o.Runbooks.Hybrid(llm.WithTrace(ctx, o.TraceID), RunbookQuery(r.Findings, b.Owners), 10, embed)
+		if err != nil {
+			logf("trace %s: runbook embeddings: %v (lexical ranking only)", o.TraceID, err)
+		}
+		r.Runbooks = ownFirst(hits, b.Owners, 3)
+	}
 
 	budget := o.Budget
 	var win llm.Window
@@ -122,6 +138,42 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 	return r, nil
 }
 
+// RunbookQuery is what runbooks are retrieved with: the primary finding's
+// category (CamelCase split by the tokenizer) and cause — the decisive fact
+// it quotes included — and the workload's name, for runbooks a team writes
+// about its own services.
+func RunbookQuery(fs []analyze.Finding, owners []collect.Owner) string {
+	if len(fs) == 0 {
+		return ""
+	}
+	q := fs[0].Category + " " + fs[0].Category + " " + fs[0].Cause
+	if len(owners) > 0 {
+		q += " " + owners[len(owners)-1].Name
+	}
+	return q
+}
+
+// ownFirst puts the sections a team wrote about this workload (its name in
+// the heading or text) before the general ones, and keeps k.
+func ownFirst(hits []runbook.Hit, owners []collect.Owner, k int) []runbook.Hit {
+	if len(owners) > 0 {
+		name := strings.ToLower(owners[len(owners)-1].Name)
+		if len(name) >= 4 {
+			sort.SliceStable(hits, func(i, j int) bool {
+				return names(hits[i], name) && !names(hits[j], name)
+			})
+		}
+	}
+	if len(hits) > k {
+		hits = hits[:k]
+	}
+	return hits
+}
+
+func names(h runbook.Hit, name string) bool {
+	return slices.Contains(runbook.Terms(h.Heading+" "+h.Text), name)
+}
+
 // buildPrompt fits findings, evidence and the log digest into the budget.
 // Nothing is said twice: the evidence list holds the pod's state and what
 // the findings cite (not every spec, event and log summary), and the digest
@@ -155,6 +207,20 @@ func buildPrompt(b *collect.Bundle, r *report.Report, budget int, o Options) ([]
 		}
 	}
 	in := llm.PromptInput{Pod: b.Pod.Namespace + "/" + b.Pod.Name, Findings: findings, Evidence: evidence, Whitelist: o.Whitelist}
+	if len(r.Runbooks) > 0 { // the best section whole (clipped), the others by name
+		h := r.Runbooks[0]
+		text := h.Text
+		if len(text) > 700 {
+			text = text[:700] + "…"
+		}
+		in.Runbooks = append(in.Runbooks, fmt.Sprintf("runbook:%s (%s)\n%s", h.Ref(), h.Title, text))
+		for _, h := range r.Runbooks[1:] {
+			in.Runbooks = append(in.Runbooks, "runbook:"+h.Ref())
+		}
+		for _, h := range r.Runbooks {
+			ids = append(ids, "runbook:"+h.Ref())
+		}
+	}
 	fixed := digest.EstimateTokens(contentOf(llm.Messages(in)))
 	var srcs []digest.Source
 	for _, l := range b.Logs {

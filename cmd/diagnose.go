@@ -77,6 +77,9 @@ func newDiagnose(g *globals) *cobra.Command {
 			}
 			ao := agent.Options{NoLLM: o.noLLM, Budget: l.Agent.LLM.TokenBudget, Whitelist: whitelist(l), LogBytes: 256 << 10,
 				Log: g.ui}
+			if ao.Runbooks, err = agent.LoadRunbooks(l); err != nil {
+				return err
+			}
 			if o.prometheus != "" {
 				if ao.Metrics, err = collect.NewPrometheus(o.prometheus); err != nil {
 					return err

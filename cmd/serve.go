@@ -55,6 +55,9 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 				return err
 			}
 			ao := agent.Options{NoLLM: noLLM, Budget: l.Agent.LLM.TokenBudget, Whitelist: whitelist(l)}
+			if ao.Runbooks, err = agent.LoadRunbooks(l); err != nil {
+				return err
+			}
 			if !noLLM {
 				// One client, so the breaker sees every diagnosis of this server.
 				if ao.LLM, err = llmClient(l, endpoint, model); err != nil {

@@ -132,15 +132,17 @@ func InitRepo(dir string, l *config.Lab, repoURL string, agentYAML []byte) ([]st
 		b, _ := yaml.Marshal(c.Object)
 		files[filepath.Join(p.Path, c.GetName()+".yaml")] = b
 	}
-	if err := fs.WalkDir(manifests.GitOps, "gitops/demo", func(path string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+	for _, dir := range []string{"gitops/demo", "gitops/runbooks"} { // the demo workload; the runbooks the agent retrieves
+		if err := fs.WalkDir(manifests.GitOps, dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			b, err := manifests.GitOps.ReadFile(path)
+			files[strings.TrimPrefix(path, "gitops/")] = b
 			return err
+		}); err != nil {
+			return nil, err
 		}
-		b, err := manifests.GitOps.ReadFile(path)
-		files[strings.TrimPrefix(path, "gitops/")] = b
-		return err
-	}); err != nil {
-		return nil, err
 	}
 	files["agent/agent.yaml"] = agentYAML
 	root, err := Root(p)
@@ -150,7 +152,9 @@ func InitRepo(dir string, l *config.Lab, repoURL string, agentYAML []byte) ([]st
 	rb, _ := yaml.Marshal(root.Object)
 	files["README.md"] = []byte("# " + l.Metadata.Name + " lab: GitOps repository\n\n" +
 		"Written by `lab gitops init`. Argo CD's root Application (below; `lab up` creates it)\n" +
-		"syncs `" + p.Path + "/`, whose Applications sync `agent/` (wave 0) and `demo/` (wave 10).\n\n```yaml\n" + string(rb) + "```\n")
+		"syncs `" + p.Path + "/`, whose Applications sync `agent/` (wave 0) and `demo/` (wave 10).\n" +
+		"`runbooks/` holds the team's Markdown runbooks: `lab diagnose` cites the sections that fit a failure\n" +
+		"(file and heading) and quotes the best one to the model. Edit them; add your own.\n\n```yaml\n" + string(rb) + "```\n")
 	var written []string
 	names := make([]string, 0, len(files))
 	for n := range files {

@@ -129,6 +129,21 @@ func Schema(evidence, whitelist []string, maxText int) json.RawMessage {
 	return b
 }
 
+// Embed returns the model's embeddings of texts (/api/embed), for runbook
+// retrieval.
+func (c *Client) Embed(ctx context.Context, texts []string) ([][]float32, error) {
+	if c.Breaker != nil && c.Breaker.State() == Open {
+		return nil, ErrBreakerOpen
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	r, err := c.API.Embed(ctx, &api.EmbedRequest{Model: c.Model, Input: texts})
+	if err != nil {
+		return nil, fmt.Errorf("embeddings from %s: %w", c.Model, err)
+	}
+	return r.Embeddings, nil
+}
+
 // ErrBadAnswer means the model answered, but not with usable JSON. Asking
 // again the same way gets the same kind of answer: it is not retried.
 var ErrBadAnswer = errors.New("model answer is not valid JSON for the schema")

@@ -18,6 +18,7 @@ type PromptInput struct {
 	Findings  []string // one line each: severity, category, cause, evidence ids
 	Evidence  []string // "id: summary"
 	Digest    string   // the log digest text
+	Runbooks  []string // the team's runbook sections for the findings (the first with its text)
 	Whitelist []string
 }
 
@@ -31,6 +32,12 @@ func Messages(in PromptInput) []api.Message {
 	b.WriteString("\nEvidence:\n")
 	for _, e := range in.Evidence {
 		fmt.Fprintf(&b, "- %s\n", e)
+	}
+	if len(in.Runbooks) > 0 {
+		b.WriteString("\nThe team's runbooks (follow them where they apply; cite as runbook:FILE#HEADING):\n")
+		for _, r := range in.Runbooks {
+			fmt.Fprintf(&b, "- %s\n", r)
+		}
 	}
 	if in.Digest != "" {
 		// Neutralise anything in the logs that imitates our delimiters.

@@ -38,6 +38,12 @@ func (r *Report) Text(w io.Writer) {
 			fmt.Fprintf(w, "  %d. %s\n", i+1, s)
 		}
 	}
+	if len(r.Runbooks) > 0 {
+		fmt.Fprintln(w, "\nYour runbooks:")
+		for _, h := range r.Runbooks {
+			fmt.Fprintf(w, "  - %s (%s)\n", h.Ref(), h.Source)
+		}
+	}
 	for _, a := range r.Actions {
 		fmt.Fprintf(w, "\nRemediation: %s\n", a)
 	}
@@ -127,6 +133,12 @@ func (r *Report) Markdown(w io.Writer) {
 	fmt.Fprint(w, "\n## Runbook\n\n")
 	for i, s := range r.Runbook() {
 		fmt.Fprintf(w, "%d. %s\n", i+1, s)
+	}
+	if len(r.Runbooks) > 0 {
+		fmt.Fprint(w, "\nFrom the team's runbooks:\n\n")
+		for _, h := range r.Runbooks {
+			fmt.Fprintf(w, "- **%s** — %s (`%s`, %s)\n", h.Heading, h.Title, h.File, h.Source)
+		}
 	}
 	fmt.Fprint(w, "\n## Follow-ups\n\n- Add an alert or a test that would have caught this earlier.\n- Record the fix in git so ArgoCD keeps it.\n")
 	if r.Prompt.Tokens > 0 {

@@ -10,6 +10,7 @@ import (
 	"lab.dev/lab/agent/analyze"
 	"lab.dev/lab/agent/collect"
 	"lab.dev/lab/agent/llm"
+	"lab.dev/lab/agent/runbook"
 )
 
 // Report is one diagnosis.
@@ -27,6 +28,7 @@ type Report struct {
 	Prompt    PromptStats        `json:"prompt"`
 	Errors    []string           `json:"collectionErrors,omitempty"`
 	Actions   []string           `json:"actions,omitempty"` // remediation done or proposed
+	Runbooks  []runbook.Hit      `json:"runbooks,omitempty"` // the team's runbook sections for the findings, best first
 	Source    *collect.Bundle    `json:"-"`
 }
 

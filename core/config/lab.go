@@ -87,6 +87,8 @@ type GitOps struct {
 type Agent struct {
 	Namespace   string
 	Namespaces  []string
+	Runbooks    []string // folders of Markdown runbooks, besides the GitOps repo's runbooks/
+	Incidents   int      // how many incident fingerprints are kept
 	LLM         LLM
 	Remediation Remediation
 	APF         APF

@@ -14,6 +14,8 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -22,6 +24,8 @@ import (
 	"lab.dev/lab/agent"
 	"lab.dev/lab/agent/llm"
 	"lab.dev/lab/bootstrap/cluster/kwok"
+	"lab.dev/lab/core/config"
+	"lab.dev/lab/gitops"
 	"lab.dev/lab/test/harness"
 )
 
@@ -355,5 +359,61 @@ func TestCutAnswerRetriedOnceWithMoreRoom(t *testing.T) {
 	}
 	if r.Model.Mode != "human-operator" || r.RootCause() != r.Primary().Cause || !strings.Contains(r.Model.Reason, "num_predict") {
 		t.Errorf("mode %s, reason %q, root cause %q", r.Model.Mode, r.Model.Reason, r.RootCause())
+	}
+}
+
+// Runbooks that lab gitops init wrote into a repository are retrieved for
+// the findings of different failure classes, cited in the report, quoted to
+// the real model, and ranked with its embeddings too.
+func TestRunbooksCitedInDiagnoses(t *testing.T) {
+	repo := t.TempDir()
+	l := config.Default()
+	l.GitOps.Repo = repo
+	if _, err := gitops.InitRepo(repo, l, "http://git.example/lab.git", []byte("{}\n")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "runbooks", "payments.md"), []byte("# Payments team\n\n## Ledger pods killed for memory\nOur ledger needs 1Gi; page #payments before raising it.\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ix, err := agent.LoadRunbooks(l)
+	if err != nil || len(ix.Sections) < 26 {
+		t.Fatalf("%d sections from %s: %v", len(ix.Sections), repo, err)
+	}
+	o := sharedOllama(t)
+	for name, want := range map[string]string{
+		"image-tag-typo":       "images.md#Image not found: a tag or repository that does not exist",
+		"readiness-wrong-port": "probes.md#",
+		"crashloop-oom":        "memory.md#OOMKilled",
+	} {
+		ao := agent.Options{NoLLM: true, Runbooks: ix}
+		r := applyAndDiagnose(t, scenario(t, name), "rb-"+name, ao)
+		found := false
+		for _, h := range r.Runbooks {
+			found = found || (strings.HasPrefix(h.Ref(), want) && h.Source == filepath.Join(repo, "runbooks"))
+		}
+		if !found {
+			t.Errorf("%s: runbooks %v, want %s… from the repository among them", name, r.Runbooks, want)
+		}
+		if name == "crashloop-oom" && (len(r.Runbooks) == 0 || r.Runbooks[0].File != "payments.md") {
+			t.Errorf("the team's runbook about the ledger workload is not first: %v", r.Runbooks)
+		}
+		var md bytes.Buffer
+		r.Markdown(&md)
+		if !strings.Contains(md.String(), "From the team's runbooks") {
+			t.Errorf("%s: the post-mortem does not cite the runbooks", name)
+		}
+	}
+	// With the model: the best section is in the prompt, and the ranking used its embeddings.
+	c := client(t, o.URL, o.Model, time.Minute, newBreaker())
+	r := applyAndDiagnose(t, scenario(t, "crashloop-oom"), "rb-model", agent.Options{LLM: c, Runbooks: ix})
+	if len(r.Runbooks) == 0 || r.Runbooks[0].Semantic == 0 || !strings.Contains(r.Prompt.Text, "runbook:"+r.Runbooks[0].Ref()) {
+		t.Errorf("runbooks with the model: %v; prompt:\n%s", r.Runbooks, r.Prompt.Text)
+	}
+	var team bool
+	for _, h := range r.Runbooks {
+		team = team || h.File == "payments.md"
+	}
+	if !team {
+		t.Errorf("the team's own runbook for an OOM-killed ledger is not among %v", r.Runbooks)
 	}
 }

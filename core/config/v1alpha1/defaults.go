@@ -94,6 +94,7 @@ func setDefaults(l *Lab, d defaulter) {
 	d.str("agent.llm.endpoint", &a.LLM.Endpoint, "http://127.0.0.1:11434")
 	d.dur("agent.llm.timeout", &a.LLM.Timeout, 120*time.Second)
 	d.int("agent.llm.tokenBudget", &a.LLM.TokenBudget, 1500)
+	d.int("agent.incidents", &a.Incidents, 500)
 	d.int("agent.llm.retry.attempts", &a.LLM.Retry.Attempts, 5)
 	d.dur("agent.llm.retry.baseDelay", &a.LLM.Retry.BaseDelay, 2*time.Second)
 	d.float("agent.llm.retry.multiplier", &a.LLM.Retry.Multiplier, 2)

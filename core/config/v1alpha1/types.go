@@ -117,6 +117,8 @@ type Agent struct {
 	LLM         LLM         `json:"llm" doc:"the local model that explains findings"`
 	Remediation Remediation `json:"remediation" doc:"safe, whitelisted remediations"`
 	APF         APF         `json:"apf" doc:"API Priority and Fairness objects that keep agent traffic from starving the control plane"`
+	Runbooks    []string    `json:"runbooks,omitempty" doc:"folders of Markdown runbooks the agent retrieves from, besides the GitOps repository's runbooks/"`
+	Incidents   int         `json:"incidents,omitempty" doc:"incidents the agent remembers (fingerprints of past diagnoses; the oldest dropped)" min:"0" max:"100000"`
 }
 
 // LLM is the agent's model endpoint and resilience settings.

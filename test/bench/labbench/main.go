@@ -26,15 +26,16 @@ import (
 
 // Results is bench/results.json.
 type Results struct {
-	Date     string         `json:"date"`
-	Machine  string         `json:"machine"`
-	Suite    SuiteResult    `json:"suite"`   // regression: manifests/scenarios
-	HeldOut  SuiteResult    `json:"heldOut"` // generalisation: manifests/scenarios/heldout
-	Triage   *TriageResult  `json:"triage,omitempty"`
-	Digest   DigestResult   `json:"digest"`
-	Diagnose DiagnoseResult `json:"diagnoseAtScale"`
-	APF      *APFResult     `json:"apf,omitempty"`
-	Stacks   *StacksResult  `json:"stacks,omitempty"`
+	Date     string            `json:"date"`
+	Machine  string            `json:"machine"`
+	Suite    SuiteResult       `json:"suite"`   // regression: manifests/scenarios
+	HeldOut  SuiteResult       `json:"heldOut"` // generalisation: manifests/scenarios/heldout
+	Triage   *TriageResult     `json:"triage,omitempty"`
+	Runbooks []RetrievalResult `json:"runbookRetrieval,omitempty"`
+	Digest   DigestResult      `json:"digest"`
+	Diagnose DiagnoseResult    `json:"diagnoseAtScale"`
+	APF      *APFResult        `json:"apf,omitempty"`
+	Stacks   *StacksResult     `json:"stacks,omitempty"`
 }
 
 func main() {
@@ -78,6 +79,8 @@ func main() {
 		res.HeldOut = runSuite(ctx, c, filepath.Join(*scenarios, "heldout"), 5*time.Second)
 		tr := runTriage(ctx, c.Client, filepath.Join(*scenarios, "heldout"), res.Suite, res.HeldOut)
 		res.Triage = &tr
+		res.Runbooks = append(res.Runbooks, runRetrieval(ctx, "manifests/runbook-eval/pairs.yaml", nil, "lexical (BM25)"))
+		res.Runbooks = append(res.Runbooks, hybridRetrieval(ctx)...)
 		c.Stop()
 		check(os.MkdirAll(*out, 0o755))
 		b, _ := json.MarshalIndent(res, "", "  ")
@@ -113,6 +116,8 @@ func main() {
 		res.HeldOut = runSuite(ctx, cl, filepath.Join(*scenarios, "heldout"), 5*time.Second)
 		tr := runTriage(ctx, cs, filepath.Join(*scenarios, "heldout"), res.Suite, res.HeldOut)
 		res.Triage = &tr
+		res.Runbooks = append(res.Runbooks, runRetrieval(ctx, "manifests/runbook-eval/pairs.yaml", nil, "lexical (BM25)"))
+		res.Runbooks = append(res.Runbooks, hybridRetrieval(ctx)...)
 	} else {
 		fmt.Fprintln(os.Stderr, "suite: needs kwok's stages — pass -kwok-dir with a kwok lab's kubeconfig; skipped")
 	}

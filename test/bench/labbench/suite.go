@@ -86,6 +86,7 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string, settle time.D
 				sc.EvidenceCited = cites(p.Evidence, s.Expect.Evidence)
 			}
 			sc.Category = sc.Got == s.Expect.Category
+			retrievalQueries[s.Name] = agent.RunbookQuery(r.Findings, r.Owners)
 			sc.InPrompt = inPrompt(r.Prompt.Text, s.Expect.Evidence)
 			if os.Getenv("LABBENCH_SHOW") == s.Name {
 				fmt.Fprintf(os.Stderr, "--- prompt of %s (%d tokens):\n%s\n", s.Name, r.Prompt.Tokens, r.Prompt.Text)

@@ -71,6 +71,9 @@ func suiteTables(r Results) string {
 	if r.Triage != nil {
 		b.WriteString(triageTable(*r.Triage))
 	}
+	if len(r.Runbooks) > 0 {
+		b.WriteString(retrievalTable(r.Runbooks))
+	}
 	return b.String()
 }
 
