@@ -27,7 +27,7 @@ type Report struct {
 	Model     ModelPart          `json:"model"`
 	Prompt    PromptStats        `json:"prompt"`
 	Errors    []string           `json:"collectionErrors,omitempty"`
-	Actions   []string           `json:"actions,omitempty"` // remediation done or proposed
+	Actions   []string           `json:"actions,omitempty"`  // remediation done or proposed
 	Runbooks  []runbook.Hit      `json:"runbooks,omitempty"` // the team's runbook sections for the findings, best first
 	Source    *collect.Bundle    `json:"-"`
 }

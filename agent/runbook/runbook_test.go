@@ -48,7 +48,7 @@ func TestSearchShippedRunbooks(t *testing.T) {
 	ix := shipped(t)
 	for q, want := range map[string]string{
 		"ImagePullAuth the registry refused (401 Unauthorized): the pod needs an image pull secret": "images.md#Registry authorization: image pull secrets",
-		"QuotaExceeded exceeded quota: compute-quota, requested: limits.memory=2Gi":                "admission.md#ResourceQuota exceeded",
+		"QuotaExceeded exceeded quota: compute-quota, requested: limits.memory=2Gi":                 "admission.md#ResourceQuota exceeded",
 		"DNSFailure the application cannot resolve payments.payment.svc (no such host)":             "dependencies.md#DNS: no such host and NXDOMAIN",
 	} {
 		hits := ix.Search(q, 3)
