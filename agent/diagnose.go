@@ -18,6 +18,7 @@ import (
 	"lab.dev/lab/agent/collect"
 	"lab.dev/lab/agent/digest"
 	"lab.dev/lab/agent/llm"
+	"lab.dev/lab/agent/memory"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/agent/runbook"
 	"lab.dev/lab/core/ui"
@@ -38,6 +39,8 @@ type Options struct {
 	// findings are cited in the report and the best one quoted to the model.
 	// With a model, retrieval fuses BM25 with its embeddings.
 	Runbooks *runbook.Index
+	// Memory recognises a failure seen before and remembers this one.
+	Memory *memory.Store
 }
 
 // NewTraceID returns a random 128-bit id, hex.
@@ -69,6 +72,19 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 	}
 	r.Findings = analyze.Analyze(b)
 	r.Timeline = timeline(b)
+	if o.Memory != nil {
+		h, err := o.Memory.Lookup(r)
+		if err != nil {
+			logf("trace %s: incident memory: %v", o.TraceID, err)
+		}
+		r.History = h
+		defer func() { // remembered with the root cause the report ends with
+			if _, err := o.Memory.Record(r); err != nil {
+				logf("trace %s: incident memory: %v", o.TraceID, err)
+				r.Errors = append(r.Errors, "incident memory: "+err.Error())
+			}
+		}()
+	}
 	if o.Runbooks != nil && len(r.Findings) > 0 {
 		var embed runbook.EmbedFunc
 		if !o.NoLLM && o.LLM != nil {
@@ -207,6 +223,9 @@ func buildPrompt(b *collect.Bundle, r *report.Report, budget int, o Options) ([]
 		}
 	}
 	in := llm.PromptInput{Pod: b.Pod.Namespace + "/" + b.Pod.Name, Findings: findings, Evidence: evidence, Whitelist: o.Whitelist}
+	if h := r.History; h != nil {
+		in.History = fmt.Sprintf("The same failure (fingerprint %s) was %s; its last root cause: %s", h.Fingerprint, memory.Since(h), h.LastCause)
+	}
 	if len(r.Runbooks) > 0 { // the best section whole (clipped), the others by name
 		h := r.Runbooks[0]
 		text := h.Text

@@ -17,6 +17,7 @@ import (
 	"lab.dev/lab/agent/collect"
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/agent/llm"
+	"lab.dev/lab/agent/memory"
 	"lab.dev/lab/agent/remediate"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/bootstrap/cluster"
@@ -79,6 +80,9 @@ func newDiagnose(g *globals) *cobra.Command {
 				Log: g.ui}
 			if ao.Runbooks, err = agent.LoadRunbooks(l); err != nil {
 				return err
+			}
+			if !o.inPod { // a pod has no lab state to keep it in
+				ao.Memory = memory.Open(memory.LabPath(l.Metadata.Name), l.Agent.Incidents)
 			}
 			if o.prometheus != "" {
 				if ao.Metrics, err = collect.NewPrometheus(o.prometheus); err != nil {

@@ -17,12 +17,13 @@ import (
 	"k8s.io/client-go/rest"
 
 	"lab.dev/lab/agent"
+	"lab.dev/lab/agent/memory"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/agent/serve"
 )
 
 func newServe(g *globals, kubeconfig *string) *cobra.Command {
-	var listen, reports, slack, tokenFile, tlsCert, tlsKey, endpoint, model string
+	var listen, reports, slack, tokenFile, tlsCert, tlsKey, endpoint, model, incidents string
 	var noLLM, inCluster, noAuth bool
 	var o serve.Options
 	var rps float64
@@ -57,6 +58,12 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 			ao := agent.Options{NoLLM: noLLM, Budget: l.Agent.LLM.TokenBudget, Whitelist: whitelist(l)}
 			if ao.Runbooks, err = agent.LoadRunbooks(l); err != nil {
 				return err
+			}
+			if incidents == "" && !inCluster {
+				incidents = memory.LabPath(l.Metadata.Name)
+			}
+			if incidents != "" { // in a pod only where --incidents names a writable, lasting path
+				ao.Memory = memory.Open(incidents, l.Agent.Incidents)
 			}
 			if !noLLM {
 				// One client, so the breaker sees every diagnosis of this server.
@@ -114,6 +121,7 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&listen, "listen", ":8080", "address to listen on")
 	f.StringVar(&reports, "reports", "", "folder to write each report into (Markdown + JSON)")
+	f.StringVar(&incidents, "incidents", "", "incident memory file (default: beside the lab's state on this host; none in a pod unless given)")
 	f.StringVar(&slack, "slack-webhook", "", "Slack-compatible incoming webhook URL for a summary per report")
 	f.BoolVar(&noLLM, "no-llm", false, "rules only")
 	f.StringVar(&endpoint, "llm-endpoint", "", "Ollama URL (default agent.llm.endpoint; in the cluster lab's manifest passes the Ollama Service)")

@@ -103,6 +103,9 @@ func stackTrace(lines []string) (int, int) {
 	return -1, -1
 }
 
+// Template is the line's template: values (numbers, ids, addresses) as <*>.
+func Template(line string) string { return string(templateKey(nil, Clean(line))) }
+
 // templateKey appends the line's template to key: tokens that are values
 // (numbers with units, hex ids, UUIDs, addresses) become <*>, key=value with
 // a value holding digits keeps its key, and digit runs inside other tokens

@@ -19,6 +19,7 @@ type PromptInput struct {
 	Evidence  []string // "id: summary"
 	Digest    string   // the log digest text
 	Runbooks  []string // the team's runbook sections for the findings (the first with its text)
+	History   string   // the incident memory's line about this failure, if seen before
 	Whitelist []string
 }
 
@@ -32,6 +33,9 @@ func Messages(in PromptInput) []api.Message {
 	b.WriteString("\nEvidence:\n")
 	for _, e := range in.Evidence {
 		fmt.Fprintf(&b, "- %s\n", e)
+	}
+	if in.History != "" {
+		fmt.Fprintf(&b, "\n%s\n", in.History)
 	}
 	if len(in.Runbooks) > 0 {
 		b.WriteString("\nThe team's runbooks (follow them where they apply; cite as runbook:FILE#HEADING):\n")

@@ -23,6 +23,9 @@ func (r *Report) Text(w io.Writer) {
 	for _, f := range r.Findings {
 		fmt.Fprintf(w, "%s [%s] %s: %s\n    evidence: %s\n", mark(string(f.Severity)), f.Severity, f.Category, f.Cause, strings.Join(f.Evidence, ", "))
 	}
+	if h := r.History; h != nil {
+		fmt.Fprintf(w, "\nS%s\n  last root cause: %s\n", since(h)[1:], h.LastCause)
+	}
 	fmt.Fprintf(w, "\nRoot cause: %s\n", r.RootCause())
 	if a := r.Model.Answer; a != nil && a.RootCause != "" {
 		fmt.Fprintf(w, "  (model %s, confidence %s, citing %s)\n", r.Model.Meta.Model, a.Confidence, strings.Join(a.Evidence, ", "))
@@ -130,6 +133,9 @@ func (r *Report) Markdown(w io.Writer) {
 	default:
 		fmt.Fprintln(w, "- none automatic; follow the runbook.")
 	}
+	if h := r.History; h != nil {
+		fmt.Fprintf(w, "\n## Seen before\n\nThis failure (fingerprint `%s`) was %s. The last post-mortem's root cause: %s\n", h.Fingerprint, since(h), h.LastCause)
+	}
 	fmt.Fprint(w, "\n## Runbook\n\n")
 	for i, s := range r.Runbook() {
 		fmt.Fprintf(w, "%d. %s\n", i+1, s)
@@ -165,4 +171,20 @@ func mermaidSafe(s string) string {
 		s = s[:90] + "…"
 	}
 	return s
+}
+
+// Since says how often and where a failure was seen before: "seen 4 times
+// since 2026-11-20, last on Deployment/cart (shop) at 2026-11-27 10:02".
+func Since(h *History) string { return since(h) }
+
+func since(h *History) string {
+	times := "once"
+	if h.Count > 1 {
+		times = fmt.Sprintf("%d times", h.Count)
+	}
+	where := h.LastPod + " (" + h.LastNamespace + ")"
+	if h.LastWorkload != "" {
+		where = h.LastWorkload + " (" + h.LastNamespace + ")"
+	}
+	return fmt.Sprintf("seen %s since %s, last on %s at %s", times, h.First.UTC().Format("2006-01-02"), where, h.Last.UTC().Format("2006-01-02 15:04"))
 }

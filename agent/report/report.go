@@ -29,6 +29,7 @@ type Report struct {
 	Errors    []string           `json:"collectionErrors,omitempty"`
 	Actions   []string           `json:"actions,omitempty"`  // remediation done or proposed
 	Runbooks  []runbook.Hit      `json:"runbooks,omitempty"` // the team's runbook sections for the findings, best first
+	History   *History           `json:"history,omitempty"`  // this failure seen before (incident memory)
 	Source    *collect.Bundle    `json:"-"`
 }
 
@@ -42,6 +43,21 @@ func (r *Report) ProposedAction() (string, int) {
 		return p.Remediation[0], -1
 	}
 	return "", -1
+}
+
+// History is what the agent remembers of earlier incidents with the same
+// fingerprint (namespace-independent: category, owner kind, container,
+// decisive log template, exit code).
+type History struct {
+	Fingerprint   string    `json:"fingerprint"`
+	Count         int       `json:"count"` // earlier diagnoses with this fingerprint
+	First         time.Time `json:"first"`
+	Last          time.Time `json:"last"`
+	LastNamespace string    `json:"lastNamespace"`
+	LastPod       string    `json:"lastPod"`
+	LastWorkload  string    `json:"lastWorkload,omitempty"`
+	LastCause     string    `json:"lastCause"` // the last post-mortem's root cause
+	LastTraceID   string    `json:"lastTraceId"`
 }
 
 // Event is one timeline entry.

@@ -26,7 +26,7 @@ type LogSink struct {
 func (s *LogSink) Write(_ context.Context, t Target, r *report.Report) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fmt.Fprintf(s.W, "--- alert %s on %s/%s\n", t.Alert, t.Namespace, t.Pod)
+	fmt.Fprintf(s.W, "--- alert %s on %s/%s%s\n", t.Alert, t.Namespace, t.Pod, known(r))
 	r.Text(s.W)
 	return nil
 }
@@ -65,8 +65,12 @@ func (s SlackSink) Write(ctx context.Context, t Target, r *report.Report) error 
 		cat = p.Category
 	}
 	text := fmt.Sprintf("*%s* on `%s/%s`: %s\nRoot cause: %s\n(trace %s, %s)", t.Alert, t.Namespace, t.Pod, cat, r.RootCause(), r.TraceID, r.Model.Mode)
+	text = strings.Replace(text, "\n", known(r)+"\n", 1)
 	if steps := r.Runbook(); len(steps) > 0 {
 		text += "\nNext: " + strings.Join(steps[:min(2, len(steps))], " / ")
+	}
+	if len(r.Runbooks) > 0 {
+		text += "\nRunbook: " + r.Runbooks[0].Ref()
 	}
 	body, _ := json.Marshal(map[string]string{"text": text})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -89,4 +93,13 @@ func (s SlackSink) Write(ctx context.Context, t Target, r *report.Report) error 
 		return fmt.Errorf("slack webhook: HTTP %d", resp.StatusCode)
 	}
 	return nil
+}
+
+// known says, for an alert on a failure the agent has seen before, that it
+// is a known one and when it was last seen.
+func known(r *report.Report) string {
+	if r.History == nil {
+		return ""
+	}
+	return fmt.Sprintf(" — known incident %s, %s", r.History.Fingerprint, report.Since(r.History))
 }

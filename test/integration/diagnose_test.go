@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"lab.dev/lab/agent"
+	"lab.dev/lab/agent/memory"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/test/harness"
 )
@@ -213,4 +214,32 @@ func TestTriageNamespaces(t *testing.T) {
 		t.Errorf("text:\n%s", out.String())
 	}
 	t.Logf("triage of %d pods in %.3f s:\n%s", all.Pods, all.Seconds, out.String())
+}
+
+// The same failure in another namespace, diagnosed by another process (a
+// new store on the same file), is recognised from the incident memory.
+func TestIncidentMemoryAcrossRuns(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "incidents.json")
+	s := loadScenarios(t)
+	var sc *harness.Scenario
+	for _, x := range s {
+		if x.Name == "crashloop-exit1" {
+			sc = x
+		}
+	}
+	first := applyAndDiagnose(t, sc, "mem-a", agent.Options{NoLLM: true, Memory: memory.Open(path, 10)})
+	if first.History != nil {
+		t.Fatalf("first diagnosis already has a history: %+v", first.History)
+	}
+	second := applyAndDiagnose(t, sc, "mem-b", agent.Options{NoLLM: true, Memory: memory.Open(path, 10)})
+	h := second.History
+	if h == nil || h.Count < 1 || h.LastNamespace != "mem-a" || h.LastCause != first.RootCause() {
+		t.Fatalf("not recognised: %+v", h)
+	}
+	var md bytes.Buffer
+	second.Markdown(&md)
+	if !strings.Contains(md.String(), "## Seen before") || !strings.Contains(md.String(), "(mem-a)") {
+		t.Errorf("the post-mortem does not say it was seen before:\n%s", md.String())
+	}
+	t.Logf("%s", report.Since(h))
 }

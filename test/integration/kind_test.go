@@ -221,6 +221,32 @@ func kindRestart(t *testing.T, ctx context.Context, k *kindLab) {
 	if n, err := k.readyNodes(ctx); err != nil || n != 3 {
 		t.Fatalf("Ready nodes after restart: %d (%v)", n, err)
 	}
+	// The incident memory outlives the restart and the up: a failure diagnosed
+	// before is recognised, with where it was last seen.
+	_, out, _ := k.run("agent", "incidents", "-o", "json")
+	var incs []struct {
+		Fingerprint string
+		Count       int
+	}
+	if err := json.Unmarshal([]byte(out), &incs); err != nil || len(incs) == 0 {
+		t.Fatalf("lab agent incidents after up: %v\n%s", err, out)
+	}
+	var last struct {
+		History *struct {
+			Count         int
+			LastNamespace string
+		}
+		Findings []struct{ Category string }
+	}
+	for i := 0; i < 12; i++ {
+		_, out, _ = k.run("diagnose", "noenv", "-n", "demo", "--no-llm", "-o", "json")
+		if json.Unmarshal([]byte(out), &last) == nil && last.History != nil && last.History.Count >= 1 && last.History.LastNamespace == "demo" {
+			t.Logf("noenv after the restart: seen %d times before", last.History.Count)
+			return
+		}
+		time.Sleep(5 * time.Second)
+	}
+	t.Errorf("the noenv failure was not recognised after restart and up: %s", out)
 }
 
 // The seed's flow on real nodes: the agent's image (make image) loaded into
@@ -236,9 +262,8 @@ func kindInCluster(t *testing.T, ctx context.Context, k *kindLab) {
 	if code, _, errOut := k.run("agent", "image"); code != 0 || !strings.Contains(errOut, "loaded into the nodes") {
 		t.Fatalf("lab agent image: %d\n%s", code, errOut)
 	}
-	// Retried like the rules-only cases: between two restarts the container
-	// is "terminated, exit 1", a moment the crash-loop rule does not read
-	// yet (the held-out suite of the diagnose issue counts such misses).
+	// Retried like the rules-only cases: the container may be between two
+	// restarts or still starting when the Job reads it.
 	var code int
 	var stdout, errOut string
 	for i := 0; i < 6; i++ {
