@@ -12,11 +12,13 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/agent/analyze"
 	"lab.dev/lab/agent/collect"
 	"lab.dev/lab/agent/digest"
+	"lab.dev/lab/agent/gitfix"
 	"lab.dev/lab/agent/llm"
 	"lab.dev/lab/agent/memory"
 	"lab.dev/lab/agent/report"
@@ -41,6 +43,10 @@ type Options struct {
 	Runbooks *runbook.Index
 	// Memory recognises a failure seen before and remembers this one.
 	Memory *memory.Store
+	// GitOpsRepo is the lab's GitOps repository when it is a folder here:
+	// a workload Argo CD manages gets its fix as a diff of a file in it.
+	GitOpsRepo    string
+	ArgoNamespace string // where Argo CD's Applications live (default argocd)
 }
 
 // NewTraceID returns a random 128-bit id, hex.
@@ -84,6 +90,10 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 				r.Errors = append(r.Errors, "incident memory: "+err.Error())
 			}
 		}()
+	}
+	r.GitOps = gitOpsPart(ctx, cs, b, r, o)
+	if r.GitOps != nil && r.GitOps.Managed != nil {
+		o.Whitelist = nil // no live action on what Argo CD manages: the model is told so too
 	}
 	if o.Runbooks != nil && len(r.Findings) > 0 {
 		var embed runbook.EmbedFunc
@@ -167,6 +177,47 @@ func RunbookQuery(fs []analyze.Finding, owners []collect.Owner) string {
 		q += " " + owners[len(owners)-1].Name
 	}
 	return q
+}
+
+// gitOpsPart checks who manages the pod's workload; for one Argo CD manages
+// it proposes the primary finding's field fix as a diff in the GitOps repo.
+func gitOpsPart(ctx context.Context, cs kubernetes.Interface, b *collect.Bundle, r *report.Report, o Options) *report.GitOpsPart {
+	var top *collect.Owner
+	for i := len(b.Owners) - 1; i >= 0 && top == nil; i-- {
+		switch b.Owners[i].Kind {
+		case "Deployment", "StatefulSet", "DaemonSet", "CronJob", "Job":
+			top = &b.Owners[i]
+		}
+	}
+	obj, ok := metav1.Object(nil), false
+	if top != nil {
+		obj, ok = top.Object.(metav1.Object)
+	}
+	if !ok || len(r.Findings) == 0 {
+		return nil
+	}
+	ns := o.ArgoNamespace
+	if ns == "" {
+		ns = "argocd"
+	}
+	g := &report.GitOpsPart{Workload: top.Kind + "/" + top.Name, Managed: gitfix.ArgoManaged(ctx, cs, obj, ns)}
+	if g.Managed == nil {
+		return nil
+	}
+	fix := r.Findings[0].Fix
+	switch {
+	case fix == nil:
+		g.Note = "no single field fixes this failure; follow the runbook and commit the change to the GitOps repository."
+	case o.GitOpsRepo == "":
+		g.Note = fmt.Sprintf("set %s of container %s to %v (%s) in the manifest in git; gitops.repo is not a folder on this host, so lab cannot show the diff.", strings.Join(fix.Path, "."), fix.Container, fix.Value, fix.Why)
+	default:
+		c, err := gitfix.Propose(o.GitOpsRepo, top.Kind, top.Name, b.Pod.Namespace, fix)
+		if err != nil {
+			g.Note = fmt.Sprintf("set %s of container %s to %v (%s): %v", strings.Join(fix.Path, "."), fix.Container, fix.Value, fix.Why, err)
+		}
+		g.Change = c
+	}
+	return g
 }
 
 // ownFirst puts the sections a team wrote about this workload (its name in

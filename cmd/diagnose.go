@@ -30,7 +30,7 @@ type diagnoseOpts struct {
 	namespace, output, kubeconfig, endpoint, model, prometheus string
 	noLLM, doRemediate, yes, inCluster, inPod, all             bool
 	replicas                                                   int
-	timeout                                                    time.Duration
+	timeout, verifyTimeout                                     time.Duration
 }
 
 func newDiagnose(g *globals) *cobra.Command {
@@ -83,6 +83,7 @@ func newDiagnose(g *globals) *cobra.Command {
 			}
 			if !o.inPod { // a pod has no lab state to keep it in
 				ao.Memory = memory.Open(memory.LabPath(l.Metadata.Name), l.Agent.Incidents)
+				ao.GitOpsRepo = localRepo(l)
 			}
 			if o.prometheus != "" {
 				if ao.Metrics, err = collect.NewPrometheus(o.prometheus); err != nil {
@@ -135,6 +136,7 @@ func newDiagnose(g *globals) *cobra.Command {
 	f.BoolVar(&o.doRemediate, "remediate", false, "run the proposed whitelisted remediation (after a server-side dry run)")
 	f.BoolVar(&o.yes, "yes", false, "with --remediate: do not ask for confirmation")
 	f.IntVar(&o.replicas, "replicas", -1, "with --remediate and a scale action: the replica count")
+	f.DurationVar(&o.verifyTimeout, "verify-timeout", 2*time.Minute, "with --remediate: how long to wait for the rollout before diagnosing again")
 	f.DurationVar(&o.timeout, "timeout", 5*time.Minute, "overall timeout")
 	f.BoolVar(&o.inCluster, "in-cluster", false, "run the diagnosis as a Job with the agent's ServiceAccount and stream its report back")
 	f.BoolVar(&o.inPod, "in-cluster-run", false, "used by that Job: read the cluster with the pod's ServiceAccount")
@@ -200,8 +202,24 @@ func llmClient(l *config.Lab, endpoint, model string) (*llm.Client, error) {
 		&llm.Breaker{Ratio: a.Breaker.FailureRatio, Window: a.Breaker.Window, MinRequests: a.Breaker.MinRequests, Cooldown: a.Breaker.Cooldown})
 }
 
+// localRepo is gitops.repo when it is a folder on this host.
+func localRepo(l *config.Lab) string {
+	r := l.GitOps.Repo
+	if r == "" || strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
+		return ""
+	}
+	if fi, err := os.Stat(r); err != nil || !fi.IsDir() {
+		return ""
+	}
+	return r
+}
+
 func runRemediation(ctx context.Context, g *globals, cs kubernetes.Interface, l *config.Lab, r *report.Report, o diagnoseOpts) error {
 	kind, replicas := r.ProposedAction()
+	if gp := r.GitOps; gp != nil && gp.Managed != nil {
+		r.Actions = append(r.Actions, fmt.Sprintf("not run: %s manages %s and would revert a live change; commit the change in git instead", gp.Managed.By, gp.Workload))
+		return nil
+	}
 	if kind == "" {
 		r.Actions = append(r.Actions, "nothing to remediate automatically")
 		return nil
@@ -237,6 +255,13 @@ func runRemediation(ctx context.Context, g *globals, cs kubernetes.Interface, l 
 		return err
 	}
 	r.Actions = append(r.Actions, msg)
+	g.ui.Progress("verifying: waiting for the rollout, then diagnosing again")
+	v, err := agent.Verify(ctx, cs, r, a, agent.Options{NoLLM: true, Runbooks: nil}, o.verifyTimeout)
+	if err != nil {
+		r.Actions = append(r.Actions, "not verified: "+err.Error())
+		return nil
+	}
+	r.Actions = append(r.Actions, v)
 	return nil
 }
 

@@ -37,6 +37,16 @@ type Finding struct {
 	Evidence    []string `json:"evidence"`
 	Remediation []string `json:"remediation,omitempty"` // whitelisted actions that may help
 	Runbook     []string `json:"runbook,omitempty"`     // steps for a human
+	Fix         *Fix     `json:"fix,omitempty"`         // the field change that fixes it, where one does
+}
+
+// Fix is a change to one field of a container in the workload's pod
+// template: what the GitOps-aware remediation proposes as a diff in git.
+type Fix struct {
+	Container string   `json:"container"`
+	Path      []string `json:"path"`  // under the container, e.g. resources, limits, memory
+	Value     any      `json:"value"` // string or int
+	Why       string   `json:"why"`
 }
 
 // Detector is one rule.

@@ -76,14 +76,17 @@ func TestPortPair(t *testing.T) {
 	b := logBundle("", "ledger ready, listening on 0.0.0.0:9090\n")
 	b.Pod.Spec.Containers[0].Ports = []corev1.ContainerPort{{Name: "http", ContainerPort: 9090}}
 	b.Pod.Spec.Containers[0].StartupProbe = &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromInt32(8080)}}}
-	got := portPair(b, "app", "startup")
+	got, fix := portPair(b, "app", "startup")
+	if fix == nil || fix.Value != 9090 || strings.Join(fix.Path, ".") != "startupProbe.tcpSocket.port" {
+		t.Errorf("fix %+v", fix)
+	}
 	for _, want := range []string{"dials port 8080", "declares port 9090", "listens on 9090", "point the probe at 9090"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("portPair = %q, want %q in it", got, want)
 		}
 	}
 	b.Pod.Spec.Containers[0].StartupProbe.TCPSocket.Port = intstr.FromString("http")
-	if got := portPair(b, "app", "startup"); got != "" {
+	if got, _ := portPair(b, "app", "startup"); got != "" {
 		t.Errorf("a probe on the declared named port is no mismatch: %q", got)
 	}
 }

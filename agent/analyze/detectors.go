@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -48,10 +49,14 @@ func detectOOM(b *collect.Bundle) []Finding {
 				continue
 			}
 			limit := "no memory limit (the node ran out of memory)"
+			var fix *Fix
 			if c := container(b, s.Name); c != nil && !c.Resources.Limits.Memory().IsZero() {
 				limit = "its memory limit of " + c.Resources.Limits.Memory().String()
+				mi := (2*c.Resources.Limits.Memory().Value() + (1<<20 - 1)) >> 20
+				fix = &Fix{Container: s.Name, Path: []string{"resources", "limits", "memory"}, Value: fmt.Sprintf("%dMi", mi),
+					Why: "twice the limit it was killed at; size it from the working set if metrics show a steady need, and look for a leak if it climbs"}
 			}
-			f := Finding{Severity: Critical, Container: s.Name,
+			f := Finding{Severity: Critical, Container: s.Name, Fix: fix,
 				Cause:       fmt.Sprintf("container %s was OOM-killed (exit code %d): it used more than %s; it has restarted %d times", s.Name, st.t.ExitCode, limit, s.RestartCount),
 				Evidence:    []string{st.id, "container:" + s.Name + ":spec"},
 				Remediation: []string{"rollout-restart"},
@@ -405,8 +410,9 @@ func detectProbes(b *collect.Bundle) []Finding {
 		switch {
 		case strings.Contains(msg, "connection refused"):
 			f.Cause += ": nothing listens on the probed port"
-			if pair := portPair(b, cname, kind); pair != "" {
+			if pair, fix := portPair(b, cname, kind); pair != "" {
 				f.Cause += " — " + pair
+				f.Fix = fix
 			} else {
 				f.Cause += " — the probe may target the wrong port, or the app is not up yet"
 			}
@@ -438,26 +444,27 @@ func detectProbes(b *collect.Bundle) []Finding {
 var listenPort = regexp.MustCompile(`(?i)\blisten\w*\b[^\n]*?:(\d{2,5})\b`)
 
 // portPair names the port a probe dials and the ports the container declares
-// and its log says it listens on, when they differ.
-func portPair(b *collect.Bundle, name, kind string) string {
+// and its log says it listens on, when they differ, and the fix.
+func portPair(b *collect.Bundle, name, kind string) (string, *Fix) {
 	c := container(b, name)
 	if c == nil {
-		return ""
+		return "", nil
 	}
 	p := map[string]*corev1.Probe{"liveness": c.LivenessProbe, "readiness": c.ReadinessProbe, "startup": c.StartupProbe}[kind]
 	if p == nil {
-		return ""
+		return "", nil
 	}
 	var port intstr.IntOrString
+	var handler string
 	switch {
 	case p.HTTPGet != nil:
-		port = p.HTTPGet.Port
+		port, handler = p.HTTPGet.Port, "httpGet"
 	case p.TCPSocket != nil:
-		port = p.TCPSocket.Port
+		port, handler = p.TCPSocket.Port, "tcpSocket"
 	case p.GRPC != nil:
-		port = intstr.FromInt32(p.GRPC.Port)
+		port, handler = intstr.FromInt32(p.GRPC.Port), "grpc"
 	default:
-		return ""
+		return "", nil
 	}
 	probed := port.String()
 	declared := map[string]bool{}
@@ -481,7 +488,7 @@ func portPair(b *collect.Bundle, name, kind string) string {
 	}
 	num := strings.Fields(probed)[0]
 	if declared[num] || slices.Contains(logged, num) || (len(decl) == 0 && len(logged) == 0) {
-		return ""
+		return "", nil
 	}
 	out := fmt.Sprintf("the %s probe dials port %s, but", kind, probed)
 	if len(decl) > 0 {
@@ -494,7 +501,9 @@ func portPair(b *collect.Bundle, name, kind string) string {
 		out += " its log says it listens on " + strings.Join(logged, ", ")
 	}
 	want := append(logged, decl...)[0]
-	return out + fmt.Sprintf(": point the probe at %s", want)
+	n, _ := strconv.Atoi(want)
+	return out + fmt.Sprintf(": point the probe at %s", want),
+		&Fix{Container: name, Path: []string{kind + "Probe", handler, "port"}, Value: n, Why: fmt.Sprintf("the port the container %s", map[bool]string{true: "listens on", false: "declares"}[len(logged) > 0])}
 }
 
 // healthyStart: the log shows the app still starting when it was killed.

@@ -47,6 +47,14 @@ func (r *Report) Text(w io.Writer) {
 			fmt.Fprintf(w, "  - %s (%s)\n", h.Ref(), h.Source)
 		}
 	}
+	if g := r.GitOps; g != nil && g.Managed != nil {
+		fmt.Fprintf(w, "\nGitOps: %s manages %s (Application %s, %s): a live change would be reverted at the next sync.\n", g.Managed.By, g.Workload, g.Managed.App, g.Managed.How)
+		if g.Change != nil {
+			fmt.Fprintf(w, "Change in git, %s (%s):\n%s", g.Change.File, g.Change.Why, g.Change.Diff)
+		} else if g.Note != "" {
+			fmt.Fprintf(w, "Change it in git: %s\n", g.Note)
+		}
+	}
 	for _, a := range r.Actions {
 		fmt.Fprintf(w, "\nRemediation: %s\n", a)
 	}
@@ -135,6 +143,14 @@ func (r *Report) Markdown(w io.Writer) {
 	}
 	if h := r.History; h != nil {
 		fmt.Fprintf(w, "\n## Seen before\n\nThis failure (fingerprint `%s`) was %s. The last post-mortem's root cause: %s\n", h.Fingerprint, since(h), h.LastCause)
+	}
+	if g := r.GitOps; g != nil && g.Managed != nil {
+		fmt.Fprintf(w, "\n## The fix, in git\n\n%s manages %s (Application `%s`; %s): a live patch would be reverted at its next sync, so lab proposes none.\n", g.Managed.By, g.Workload, g.Managed.App, g.Managed.How)
+		if g.Change != nil {
+			fmt.Fprintf(w, "\nIn `%s` (%s):\n\n```diff\n%s```\n", g.Change.File, g.Change.Why, g.Change.Diff)
+		} else if g.Note != "" {
+			fmt.Fprintf(w, "\n%s\n", g.Note)
+		}
 	}
 	fmt.Fprint(w, "\n## Runbook\n\n")
 	for i, s := range r.Runbook() {

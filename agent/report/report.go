@@ -9,6 +9,7 @@ import (
 
 	"lab.dev/lab/agent/analyze"
 	"lab.dev/lab/agent/collect"
+	"lab.dev/lab/agent/gitfix"
 	"lab.dev/lab/agent/llm"
 	"lab.dev/lab/agent/runbook"
 )
@@ -30,12 +31,26 @@ type Report struct {
 	Actions   []string           `json:"actions,omitempty"`  // remediation done or proposed
 	Runbooks  []runbook.Hit      `json:"runbooks,omitempty"` // the team's runbook sections for the findings, best first
 	History   *History           `json:"history,omitempty"`  // this failure seen before (incident memory)
+	GitOps    *GitOpsPart        `json:"gitops,omitempty"`   // who manages the workload, and the change to make in git
 	Source    *collect.Bundle    `json:"-"`
 }
 
+// GitOpsPart is the GitOps-aware remediation: a workload Argo CD manages
+// gets the change to make in git, never a live patch.
+type GitOpsPart struct {
+	Workload string          `json:"workload"` // Deployment/cart
+	Managed  *gitfix.Managed `json:"managed,omitempty"`
+	Change   *gitfix.Change  `json:"change,omitempty"`
+	Note     string          `json:"note,omitempty"` // why there is no diff, when there is none
+}
+
 // ProposedAction is the remediation to run: the model's (already checked
-// against the whitelist) when it proposed one, else the primary finding's.
+// against the whitelist) when it proposed one, else the primary finding's —
+// none for a workload Argo CD manages (it would revert a live change).
 func (r *Report) ProposedAction() (string, int) {
+	if r.GitOps != nil && r.GitOps.Managed != nil {
+		return "", -1
+	}
 	if a := r.Model.Answer; a != nil && a.RootCause != "" && a.Remediation.Action != "" && a.Remediation.Action != "none" {
 		return a.Remediation.Action, a.Remediation.Replicas
 	}

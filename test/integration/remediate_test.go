@@ -3,11 +3,13 @@
 package integration
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +17,7 @@ import (
 
 	"lab.dev/lab/agent"
 	"lab.dev/lab/agent/remediate"
+	"lab.dev/lab/agent/report"
 )
 
 // Whitelisted remediation on the real API server: a server-side dry run
@@ -76,6 +79,87 @@ func TestRemediationWhitelist(t *testing.T) {
 	}
 	if restartedAt() == "" {
 		t.Fatal("rollout restart did not patch the template")
+	}
+	// Verified, not assumed: the new pod is diagnosed after the rollout. The
+	// scenario's pods keep failing the same way, so the restart did not help.
+	v, err := agent.Verify(ctx, cluster.Client, r, a, agent.Options{NoLLM: true}, 15*time.Second)
+	if err != nil || !strings.Contains(v, "verified:") || !strings.Contains(v, "still shows CrashLoopBackOff") || strings.Contains(v, pods[0].Name) {
+		t.Errorf("verification: %q, %v", v, err)
+	}
+	t.Log(v)
+}
+
+// A Deployment Argo CD manages gets the change to make in git — the file of
+// the GitOps repository and a diff of its memory limit — and no live action;
+// the same Deployment with only Helm's instance label (no Application) is
+// not taken for Argo CD's.
+func TestArgoManagedGetsAGitDiff(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s := scenario(t, "crashloop-oom")
+	repo := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(repo, "apps"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "apps", "ledger.yaml"), []byte(s.Objects), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		ns          string
+		annotations map[string]string
+		labels      map[string]string
+		managed     bool
+	}{
+		{"argo-managed", map[string]string{"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:argo-managed/ledger"}, nil, true},
+		{"helm-only", nil, map[string]string{"app.kubernetes.io/instance": "ledger"}, false},
+	} {
+		pods, err := cluster.Apply(ctx, s, c.ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := cluster.Client.AppsV1().Deployments(c.ns).Get(ctx, "ledger", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Annotations, d.Labels = c.annotations, c.labels
+		if _, err := cluster.Client.AppsV1().Deployments(c.ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		var r *report.Report
+		for i := 0; i < 40; i++ {
+			if r, err = agent.Diagnose(ctx, cluster.Client, c.ns, pods[0].Name, agent.Options{NoLLM: true, GitOpsRepo: repo, Whitelist: []string{"rollout-restart"}}); err != nil {
+				t.Fatal(err)
+			}
+			if p := r.Primary(); p != nil && p.Category == "OOMKilled" {
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		if !c.managed {
+			if r.GitOps != nil {
+				t.Errorf("%s: taken for Argo CD's: %+v", c.ns, r.GitOps)
+			}
+			if kind, _ := r.ProposedAction(); kind != "rollout-restart" {
+				t.Errorf("%s: an unmanaged workload keeps its live action, got %q", c.ns, kind)
+			}
+			continue
+		}
+		g := r.GitOps
+		if g == nil || g.Managed == nil || g.Managed.App != "shop" || g.Change == nil {
+			t.Fatalf("%s: %+v", c.ns, g)
+		}
+		if g.Change.File != filepath.Join("apps", "ledger.yaml") || !strings.Contains(g.Change.Diff, "-          limits: {memory: 256Mi}") || !strings.Contains(g.Change.Diff, "+          limits: {memory: 512Mi}") {
+			t.Errorf("diff of %s:\n%s", g.Change.File, g.Change.Diff)
+		}
+		if kind, _ := r.ProposedAction(); kind != "" {
+			t.Errorf("a live action %q was proposed for an Argo CD-managed Deployment", kind)
+		}
+		var md bytes.Buffer
+		r.Markdown(&md)
+		if !strings.Contains(md.String(), "## The fix, in git") || !strings.Contains(md.String(), "```diff") {
+			t.Errorf("post-mortem:\n%s", md.String())
+		}
+		t.Logf("%s → %s\n%s", g.Workload, g.Change.File, g.Change.Diff)
 	}
 }
 
