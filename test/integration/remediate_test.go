@@ -14,6 +14,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 
 	"lab.dev/lab/agent"
 	"lab.dev/lab/agent/remediate"
@@ -117,12 +118,10 @@ func TestArgoManagedGetsAGitDiff(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, err := cluster.Client.AppsV1().Deployments(c.ns).Get(ctx, "ledger", metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		d.Annotations, d.Labels = c.annotations, c.labels
-		if _, err := cluster.Client.AppsV1().Deployments(c.ns).Update(ctx, d, metav1.UpdateOptions{}); err != nil {
+		// as Argo CD (or Helm) marks what it applies; a merge patch, since the
+		// Deployment controller writes the object meanwhile
+		patch, _ := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": c.annotations, "labels": c.labels}})
+		if _, err := cluster.Client.AppsV1().Deployments(c.ns).Patch(ctx, "ledger", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 			t.Fatal(err)
 		}
 		var r *report.Report
