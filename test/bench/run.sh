@@ -24,9 +24,9 @@ date=$(date -u +%Y-%m-%d)
   echo
   echo "Command: \`go run ./test/bench/labbench -out bench\` — the scenario suite (manifests/scenarios) applied to a"
   echo "harness control plane and diagnosed with the rules (\`--no-llm\`), scored against each scenario's ground truth;"
-  echo "the held-out suite (manifests/scenarios/heldout), the triage of every pod, runbook retrieval on
-manifests/runbook-eval/pairs.yaml; the digest over a generated 100 MB log; diagnose in a namespace of 1,000 pods and
-10,000 events. `-only suite` runs the scenario parts alone (≈ 5 min), `-only digest` the digest alone."
+  echo "the held-out suite (manifests/scenarios/heldout), the triage of every pod, runbook retrieval on"
+  echo "manifests/runbook-eval/pairs.yaml; the digest over a generated 100 MB log; diagnose in a namespace of 1,000 pods and"
+  echo "10,000 events. \`-only suite\` runs the scenario parts alone (≈ 5 min), \`-only digest\` the digest alone."
   echo "Machine-readable: [bench/results.json](bench/results.json)."
   echo
   go run ./test/bench/labbench -out bench 2>/dev/null
