@@ -275,7 +275,7 @@ func buildPrompt(b *collect.Bundle, r *report.Report, budget int, o Options) ([]
 	}
 	in := llm.PromptInput{Pod: b.Pod.Namespace + "/" + b.Pod.Name, Findings: findings, Evidence: evidence, Whitelist: o.Whitelist}
 	if h := r.History; h != nil {
-		in.History = fmt.Sprintf("The same failure (fingerprint %s) was %s; its last root cause: %s", h.Fingerprint, memory.Since(h), h.LastCause)
+		in.History = fmt.Sprintf("The same failure (fingerprint %s) was %s; its last root cause: %s", h.Fingerprint, report.Since(h), h.LastCause)
 	}
 	if len(r.Runbooks) > 0 { // the best section whole (clipped), the others by name
 		h := r.Runbooks[0]

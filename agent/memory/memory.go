@@ -225,6 +225,3 @@ func clip(s string, n int) string {
 	}
 	return s
 }
-
-// Since says how a history reads in a report.
-func Since(h *report.History) string { return report.Since(h) }
