@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -19,7 +20,7 @@ import (
 
 func newBundle(g *globals) *cobra.Command {
 	var out, modelRegistry string
-	var noModel, noImages bool
+	var noModel, noImages, scan bool
 	c := &cobra.Command{
 		Use:   "bundle",
 		Short: "Write the pinned charts of the enabled stacks, their container images and the Ollama model (each with its digest) into one archive for air-gapped `lab up --offline --bundle`",
@@ -75,6 +76,18 @@ func newBundle(g *globals) *cobra.Command {
 			if len(m.Images) > 0 {
 				fmt.Fprintf(g.ui.Out, "images: %d saved\n", len(m.Images))
 			}
+			if m.SBOM != nil {
+				fmt.Fprintf(g.ui.Out, "sbom: %s sha256:%s (CycloneDX; lab sbom --bundle %s)\n", m.SBOM.File, m.SBOM.SHA256[:12], out)
+			}
+			if scan {
+				// lab reads no vulnerability database itself yet: say where one would be, never pretend a scan.
+				db := filepath.Join(os.Getenv("HOME"), ".cache", "trivy", "db", "trivy.db")
+				if _, err := os.Stat(db); err != nil {
+					fmt.Fprintf(g.ui.Out, "scan: no vulnerability database (Trivy's, at %s): the SBOM is written, nothing was scanned\n", db)
+				} else {
+					fmt.Fprintf(g.ui.Out, "scan: a Trivy database is at %s, but lab does not read it yet: run trivy sbom on the SBOM; nothing was scanned here\n", db)
+				}
+			}
 			g.ui.Progress("wrote %s", out)
 			return nil
 		},
@@ -83,5 +96,6 @@ func newBundle(g *globals) *cobra.Command {
 	c.Flags().StringVar(&modelRegistry, "model-registry", stacks.DefaultModelRegistry, "Ollama registry (or mirror) to fetch the model from")
 	c.Flags().BoolVar(&noModel, "no-model", false, "leave the Ollama model out of the bundle")
 	c.Flags().BoolVar(&noImages, "no-images", false, "list the charts' images without saving them (saving needs Docker or Podman)")
+	c.Flags().BoolVar(&scan, "scan", false, "report known vulnerabilities from an offline vulnerability database (says so when there is none)")
 	return c
 }

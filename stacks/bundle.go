@@ -18,7 +18,10 @@ import (
 	"sort"
 	"strings"
 
+	cdx "github.com/CycloneDX/cyclonedx-go"
 	"helm.sh/helm/v3/pkg/chartutil"
+
+	"lab.dev/lab/stacks/sbom"
 )
 
 // BundleManifest is bundle.json inside a `lab bundle` archive.
@@ -29,6 +32,47 @@ type BundleManifest struct {
 	// Images are the charts' images saved by a container engine; empty when
 	// the bundle was made without one (each chart still lists its images).
 	Images []BundleImage `json:"images,omitempty"`
+	// SBOM is the CycloneDX bill of materials of everything the bundle
+	// carries (charts, images with their packages and Go modules, model),
+	// verified like every other file when the bundle is opened.
+	SBOM *BundleFile `json:"sbom,omitempty"`
+}
+
+// BundleFile is a file of the bundle and its digest.
+type BundleFile struct {
+	File   string `json:"file"`
+	SHA256 string `json:"sha256"`
+}
+
+// BundleSBOM is the bill of materials of a bundle: a component per chart
+// (with the images it references), per saved image (with what its layers
+// hold) and for the model.
+func BundleSBOM(m *BundleManifest, dir string) (*cdx.BOM, error) {
+	b := sbom.New(cdx.Component{Type: cdx.ComponentTypeApplication, Name: "lab bundle", Version: m.LabVersion})
+	for _, c := range m.Charts {
+		props := []cdx.Property{{Name: "lab:release", Value: c.Release}, {Name: "lab:file", Value: c.File}}
+		for _, img := range c.Images {
+			props = append(props, cdx.Property{Name: "lab:image", Value: img})
+		}
+		sbom.Add(b, cdx.Component{Type: cdx.ComponentTypeApplication, Name: c.Name, Version: c.Version, Group: "helm-chart",
+			Hashes: &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: c.SHA256}}, Properties: &props})
+	}
+	for _, i := range m.Images {
+		cs, err := sbom.ImageTar(filepath.Join(dir, filepath.FromSlash(i.File)))
+		if err != nil {
+			return nil, fmt.Errorf("image %s: %w", i.Ref, err)
+		}
+		sbom.Add(b, cdx.Component{Type: cdx.ComponentTypeContainer, Name: i.Ref, Hashes: &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: i.SHA256}},
+			Components: &cs})
+	}
+	if m.Model != nil {
+		var hashes []cdx.Hash
+		for _, l := range m.Model.Blobs {
+			hashes = append(hashes, cdx.Hash{Algorithm: cdx.HashAlgoSHA256, Value: strings.TrimPrefix(l.Digest, "sha256:")})
+		}
+		sbom.Add(b, cdx.Component{Type: cdx.ComponentTypeMachineLearningModel, Name: m.Model.Name, Hashes: &hashes})
+	}
+	return b, nil
 }
 
 // BundleOptions says what goes into a bundle besides the charts.
@@ -142,6 +186,24 @@ func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, 
 			files[img.File] = filepath.Join(dir, filepath.FromSlash(img.File))
 		}
 	}
+	bom, err := BundleSBOM(m, dir)
+	if err != nil {
+		return nil, err
+	}
+	bj, err := sbom.JSON(bom)
+	if err != nil {
+		return nil, err
+	}
+	sp := filepath.Join(dir, "sbom.cdx.json")
+	if err := os.WriteFile(sp, bj, 0o644); err != nil {
+		return nil, err
+	}
+	sum, err := fileSHA256(sp)
+	if err != nil {
+		return nil, err
+	}
+	m.SBOM = &BundleFile{File: "sbom.cdx.json", SHA256: sum}
+	files[m.SBOM.File] = sp
 	mj, _ := json.MarshalIndent(m, "", "  ")
 	return m, writeTarGz(out, mj, files)
 }
@@ -283,6 +345,9 @@ func extractBundle(path, dir string) (*BundleManifest, error) {
 	}
 	for _, i := range m.Images {
 		all = append(all, digested{i.File, i.SHA256})
+	}
+	if m.SBOM != nil {
+		all = append(all, digested{m.SBOM.File, m.SBOM.SHA256})
 	}
 	for _, d := range all {
 		if clean := filepath.Clean(filepath.FromSlash(d.file)); filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") {

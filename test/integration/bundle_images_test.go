@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"lab.dev/lab/stacks"
+	"lab.dev/lab/stacks/sbom"
 )
 
 // With a container engine, lab bundle pulls what is missing and saves every
@@ -34,10 +35,17 @@ func TestBundleSavesImages(t *testing.T) {
 	}
 	// An image made here, no registry involved: a one-file root filesystem.
 	const ref = "registry.local/imgsave:1.0.0"
+	// It holds the lab binary and a dpkg database, so its SBOM has Go
+	// modules and Debian packages to find.
 	root := t.TempDir()
 	os.WriteFile(filepath.Join(root, "hello"), []byte("lab\n"), 0o644)
+	labBin, _ := os.ReadFile(buildLab(t))
+	os.MkdirAll(filepath.Join(root, "usr", "local", "bin"), 0o755)
+	os.WriteFile(filepath.Join(root, "usr", "local", "bin", "lab"), labBin, 0o755)
+	os.MkdirAll(filepath.Join(root, "var", "lib", "dpkg"), 0o755)
+	os.WriteFile(filepath.Join(root, "var", "lib", "dpkg", "status"), []byte("Package: ca-certificates\nStatus: install ok installed\nArchitecture: all\nVersion: 20230311+deb12u1\n"), 0o644)
 	rootfs := filepath.Join(t.TempDir(), "rootfs.tar")
-	if out, err := exec.Command("tar", "-cf", rootfs, "-C", root, "hello").CombinedOutput(); err != nil {
+	if out, err := exec.Command("tar", "-cf", rootfs, "-C", root, "hello", "usr", "var").CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v %s", err, out)
 	}
 	docker("import", rootfs, ref)
@@ -61,12 +69,54 @@ func TestBundleSavesImages(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The SBOM: the chart, the image with its Debian package and the lab
+	// binary's Go modules — every module `go version -m` lists for it.
+	if om.SBOM == nil {
+		t.Fatal("the bundle has no SBOM")
+	}
+	sf, err := os.Open(filepath.Join(dir, om.SBOM.File))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bom, err := sbom.Decode(sf)
+	sf.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := strings.Join(sbom.Names(bom), "\n")
+	gv, _ := exec.Command("go", "version", "-m", buildLab(t)).Output()
+	deps := 0
+	for _, l := range strings.Split(string(gv), "\n") {
+		if f := strings.Fields(l); len(f) >= 3 && f[0] == "dep" {
+			deps++
+			if !strings.Contains(names, "pkg:golang/"+f[1]+"@"+f[2]) {
+				t.Errorf("the SBOM lacks module %s@%s of the lab binary in the image", f[1], f[2])
+			}
+		}
+	}
+	if deps < 50 || !strings.Contains(names, "pkg:deb/debian/ca-certificates@20230311+deb12u1") {
+		t.Errorf("%d modules checked; SBOM:\n%.2000s", deps, names)
+	}
+	// lab sbom --bundle prints it, verified
+	if out, err := exec.Command(buildLab(t), "sbom", "--bundle", archive).Output(); err != nil || !strings.Contains(string(out), "pkg:deb/debian/ca-certificates") {
+		t.Errorf("lab sbom --bundle: %v\n%.500s", err, out)
+	}
 	// The saved archive is a real image archive: it restores the image.
 	docker("rmi", "-f", ref)
 	if out := docker("load", "-i", filepath.Join(dir, om.Images[0].File)); !strings.Contains(out, ref) {
 		t.Errorf("docker load: %s", out)
 	}
 	docker("image", "inspect", ref)
+
+	// A tampered SBOM (a package hidden from it) is refused, like a tampered image.
+	sb, _ := os.ReadFile(filepath.Join(dir, om.SBOM.File))
+	os.WriteFile(filepath.Join(dir, om.SBOM.File), []byte(strings.ReplaceAll(string(sb), "ca-certificates", "ca-certificatez")), 0o644)
+	tamperedSBOM := filepath.Join(t.TempDir(), "tampered-sbom.tar.gz")
+	repackAll(t, dir, tamperedSBOM)
+	if _, err := stacks.OpenBundle(tamperedSBOM, t.TempDir()); !errors.Is(err, stacks.ErrDigest) || !strings.Contains(err.Error(), "sbom.cdx.json") {
+		t.Errorf("tampered SBOM: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, om.SBOM.File), sb, 0o644)
 
 	os.WriteFile(filepath.Join(dir, om.Images[0].File), []byte("not an image"), 0o644)
 	tampered := filepath.Join(t.TempDir(), "tampered.tar.gz")
