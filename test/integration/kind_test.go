@@ -262,6 +262,10 @@ func kindInCluster(t *testing.T, ctx context.Context, k *kindLab) {
 	if code, _, errOut := k.run("agent", "image"); code != 0 || !strings.Contains(errOut, "loaded into the nodes") {
 		t.Fatalf("lab agent image: %d\n%s", code, errOut)
 	}
+	// The agent image's SBOM lists the lab binary's modules (as its build recorded them).
+	if code, out, errOut := k.run("sbom", "--image", ref); code != 0 || !strings.Contains(out, "pkg:golang/k8s.io/client-go@") || !strings.Contains(out, "pkg:golang/lab.dev/lab") {
+		t.Errorf("lab sbom --image %s: %d\n%.600s\n%s", ref, code, out, errOut)
+	}
 	// Retried like the rules-only cases: the container may be between two
 	// restarts or still starting when the Job reads it.
 	var code int
