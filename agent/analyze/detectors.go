@@ -9,6 +9,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/intstr"
 
@@ -125,8 +126,8 @@ func detectCrashLoop(b *collect.Bundle) []Finding {
 		} else {
 			cause += logClue(b, s.Name, &f)
 			if c, ok := decisive(b, s.Name); ok {
-				if m := hostPort.FindStringSubmatch(c.Line); m != nil && loopback.MatchString(m[1]) {
-					f.Severity = Warning // the dependency finding explains the wrong address
+				if m := hostPort.FindStringSubmatch(c.Line); m != nil && (loopback.MatchString(m[1]) || (depTimeout.MatchString(c.Line) && blockedBy(b, m[1]) != "")) {
+					f.Severity = Warning // the dependency finding explains it: a wrong address, or a NetworkPolicy
 				}
 			}
 		}
@@ -865,6 +866,14 @@ func detectDependency(b *collect.Bundle) []Finding {
 			f.Severity = Critical // the address, not the dependency, is wrong
 			f.Cause = fmt.Sprintf("the application dials %s — its own pod, where no container listens there: the dependency's address is not configured (a default of localhost) rather than the dependency being down: %q", target, quote)
 			f.Runbook = []string{"Set the dependency's host in the app's config (env or ConfigMap) to its Service name, in git.", "Only a sidecar in the same pod is reachable on localhost."}
+		case d.re == depTimeout && blockedBy(b, target) != "":
+			f.Category, f.Severity = "NetworkPolicyBlocked", Critical
+			f.Cause = fmt.Sprintf("%s; so the application's connections to %s time out: %q", blockedBy(b, target), target, quote)
+			f.Runbook = []string{"Add an egress rule for the dependency's port (and namespace) to the policy, in git — or remove the policy if it is not meant to apply here.",
+				"Check the dependency's side too: an ingress policy there must admit this pod."}
+			for _, np := range b.NetworkPolicies {
+				f.Evidence = append(f.Evidence, "networkpolicy:"+np.Name)
+			}
 		case d.re == depTimeout:
 			f.Cause = fmt.Sprintf("the application's connections to %s time out (i/o timeout): the dependency does not answer — it is overloaded, or a NetworkPolicy or the network drops the packets: %q", target, quote)
 			f.Runbook = []string{"Check the dependency's pods and Service endpoints (kubectl get endpointslices), and NetworkPolicies that select either side.", "Test from a debug pod in the same namespace: nc -vz HOST PORT."}
@@ -882,6 +891,52 @@ func detectDependency(b *collect.Bundle) []Finding {
 		}
 	}
 	return out
+}
+
+// blockedBy names the NetworkPolicies that select the pod for egress and
+// have no rule that could let it reach target's port; "" when none blocks
+// (or when a rule's peers need labels lab cannot see to decide).
+func blockedBy(b *collect.Bundle, target string) string {
+	_, portText, ok := strings.Cut(target, ":")
+	port, err := strconv.Atoi(portText)
+	if !ok || err != nil {
+		return ""
+	}
+	var names, allowed []string
+	for _, np := range b.NetworkPolicies {
+		egress := slices.Contains(np.Spec.PolicyTypes, networkingv1.PolicyTypeEgress) || (len(np.Spec.PolicyTypes) == 0 && len(np.Spec.Egress) > 0)
+		if !egress {
+			continue
+		}
+		names = append(names, np.Name)
+		for _, r := range np.Spec.Egress {
+			portOK := len(r.Ports) == 0
+			for _, p := range r.Ports {
+				if p.Port == nil || (p.Port.Type == intstr.Int && int(p.Port.IntVal) == port) || (p.EndPort != nil && p.Port.Type == intstr.Int && int(p.Port.IntVal) <= port && port <= int(*p.EndPort)) {
+					portOK = true
+				}
+				if p.Port != nil {
+					proto := "TCP"
+					if p.Protocol != nil {
+						proto = string(*p.Protocol)
+					}
+					allowed = append(allowed, fmt.Sprintf("%s/%s", p.Port.String(), proto))
+				}
+			}
+			if portOK {
+				return "" // some rule may allow it: the peers decide, which lab does not evaluate
+			}
+		}
+	}
+	if len(names) == 0 {
+		return ""
+	}
+	only := "no egress at all"
+	if len(allowed) > 0 {
+		slices.Sort(allowed)
+		only = "egress to " + strings.Join(slices.Compact(allowed), ", ") + " only"
+	}
+	return fmt.Sprintf("the NetworkPolicy %s selects this pod and allows %s — nothing to port %d", strings.Join(names, ", "), only, port)
 }
 
 // readinessErrors: the readiness probe fails with an error status (the app

@@ -17,9 +17,11 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -59,6 +61,8 @@ type Bundle struct {
 	Logs      []Logs                         `json:"logs"`
 	Node      *corev1.Node                   `json:"-"`
 	PVCs      []corev1.PersistentVolumeClaim `json:"-"`
+	// NetworkPolicies of the pod's namespace that select it.
+	NetworkPolicies []networkingv1.NetworkPolicy `json:"-"`
 	Metrics   []Series                       `json:"metrics,omitempty"`
 	Errors    []string                       `json:"errors,omitempty"` // what could not be read (RBAC, timeouts)
 	Collected time.Time                      `json:"collected"`
@@ -94,6 +98,7 @@ func Collect(ctx context.Context, cs kubernetes.Interface, namespace, name strin
 // source reads what a bundle needs besides the pod and its logs.
 type source interface {
 	ownerSource
+	networkPolicies(ctx context.Context, ns string) ([]networkingv1.NetworkPolicy, error)
 	node(ctx context.Context, name string) (*corev1.Node, error)
 	pvc(ctx context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error)
 }
@@ -102,6 +107,14 @@ type liveSource struct{ liveOwners }
 
 func (l liveSource) node(ctx context.Context, name string) (*corev1.Node, error) {
 	return l.cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+}
+
+func (l liveSource) networkPolicies(ctx context.Context, ns string) ([]networkingv1.NetworkPolicy, error) {
+	list, err := l.cs.NetworkingV1().NetworkPolicies(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	return list.Items, nil
 }
 
 func (l liveSource) pvc(ctx context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error) {
@@ -176,6 +189,22 @@ func gather(ctx context.Context, pod *corev1.Pod, o Options, src source, cs kube
 			mu.Unlock()
 		})
 	}
+	run(func() {
+		nps, err := src.networkPolicies(ctx, namespace)
+		if err != nil {
+			fail("networkpolicies", err)
+			return
+		}
+		var sel []networkingv1.NetworkPolicy
+		for _, np := range nps {
+			if s, err := metav1.LabelSelectorAsSelector(&np.Spec.PodSelector); err == nil && s.Matches(labels.Set(pod.Labels)) {
+				sel = append(sel, np)
+			}
+		}
+		mu.Lock()
+		b.NetworkPolicies = sel
+		mu.Unlock()
+	})
 	if o.Metrics != nil {
 		run(func() {
 			w := o.Window

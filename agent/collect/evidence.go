@@ -76,6 +76,9 @@ func BuildEvidence(b *Bundle) []Evidence {
 		add("node:"+n.Name, "node", "node %s: %s; allocatable cpu %s memory %s gpu %s", n.Name, strings.Join(conds, ", "),
 			n.Status.Allocatable.Cpu(), n.Status.Allocatable.Memory(), n.Status.Allocatable.Name("nvidia.com/gpu", "DecimalSI"))
 	}
+	for _, np := range b.NetworkPolicies {
+		add("networkpolicy:"+np.Name, "networkpolicy", "NetworkPolicy %s selects the pod: policyTypes %v, %d ingress and %d egress rules", np.Name, np.Spec.PolicyTypes, len(np.Spec.Ingress), len(np.Spec.Egress))
+	}
 	for _, pvc := range b.PVCs {
 		add("pvc:"+pvc.Name, "pvc", "PVC %s: %s (storageClass %s)", pvc.Name, pvc.Status.Phase, deref(pvc.Spec.StorageClassName))
 	}

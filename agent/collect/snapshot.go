@@ -10,6 +10,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -26,6 +27,7 @@ type Snapshot struct {
 	owners  map[objKey]metav1.Object
 	nodes   map[string]*corev1.Node
 	pvcs    map[objKey]*corev1.PersistentVolumeClaim
+	netpols map[string][]networkingv1.NetworkPolicy
 	listing map[string]error
 }
 
@@ -35,7 +37,7 @@ type objKey struct{ kind, ns, name string }
 // ("" = all namespaces) in parallel.
 func NewSnapshot(ctx context.Context, cs kubernetes.Interface, namespace string) (*Snapshot, error) {
 	s := &Snapshot{evs: map[objKey][]corev1.Event{}, owners: map[objKey]metav1.Object{}, nodes: map[string]*corev1.Node{},
-		pvcs: map[objKey]*corev1.PersistentVolumeClaim{}, listing: map[string]error{}}
+		pvcs: map[objKey]*corev1.PersistentVolumeClaim{}, netpols: map[string][]networkingv1.NetworkPolicy{}, listing: map[string]error{}}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	lo := metav1.ListOptions{}
@@ -115,6 +117,17 @@ func NewSnapshot(ctx context.Context, cs kubernetes.Interface, namespace string)
 			mu.Lock()
 			for i := range l.Items {
 				s.nodes[l.Items[i].Name] = &l.Items[i]
+			}
+			mu.Unlock()
+		}
+		return err
+	})
+	list("networkpolicies", func() error {
+		l, err := cs.NetworkingV1().NetworkPolicies(namespace).List(ctx, lo)
+		if err == nil {
+			mu.Lock()
+			for _, np := range l.Items {
+				s.netpols[np.Namespace] = append(s.netpols[np.Namespace], np)
 			}
 			mu.Unlock()
 		}
@@ -202,6 +215,13 @@ func (s *Snapshot) node(_ context.Context, name string) (*corev1.Node, error) {
 		return nil, err
 	}
 	return nil, apierrors.NewNotFound(corev1.Resource("nodes"), name)
+}
+
+func (s *Snapshot) networkPolicies(_ context.Context, ns string) ([]networkingv1.NetworkPolicy, error) {
+	if err := s.listing["networkpolicies"]; err != nil {
+		return nil, err
+	}
+	return s.netpols[ns], nil
 }
 
 func (s *Snapshot) pvc(_ context.Context, ns, name string) (*corev1.PersistentVolumeClaim, error) {

@@ -63,7 +63,8 @@ func declared(l *config.Lab) map[grant]bool {
 		group     string
 		resources []string
 	}{{"", []string{"pods", "pods/log", "events", "persistentvolumeclaims"}}, {"events.k8s.io", []string{"events"}},
-		{"apps", []string{"replicasets", "deployments", "statefulsets", "daemonsets"}}, {"batch", []string{"jobs", "cronjobs"}}} {
+		{"apps", []string{"replicasets", "deployments", "statefulsets", "daemonsets"}}, {"batch", []string{"jobs", "cronjobs"}},
+		{"networking.k8s.io", []string{"networkpolicies"}}} {
 		for _, res := range r.resources {
 			for _, v := range []string{"get", "list", "watch"} {
 				d[grant{r.group, res, v}] = true
@@ -94,6 +95,7 @@ func Probes(l *config.Lab) []Probe {
 			{Verb: "get", Resource: "pods", Subresource: "log", Want: true}, {Verb: "list", Resource: "events", Want: true},
 			{Verb: "get", Group: "apps", Resource: "deployments", Want: true}, {Verb: "get", Group: "apps", Resource: "replicasets", Want: true},
 			{Verb: "get", Group: "batch", Resource: "jobs", Want: true}, {Verb: "get", Resource: "persistentvolumeclaims", Want: true},
+			{Verb: "list", Group: "networking.k8s.io", Resource: "networkpolicies", Want: true},
 			{Verb: "get", Resource: "secrets"}, {Verb: "list", Resource: "secrets"}, {Verb: "create", Resource: "pods", Subresource: "exec"},
 			{Verb: "create", Resource: "pods"}, {Verb: "update", Resource: "configmaps"}, {Verb: "create", Group: "rbac.authorization.k8s.io", Resource: "rolebindings"},
 			{Verb: "escalate", Group: "rbac.authorization.k8s.io", Resource: "roles"}, {Verb: "bind", Group: "rbac.authorization.k8s.io", Resource: "roles"},
