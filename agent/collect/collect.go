@@ -55,18 +55,18 @@ type Logs struct {
 
 // Bundle is everything known about the pod.
 type Bundle struct {
-	Pod       *corev1.Pod                    `json:"-"`
-	Owners    []Owner                        `json:"owners"`
-	Events    []corev1.Event                 `json:"-"`
-	Logs      []Logs                         `json:"logs"`
-	Node      *corev1.Node                   `json:"-"`
-	PVCs      []corev1.PersistentVolumeClaim `json:"-"`
+	Pod    *corev1.Pod                    `json:"-"`
+	Owners []Owner                        `json:"owners"`
+	Events []corev1.Event                 `json:"-"`
+	Logs   []Logs                         `json:"logs"`
+	Node   *corev1.Node                   `json:"-"`
+	PVCs   []corev1.PersistentVolumeClaim `json:"-"`
 	// NetworkPolicies of the pod's namespace that select it.
 	NetworkPolicies []networkingv1.NetworkPolicy `json:"-"`
-	Metrics   []Series                       `json:"metrics,omitempty"`
-	Errors    []string                       `json:"errors,omitempty"` // what could not be read (RBAC, timeouts)
-	Collected time.Time                      `json:"collected"`
-	Evidence  []Evidence                     `json:"evidence"`
+	Metrics         []Series                     `json:"metrics,omitempty"`
+	Errors          []string                     `json:"errors,omitempty"` // what could not be read (RBAC, timeouts)
+	Collected       time.Time                    `json:"collected"`
+	Evidence        []Evidence                   `json:"evidence"`
 }
 
 // TruncationMarker stands between the head and the tail of a long log.
