@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"lab.dev/lab/agent/collect"
+	"lab.dev/lab/agent/digest"
 )
 
 // Severity orders findings.
@@ -63,6 +64,9 @@ func Analyze(b *collect.Bundle) []Finding {
 	for _, d := range Detectors() {
 		for _, f := range d.Detect(b) {
 			f.Detector, f.Category = d.Name, pick(f.Category, d.Category)
+			// Causes quote log lines and events: secrets in them are redacted
+			// here, before any report, prompt or incident memory sees them.
+			f.Cause, _ = digest.Redact(f.Cause)
 			out = append(out, f)
 		}
 	}

@@ -98,3 +98,15 @@ func TestShortDuration(t *testing.T) {
 		}
 	}
 }
+
+// A decisive line that holds a secret is quoted redacted.
+func TestCausesAreRedacted(t *testing.T) {
+	b := logBundle("connecting\nFATAL db: password authentication failed, DB_PASSWORD=hunter2-Zebra\n", "")
+	b.Pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: "app", RestartCount: 3,
+		State:                corev1.ContainerState{Waiting: &corev1.ContainerStateWaiting{Reason: "CrashLoopBackOff"}},
+		LastTerminationState: corev1.ContainerState{Terminated: &corev1.ContainerStateTerminated{ExitCode: 1}}}}}
+	fs := Analyze(b)
+	if len(fs) == 0 || strings.Contains(fs[0].Cause, "hunter2") || !strings.Contains(fs[0].Cause, "[REDACTED") {
+		t.Fatalf("findings %+v", fs)
+	}
+}
