@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -280,6 +281,14 @@ func readLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, conta
 	}
 	var err error
 	var cut bool
+	// The kubelet answers a log it cannot read (a container already removed)
+	// with this text as the body: an error, not the container's words.
+	unreadable := func(which string, text *string) {
+		if strings.HasPrefix(*text, "unable to retrieve container logs for ") {
+			l.Error += which + ": " + strings.TrimSpace(*text) + " "
+			*text = ""
+		}
+	}
 	if l.Current, cut, err = read(false); err != nil {
 		l.Error = "current: " + err.Error()
 	}
@@ -290,6 +299,8 @@ func readLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, conta
 		}
 		l.Truncated = l.Truncated || cut
 	}
+	unreadable("current", &l.Current)
+	unreadable("previous", &l.Previous)
 	return l
 }
 

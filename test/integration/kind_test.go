@@ -319,7 +319,9 @@ func kindDiagnose(t *testing.T, ctx context.Context, k *kindLab) {
 		{name: "wrongport", category: "ProbeFailure", args: []string{"serve", "8080"}, probe: "port:8081", want: []string{"8081"}},
 		{name: "slowstart", category: "ProbeFailure", args: []string{"slow", "300s", "8080"}, probe: "slow", want: []string{"liveness"}},
 		{name: "noenv", category: "CrashLoopBackOff", args: []string{"env", "DATABASE_URL"}, want: []string{"DATABASE_URL"}},
-		{name: "nodep", category: "DependencyUnreachable", args: []string{"dep", "db.demo.svc.cluster.local:5432"}, want: []string{"5432"}},
+		// the container exits when its database refuses: a crash loop whose decisive line names the dependency,
+		// as the regression scenario crashloop-dependency-refused says
+		{name: "nodep", category: "CrashLoopBackOff", args: []string{"dep", "db.demo.svc.cluster.local:5432"}, want: []string{"5432", "connection refused"}},
 	}
 	ns := "demo"
 	if _, err := k.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
