@@ -4,7 +4,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"lab.dev/lab/agent/runbook"
 	"lab.dev/lab/core/config"
@@ -18,7 +17,7 @@ import (
 func LoadRunbooks(l *config.Lab) (*runbook.Index, error) {
 	var dirs []string
 	var shipped fs.FS
-	if repo := l.GitOps.Repo; repo != "" && !strings.Contains(repo, "://") && !strings.HasPrefix(repo, "git@") {
+	if repo, ok := l.GitOps.LocalRepo(); ok {
 		if fi, err := os.Stat(filepath.Join(repo, "runbooks")); err == nil && fi.IsDir() {
 			dirs = append(dirs, filepath.Join(repo, "runbooks"))
 		}

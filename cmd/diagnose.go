@@ -83,7 +83,7 @@ func newDiagnose(g *globals) *cobra.Command {
 			}
 			if !o.inPod { // a pod has no lab state to keep it in
 				ao.Memory = memory.Open(memory.LabPath(l.Metadata.Name), l.Agent.Incidents)
-				ao.GitOpsRepo = localRepo(l)
+				ao.GitOpsRepo, _ = l.GitOps.LocalRepo()
 			}
 			if o.prometheus != "" {
 				if ao.Metrics, err = collect.NewPrometheus(o.prometheus); err != nil {
@@ -200,18 +200,6 @@ func llmClient(l *config.Lab, endpoint, model string) (*llm.Client, error) {
 	return llm.New(endpoint, model, a.Timeout,
 		llm.Retry{Attempts: a.Retry.Attempts, Base: a.Retry.BaseDelay, Multiplier: a.Retry.Multiplier, Jitter: a.Retry.Jitter},
 		&llm.Breaker{Ratio: a.Breaker.FailureRatio, Window: a.Breaker.Window, MinRequests: a.Breaker.MinRequests, Cooldown: a.Breaker.Cooldown})
-}
-
-// localRepo is gitops.repo when it is a folder on this host.
-func localRepo(l *config.Lab) string {
-	r := l.GitOps.Repo
-	if r == "" || strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
-		return ""
-	}
-	if fi, err := os.Stat(r); err != nil || !fi.IsDir() {
-		return ""
-	}
-	return r
 }
 
 func runRemediation(ctx context.Context, g *globals, cs kubernetes.Interface, l *config.Lab, r *report.Report, o diagnoseOpts) error {

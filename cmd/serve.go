@@ -61,7 +61,7 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 			}
 			if incidents == "" && !inCluster {
 				incidents = memory.LabPath(l.Metadata.Name)
-				ao.GitOpsRepo = localRepo(l)
+				ao.GitOpsRepo, _ = l.GitOps.LocalRepo()
 			}
 			if incidents != "" { // in a pod only where --incidents names a writable, lasting path
 				ao.Memory = memory.Open(incidents, l.Agent.Incidents)

@@ -32,19 +32,6 @@ type gitServer struct {
 
 func gitServerFile(dir string) string { return filepath.Join(dir, "gitserver.json") }
 
-// localRepo is gitops.repo when it names a folder on this host.
-func (c *Context) localRepo() (string, bool) {
-	r := c.Lab.GitOps.Repo
-	if r == "" || strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
-		return "", false
-	}
-	if fi, err := os.Stat(r); err != nil || !fi.IsDir() {
-		return "", false
-	}
-	abs, err := filepath.Abs(r)
-	return abs, err == nil
-}
-
 // servedRepoURL returns the clone URL of the local repository when lab's
 // server for it is running and answers; "" otherwise.
 func (c *Context) servedRepoURL(ctx context.Context, repo string) string {

@@ -21,7 +21,7 @@ var gitopsStep = Step{Name: "gitops",
 			return true, "gitops off (needs stacks.argocd and gitops.enabled)", nil
 		}
 		url := c.Lab.GitOps.Repo
-		if repo, local := c.localRepo(); local {
+		if repo, local := c.Lab.GitOps.LocalRepo(); local {
 			if url = c.servedRepoURL(ctx, repo); url == "" {
 				return false, "local repository " + repo + " not served to the cluster yet", nil
 			}
@@ -38,7 +38,7 @@ var gitopsStep = Step{Name: "gitops",
 	},
 	Apply: func(ctx context.Context, c *Context) (string, error) {
 		url := c.Lab.GitOps.Repo
-		if repo, local := c.localRepo(); local {
+		if repo, local := c.Lab.GitOps.LocalRepo(); local {
 			var err error
 			if url, err = c.serveRepo(ctx, repo); err != nil {
 				return "", err

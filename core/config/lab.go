@@ -8,6 +8,9 @@ package config
 import (
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -81,6 +84,21 @@ type OllamaStack struct {
 type GitOps struct {
 	Enabled              bool
 	Repo, Revision, Path string
+}
+
+// LocalRepo is gitops.repo, absolute, when it names a folder on this host
+// (not a git URL): lab serves it to the cluster, and the agent reads its
+// runbooks and proposes fixes as diffs of its files.
+func (g GitOps) LocalRepo() (string, bool) {
+	r := g.Repo
+	if r == "" || strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
+		return "", false
+	}
+	if fi, err := os.Stat(r); err != nil || !fi.IsDir() {
+		return "", false
+	}
+	abs, err := filepath.Abs(r)
+	return abs, err == nil
 }
 
 // Agent is lab's SRE agent.
