@@ -159,16 +159,15 @@ const (
 	b  = 0.75
 )
 
-// Search ranks the sections for query by BM25 and returns the best k.
-func (ix *Index) Search(query string, k int) []Hit {
+// bm25 scores every section for query.
+func (ix *Index) bm25(query string) []float64 {
 	q := map[string]bool{}
 	for _, t := range Terms(query) {
 		q[t] = true
 	}
 	n := float64(len(ix.Sections))
-	var hits []Hit
+	scores := make([]float64, len(ix.docs))
 	for i, tf := range ix.docs {
-		score := 0.0
 		for t := range q {
 			f := float64(tf[t])
 			if f == 0 {
@@ -176,20 +175,33 @@ func (ix *Index) Search(query string, k int) []Hit {
 			}
 			df := float64(ix.df[t])
 			idf := math.Log(1 + (n-df+0.5)/(df+0.5))
-			score += idf * f * (k1 + 1) / (f + k1*(1-b+b*float64(ix.lens[i])/ix.avg))
-		}
-		if score > 0 {
-			hits = append(hits, Hit{Section: ix.Sections[i], Score: score})
+			scores[i] += idf * f * (k1 + 1) / (f + k1*(1-b+b*float64(ix.lens[i])/ix.avg))
 		}
 	}
-	sort.SliceStable(hits, func(i, j int) bool { return hits[i].Score > hits[j].Score })
-	for i := range hits {
-		hits[i].Lexical = i + 1
+	return scores
+}
+
+// ranked orders the sections' indices by score, best first (section order
+// breaks ties); positive keeps only scores above zero.
+func ranked(scores []float64, positive bool) []int {
+	var idx []int
+	for i, s := range scores {
+		if !positive || s > 0 {
+			idx = append(idx, i)
+		}
 	}
-	if len(hits) > k {
-		hits = hits[:k]
+	sort.SliceStable(idx, func(a, b int) bool { return scores[idx[a]] > scores[idx[b]] })
+	return idx
+}
+
+// Search ranks the sections for query by BM25 and returns the best k.
+func (ix *Index) Search(query string, k int) []Hit {
+	scores := ix.bm25(query)
+	var hits []Hit
+	for r, i := range ranked(scores, true) {
+		hits = append(hits, Hit{Section: ix.Sections[i], Score: scores[i], Lexical: r + 1})
 	}
-	return hits
+	return cut(hits, k)
 }
 
 // EmbedFunc turns texts into vectors (Ollama's /api/embed).
@@ -225,50 +237,40 @@ func (ix *Index) Embed(ctx context.Context, embed EmbedFunc) error {
 // lexical order, where rank fusion would let its noise decide. Without
 // embeddings it is Search.
 func (ix *Index) Hybrid(ctx context.Context, query string, k int, embed EmbedFunc) ([]Hit, error) {
-	lex := ix.Search(query, len(ix.Sections))
 	if embed == nil {
-		return cut(lex, k), nil
+		return ix.Search(query, k), nil
 	}
 	if err := ix.Embed(ctx, embed); err != nil {
-		return cut(lex, k), err
+		return ix.Search(query, k), err
 	}
 	qv, err := embed(ctx, []string{query})
 	if err != nil || len(qv) != 1 {
-		return cut(lex, k), err
+		return ix.Search(query, k), err
 	}
+	lex := ix.bm25(query)
+	sims := make([]float64, len(ix.Sections))
 	best := 0.0
-	lexOf := map[int]Hit{}
-	for _, h := range lex {
-		best = math.Max(best, h.Score)
+	for i := range ix.Sections {
+		sims[i] = cosine(qv[0], ix.vecs[i])
+		best = math.Max(best, lex[i])
 	}
-	byRef := map[string]int{}
-	for i, s := range ix.Sections {
-		byRef[s.Source+"\x00"+s.Ref()] = i
+	lexRank, semRank := make([]int, len(lex)), make([]int, len(sims))
+	for r, i := range ranked(lex, true) {
+		lexRank[i] = r + 1
 	}
-	for _, h := range lex {
-		lexOf[byRef[h.Source+"\x00"+h.Ref()]] = h
+	for r, i := range ranked(sims, false) {
+		semRank[i] = r + 1
 	}
-	out := make([]Hit, len(ix.Sections))
-	for i, s := range ix.Sections {
-		h := Hit{Section: s}
-		if l, ok := lexOf[i]; ok && best > 0 {
-			h.Lexical = l.Lexical
-			h.Score = 0.7 * l.Score / best
+	fused := make([]float64, len(lex))
+	for i := range fused {
+		if best > 0 {
+			fused[i] = 0.7 * lex[i] / best
 		}
-		h.Score += 0.3 * math.Max(0, cosine(qv[0], ix.vecs[i]))
-		out[i] = h
+		fused[i] += 0.3 * math.Max(0, sims[i])
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].Score > out[j].Score })
-	sims := append([]Hit(nil), out...)
-	sort.SliceStable(sims, func(i, j int) bool {
-		return cosine(qv[0], ix.vecs[byRef[sims[i].Source+"\x00"+sims[i].Ref()]]) > cosine(qv[0], ix.vecs[byRef[sims[j].Source+"\x00"+sims[j].Ref()]])
-	})
-	rank := map[string]int{}
-	for r, h := range sims {
-		rank[h.Source+"\x00"+h.Ref()] = r + 1
-	}
-	for i := range out {
-		out[i].Semantic = rank[out[i].Source+"\x00"+out[i].Ref()]
+	var out []Hit
+	for _, i := range ranked(fused, false) {
+		out = append(out, Hit{Section: ix.Sections[i], Score: fused[i], Lexical: lexRank[i], Semantic: semRank[i]})
 	}
 	return cut(out, k), nil
 }
