@@ -54,6 +54,16 @@ type Logs struct {
 	Error     string `json:"error,omitempty"`
 }
 
+func (o Options) withDefaults() Options {
+	if o.LogBytes <= 0 {
+		o.LogBytes = 256 << 10
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = 20 * time.Second
+	}
+	return o
+}
+
 // Bundle is everything known about the pod.
 type Bundle struct {
 	Pod    *corev1.Pod                    `json:"-"`
@@ -78,12 +88,7 @@ var ErrPodNotFound = errors.New("pod not found")
 
 // Collect reads everything about namespace/name.
 func Collect(ctx context.Context, cs kubernetes.Interface, namespace, name string, o Options) (*Bundle, error) {
-	if o.LogBytes <= 0 {
-		o.LogBytes = 256 << 10
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 20 * time.Second
-	}
+	o = o.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	pod, err := cs.CoreV1().Pods(namespace).Get(ctx, name, metav1.GetOptions{})
@@ -241,27 +246,38 @@ func restarted(p *corev1.Pod, name string) bool {
 
 func readTail(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, container string, n int64) Logs {
 	l := Logs{Container: container}
-	rc, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, &corev1.PodLogOptions{Container: container, TailLines: &n}).Stream(ctx)
+	data, err := streamLogs(ctx, cs, p, &corev1.PodLogOptions{Container: container, TailLines: &n}, 64<<10)
 	if err != nil {
 		l.Error = "current: " + err.Error()
 		return l
 	}
-	defer rc.Close()
-	data, _ := io.ReadAll(io.LimitReader(rc, 64<<10))
 	l.Current = string(data)
+	unreadable(&l, "current", &l.Current)
 	return l
+}
+
+// streamLogs reads at most n bytes of one container's log.
+func streamLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, o *corev1.PodLogOptions, n int64) ([]byte, error) {
+	rc, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, o).Stream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(io.LimitReader(rc, n))
+}
+
+// unreadable: the kubelet answers a log it cannot read (a container already
+// removed) with this text as the body — an error, not the container's words.
+func unreadable(l *Logs, which string, text *string) {
+	if strings.HasPrefix(*text, "unable to retrieve container logs for ") {
+		l.Error += which + ": " + strings.TrimSpace(*text) + " "
+		*text = ""
+	}
 }
 
 func readLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, container string, limit int64, previous bool) Logs {
 	l := Logs{Container: container}
-	stream := func(o *corev1.PodLogOptions, n int64) ([]byte, error) {
-		rc, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, o).Stream(ctx)
-		if err != nil {
-			return nil, err
-		}
-		defer rc.Close()
-		return io.ReadAll(io.LimitReader(rc, n))
-	}
+	stream := func(o *corev1.PodLogOptions, n int64) ([]byte, error) { return streamLogs(ctx, cs, p, o, n) }
 	// read keeps the head (the first error is often early) and, when the log
 	// is longer than the limit, its tail too (the last lines before exit).
 	read := func(prev bool) (string, bool, error) {
@@ -281,14 +297,6 @@ func readLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, conta
 	}
 	var err error
 	var cut bool
-	// The kubelet answers a log it cannot read (a container already removed)
-	// with this text as the body: an error, not the container's words.
-	unreadable := func(which string, text *string) {
-		if strings.HasPrefix(*text, "unable to retrieve container logs for ") {
-			l.Error += which + ": " + strings.TrimSpace(*text) + " "
-			*text = ""
-		}
-	}
 	if l.Current, cut, err = read(false); err != nil {
 		l.Error = "current: " + err.Error()
 	}
@@ -299,8 +307,8 @@ func readLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, conta
 		}
 		l.Truncated = l.Truncated || cut
 	}
-	unreadable("current", &l.Current)
-	unreadable("previous", &l.Previous)
+	unreadable(&l, "current", &l.Current)
+	unreadable(&l, "previous", &l.Previous)
 	return l
 }
 

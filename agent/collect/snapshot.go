@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	batchv1 "k8s.io/api/batch/v1"
@@ -170,12 +169,7 @@ func objects[L any, T any, PT interface {
 // Bundle is the evidence about one of the snapshot's pods; only its logs
 // are read from the API server.
 func (s *Snapshot) Bundle(ctx context.Context, cs kubernetes.Interface, pod *corev1.Pod, o Options) *Bundle {
-	if o.LogBytes <= 0 {
-		o.LogBytes = 256 << 10
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 20 * time.Second
-	}
+	o = o.withDefaults()
 	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	b := gather(ctx, pod, o, s, cs)
