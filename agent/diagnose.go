@@ -189,11 +189,11 @@ func gitOpsPart(ctx context.Context, cs kubernetes.Interface, b *collect.Bundle,
 			top = &b.Owners[i]
 		}
 	}
-	obj, ok := metav1.Object(nil), false
-	if top != nil {
-		obj, ok = top.Object.(metav1.Object)
+	if top == nil || len(r.Findings) == 0 {
+		return nil
 	}
-	if !ok || len(r.Findings) == 0 {
+	obj, ok := top.Object.(metav1.Object)
+	if !ok {
 		return nil
 	}
 	ns := o.ArgoNamespace

@@ -28,7 +28,6 @@ import (
 // New is an empty BOM describing subject.
 func New(subject cdx.Component) *cdx.BOM {
 	b := cdx.NewBOM()
-	b.SerialNumber = ""
 	b.Metadata = &cdx.Metadata{Component: &subject, Tools: &cdx.ToolsChoice{Components: &[]cdx.Component{{Type: cdx.ComponentTypeApplication, Name: "lab"}}}}
 	b.Components = &[]cdx.Component{}
 	return b
