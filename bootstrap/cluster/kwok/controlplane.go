@@ -133,6 +133,12 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		for i, p := range names {
 			c.State.Ports[p] = ports[i]
 		}
+		// Recorded before any component starts: a run killed after it
+		// started etcd but before it wrote state would otherwise leave the
+		// next run to pick new ports and adopt an etcd listening elsewhere.
+		if err = c.saveState(); err != nil {
+			return nil, err
+		}
 	} else if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", filepath.Join(c.Dir, stateFile), err)
 	}
@@ -172,8 +178,11 @@ func (c *Cluster) launch(name string, args []string) (*Proc, error) {
 		return nil, nil
 	}
 	if pid := filePID(c.Dir, name); pid > 0 { // started by a run killed before it recorded it
-		c.State.PIDs[name] = pid
-		return nil, c.saveState()
+		if runsWith(pid, args) {
+			c.State.PIDs[name] = pid
+			return nil, c.saveState()
+		}
+		StopPID(pid, 5*time.Second) // started with other flags (ports, certificates): not ours to adopt
 	}
 	bin, err := Bin(c.opts.BinDir, name)
 	if err != nil {

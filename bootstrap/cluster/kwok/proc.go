@@ -161,6 +161,31 @@ func filePID(dir, name string) int {
 	return pid
 }
 
+// runsWith reports whether process pid was started with every one of args.
+// A process caught in exec shows an empty command line for a moment.
+func runsWith(pid int, args []string) bool {
+	var b []byte
+	for try := 0; try < 20 && len(b) == 0; try++ {
+		var err error
+		if b, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil {
+			return false
+		}
+		if len(b) == 0 {
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	have := map[string]bool{}
+	for _, a := range strings.Split(string(b), "\x00") {
+		have[a] = true
+	}
+	for _, a := range args {
+		if !have[a] {
+			return false
+		}
+	}
+	return true
+}
+
 // StopDir stops every component whose pidfile in dir names a live process
 // (also those a killed run started but never recorded in state.json).
 func StopDir(dir string, grace time.Duration) {

@@ -1,6 +1,9 @@
 package kwok
 
-import "testing"
+import (
+	"os/exec"
+	"testing"
+)
 
 // Ports handed out together never collide (they used to be taken one by
 // one, each closed before the next, and could repeat).
@@ -17,5 +20,24 @@ func TestFreePortsDistinct(t *testing.T) {
 			}
 			seen[p] = true
 		}
+	}
+}
+
+// A component left by a killed run is adopted only when it runs with the
+// flags this run would give it (the ports state.json records).
+func TestRunsWith(t *testing.T) {
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if !runsWith(cmd.Process.Pid, []string{"30"}) {
+		t.Error("not matched on its own argument")
+	}
+	if runsWith(cmd.Process.Pid, []string{"30", "--listen=127.0.0.1:1"}) {
+		t.Error("matched with a flag it was not given")
+	}
+	if runsWith(1<<30, nil) {
+		t.Error("a process that does not exist matched")
 	}
 }
