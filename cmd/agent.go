@@ -18,7 +18,7 @@ func newAgent(g *globals) *cobra.Command {
 	c := &cobra.Command{Use: "agent", Short: "The agent in the cluster: RBAC, API Priority and Fairness, alert webhook"}
 	var kubeconfig string
 	c.PersistentFlags().StringVar(&kubeconfig, "kubeconfig", "", "kubeconfig to use instead of the lab's")
-	c.AddCommand(newAgentApply(g, &kubeconfig), newRBACCheck(g, &kubeconfig), newAPF(g, &kubeconfig), newServe(g, &kubeconfig), newAgentImage(g), newIncidents(g))
+	c.AddCommand(newAgentApply(g, &kubeconfig), newRBACCheck(g, &kubeconfig), newAPF(g, &kubeconfig), newServe(g, &kubeconfig), newAgentImage(g), newIncidents(g), newPredict(g, &kubeconfig))
 	return c
 }
 

@@ -18,14 +18,18 @@ import (
 
 	"lab.dev/lab/agent"
 	"lab.dev/lab/agent/memory"
+	"lab.dev/lab/agent/predict"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/agent/serve"
+	"lab.dev/lab/stacks"
 )
 
 func newServe(g *globals, kubeconfig *string) *cobra.Command {
-	var listen, reports, slack, tokenFile, tlsCert, tlsKey, endpoint, model, incidents string
+	var listen, reports, slack, tokenFile, tlsCert, tlsKey, endpoint, model, incidents, prom string
 	var noLLM, inCluster, noAuth bool
 	var o serve.Options
+	var po predict.Options
+	var predictEvery time.Duration
 	var rps float64
 	c := &cobra.Command{
 		Use:   "serve",
@@ -91,6 +95,26 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			s.Run(ctx)
+			if predictEvery > 0 && (prom != "" || l.Stacks.Prometheus.Enabled) {
+				if prom == "" && inCluster {
+					ns, svc, port := stacks.PrometheusService()
+					prom = fmt.Sprintf("http://%s.%s.svc:%d", svc, ns, port)
+				}
+				src, err := predictSource(g, l, *kubeconfig, prom)
+				if err != nil {
+					return err
+				}
+				s.RunPredictions(ctx, &serve.Predictor{Every: predictEvery,
+					Run: func(ctx context.Context) (*predict.Result, error) {
+						q := po
+						q.End = time.Now()
+						return src.Run(ctx, q)
+					},
+					Explain: func(ctx context.Context, p *predict.Prediction) (*report.Report, error) {
+						return agent.PredictionReport(ctx, cs, p, ao)
+					}})
+				g.ui.Progress("lab agent serve: saturation predictions every %s (%s horizon)", predictEvery, po.Horizon)
+			}
 			srv := &http.Server{Addr: listen, Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 			go func() {
 				<-ctx.Done()
@@ -137,6 +161,10 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 	f.Float64Var(&rps, "rate", 1, "diagnoses started per second")
 	f.IntVar(&o.Burst, "burst", 5, "rate burst")
 	f.DurationVar(&o.Dedupe, "dedupe", 10*time.Minute, "do not diagnose the same pod again within this window")
+	f.DurationVar(&predictEvery, "predict-every", 5*time.Minute, "run saturation predictions this often and alert once per predicted incident (0: never; needs the lab's Prometheus or --prometheus)")
+	f.DurationVar(&po.Horizon, "horizon", 2*time.Hour, "predictions: alert on what runs out within this time")
+	f.DurationVar(&po.Window, "window", 2*time.Hour, "predictions: history each trend is fitted on")
+	f.StringVar(&prom, "prometheus", "", "predictions: Prometheus URL (default: the lab's; in the cluster its Service)")
 	return c
 }
 

@@ -45,3 +45,9 @@ var GitOps embed.FS
 //
 //go:embed scenarios/*.yaml scenarios/heldout/*.yaml
 var Scenarios embed.FS
+
+// SaturationRules are the PromQL saturation alerts (a Prometheus rule file)
+// lab up adds to kube-prometheus-stack.
+//
+//go:embed prometheus/saturation-rules.yaml
+var SaturationRules []byte

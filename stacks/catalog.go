@@ -128,3 +128,9 @@ func Plans(l *config.Lab, e Env) ([]Plan, error) {
 	}
 	return plans, nil
 }
+
+// PrometheusService is where the prometheus stack's server answers:
+// kube-prometheus-stack names its Service <release>-prometheus, port 9090.
+func PrometheusService() (namespace, name string, port int) {
+	return "monitoring", "kube-prometheus-stack-prometheus", 9090
+}

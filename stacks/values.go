@@ -3,7 +3,10 @@ package stacks
 import (
 	"fmt"
 
+	"sigs.k8s.io/yaml"
+
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/manifests"
 	"lab.dev/lab/stacks/certs"
 )
 
@@ -37,6 +40,13 @@ func Values(release string, e Env) (map[string]any, error) {
 		v, user = linkerdValues(e), s.Linkerd.Values
 	case "kube-prometheus-stack":
 		v, user = prometheusValues(e), s.Prometheus.Values
+		// lab's saturation alerts (manifests/prometheus) as the chart's own
+		// PrometheusRule lab-saturation.
+		var rules map[string]any
+		if err := yaml.Unmarshal(manifests.SaturationRules, &rules); err != nil {
+			return nil, fmt.Errorf("manifests/prometheus/saturation-rules.yaml: %w", err)
+		}
+		v["additionalPrometheusRulesMap"] = map[string]any{"lab-saturation": rules}
 	case "ollama":
 		v, user = ollamaValues(e), s.Ollama.Values
 	default:

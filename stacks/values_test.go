@@ -37,7 +37,7 @@ func TestValuesUseUpstreamNames(t *testing.T) {
 		"argocd":                {"configs/cm/resource.customizations.health.argoproj.io_Application", "dex/enabled", "notifications/enabled", "configs/params/server.insecure", "controller/resources/requests/memory", "repoServer/replicas"},
 		"linkerd-crds":          {"installGatewayAPI"},
 		"linkerd-control-plane": {"identityTrustAnchorsPEM", "identity/issuer/tls/crtPEM", "identity/issuer/tls/keyPEM"},
-		"kube-prometheus-stack": {"prometheus/prometheusSpec/serviceMonitorSelectorNilUsesHelmValues", "prometheus/prometheusSpec/retention", "alertmanager/alertmanagerSpec/alertmanagerConfigSelector", "grafana/enabled"},
+		"kube-prometheus-stack": {"additionalPrometheusRulesMap/lab-saturation/groups", "prometheus/prometheusSpec/serviceMonitorSelectorNilUsesHelmValues", "prometheus/prometheusSpec/retention", "alertmanager/alertmanagerSpec/alertmanagerConfigSelector", "grafana/enabled"},
 		"ollama":                {"ollama/models/pull", "resources/requests/memory", "persistentVolume/enabled"},
 	}
 	for rel, paths := range cases {

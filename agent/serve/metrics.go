@@ -24,6 +24,10 @@ type Metrics struct {
 	// Unauthorized counts POST /alerts refused for their bearer token, by
 	// reason: missing or wrong.
 	Unauthorized *prometheus.CounterVec
+	// Predictions counts predictive alerts raised, by kind; PredictRuns the
+	// prediction runs, by outcome (ok, error).
+	Predictions *prometheus.CounterVec
+	PredictRuns *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on a fresh registry.
@@ -38,8 +42,10 @@ func NewMetrics() *Metrics {
 		Queued:       prometheus.NewGauge(prometheus.GaugeOpts{Name: "lab_agent_diagnoses_queued", Help: "Diagnoses waiting for a worker."}),
 		SinkErrors:   prometheus.NewCounter(prometheus.CounterOpts{Name: "lab_agent_report_sink_errors_total", Help: "Reports a sink failed to write."}),
 		Unauthorized: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lab_agent_webhook_unauthorized_total", Help: "Webhook posts refused for their bearer token, by reason (missing, wrong)."}, []string{"reason"}),
+		Predictions:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lab_agent_predictive_alerts_total", Help: "Predictive alerts raised (one per predicted incident), by kind."}, []string{"kind"}),
+		PredictRuns:  prometheus.NewCounterVec(prometheus.CounterOpts{Name: "lab_agent_prediction_runs_total", Help: "Saturation prediction runs, by outcome (ok, error)."}, []string{"outcome"}),
 	}
-	m.Registry.MustRegister(m.Alerts, m.Diagnoses, m.Duration, m.LLMLatency, m.Breaker, m.InFlight, m.Queued, m.SinkErrors, m.Unauthorized)
+	m.Registry.MustRegister(m.Alerts, m.Diagnoses, m.Duration, m.LLMLatency, m.Breaker, m.InFlight, m.Queued, m.SinkErrors, m.Unauthorized, m.Predictions, m.PredictRuns)
 	return m
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the real components the integration tests and the kwok provider run:
 # kube-apiserver, kube-controller-manager, kube-scheduler, etcd, kwok,
-# terraform and a CPU-only ollama, all from the Go module proxy, into one cache folder outside
+# terraform, prometheus and a CPU-only ollama, all from the Go module proxy, into one cache folder outside
 # the work tree. A binary that already exists at the pinned version is skipped,
 # so a warm run takes seconds.
 #
@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache=${LAB_TESTBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/lab/testbin}
 pin() { sed -n "s/^  $1: *//p" "$root/manifests/versions.yaml" | head -1; }
-K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TERRAFORM=$(pin terraform) PROMOP=$(pin prometheusOperator)
+K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TERRAFORM=$(pin terraform) PROMOP=$(pin prometheusOperator) PROM=$(pin prometheus)
 if [[ ${1:-} == --print ]]; then echo "$cache"; exit 0; fi
 if [[ ${1:-} == demo ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_KIND=1; fi
 if [[ ${1:-} == kind ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1; fi
@@ -31,7 +31,7 @@ timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 # Measured 2026-11-27: idle machine / while other builds ran beside it.
 declare -A took=([kube-apiserver]="2-6 minutes" [kube-controller-manager]="1 minute" [kube-scheduler]="10 seconds"
   [etcd]="15-30 seconds" [kwok]="1-2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds"
-  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds")
+  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds" [prometheus]="4 minutes")
 
 # build_once NAME VERSION CMD...: runs CMD unless $cache/NAME-VERSION/NAME exists.
 build_once() {
@@ -87,6 +87,14 @@ monitoring_crds() {
   chmod u+w "$1"/*.yaml && rm -f "$1"/go.mod && printf '#!/bin/sh\n' > "$1/monitoring-crds" && chmod +x "$1/monitoring-crds"
 }
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once monitoring-crds "$PROMOP" monitoring_crds; fi
+
+# Prometheus and promtool, for `lab agent predict` against a real TSDB
+# (history backfilled with promtool, rules evaluated by the server).
+prometheus() { GOBIN="$1" go install -ldflags "-s -w" "github.com/prometheus/prometheus/cmd/prometheus@$PROM" "github.com/prometheus/prometheus/cmd/promtool@$PROM"; }
+if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else
+  build_once prometheus "$PROM" prometheus
+  ln -sfn "$cache/prometheus-$PROM/promtool" "$cache/promtool"
+fi
 
 # Ollama CPU-only: needs Debian's nlohmann-json3-dev and libstb-dev, and our own
 # stub for miniaudio.h (the module zip leaves out llama.cpp's vendor folder).

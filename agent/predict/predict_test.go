@@ -1,0 +1,130 @@
+package predict
+
+import (
+	"math"
+	"math/rand"
+	"testing"
+	"time"
+)
+
+func line(n int, step, base, slope, noise float64, seed int64) (t, v []float64) {
+	r := rand.New(rand.NewSource(seed))
+	for i := 0; i < n; i++ {
+		t = append(t, 1.7e9+float64(i)*step)
+		v = append(v, base+slope*float64(i)*step+r.NormFloat64()*noise)
+	}
+	return t, v
+}
+
+func TestTheilSenExactAndRobust(t *testing.T) {
+	ts, vs := line(50, 60, 100, 2, 0, 1)
+	tr, ok := TheilSen(ts, vs)
+	if !ok || tr.Slope != 2 || math.Abs(tr.Level-(100+2*49*60)) > 1e-6 || !tr.Significant {
+		t.Fatalf("exact line: %+v", tr)
+	}
+	vs[10], vs[30] = 1e9, -1e9 // two wild samples move neither slope nor level much
+	tr2, _ := TheilSen(ts, vs)
+	if math.Abs(tr2.Slope-2) > 0.1 || math.Abs(tr2.Level-tr.Level) > 200 {
+		t.Errorf("outliers moved the fit: %+v", tr2)
+	}
+	if _, ok := TheilSen(ts[:2], vs[:2]); ok {
+		t.Error("two points gave a trend")
+	}
+}
+
+// Pure noise is almost never a significant rise (Sen's band covers zero).
+func TestTheilSenNoiseNotSignificant(t *testing.T) {
+	sig := 0
+	for seed := int64(0); seed < 200; seed++ {
+		ts, vs := line(120, 60, 500, 0, 40, seed)
+		if tr, _ := TheilSen(ts, vs); tr.Significant {
+			sig++
+		}
+	}
+	if sig > 10 { // ≈ 2.5 % expected for a one-sided 95 % band
+		t.Errorf("%d of 200 noise series called a significant rise", sig)
+	}
+}
+
+func TestTeeth(t *testing.T) {
+	v := []float64{1, 2, 3, 4, 1, 2, 3, 4, 1, 2}
+	if got := Teeth(v); len(got) != 3 || got[1] != [2]int{4, 8} {
+		t.Errorf("teeth %v", got)
+	}
+	if got := Teeth([]float64{5, 5, 5}); len(got) != 1 {
+		t.Errorf("flat: %v", got)
+	}
+	if Teeth(nil) != nil {
+		t.Error("empty")
+	}
+}
+
+func TestAssess(t *testing.T) {
+	h := 2 * time.Hour
+	ts, vs := line(120, 60, 200, 0.1, 2, 3) // 0.1/s: from 200 to ~912 over 2h; limit 1200 in ~48m more
+	p := Assess(Input{Kind: Memory, Unit: "bytes", Times: ts, Values: vs, Limit: 1200}, h)
+	if p == nil {
+		t.Fatal("leak not predicted")
+	}
+	if want := (1200 - (200 + 0.1*119*60)) / 0.1; math.Abs(p.In.Seconds()-want) > 0.1*want {
+		t.Errorf("in %s, want ≈ %s", p.In, time.Duration(want)*time.Second)
+	}
+	if !(p.Earliest <= p.In && p.In <= p.Latest) {
+		t.Errorf("band %s %s %s", p.Earliest, p.In, p.Latest)
+	}
+	if Assess(Input{Kind: Memory, Times: ts, Values: vs, Limit: 1e6}, h) != nil {
+		t.Error("a limit far beyond the horizon was predicted")
+	}
+	if Assess(Input{Kind: Memory, Times: ts, Values: vs}, h) != nil {
+		t.Error("no limit, yet predicted")
+	}
+	if Assess(Input{Kind: Memory, Times: ts[:5], Values: vs[:5], Limit: 1200}, h) != nil {
+		t.Error("five samples predicted")
+	}
+	// Sawtooth whose peaks stay put: nothing.
+	var st, sv []float64
+	for i := 0; i < 120; i++ {
+		st, sv = append(st, float64(i*60)), append(sv, 300+40*float64(i%10))
+	}
+	if p := Assess(Input{Kind: Memory, Times: st, Values: sv, Limit: 800}, h); p != nil {
+		t.Errorf("stationary sawtooth predicted: %+v", p)
+	}
+	// Restarts: a counter going up every 20 minutes.
+	var rt, rv []float64
+	for i := 0; i < 120; i++ {
+		rt, rv = append(rt, float64(i*60)), append(rv, float64(i/20))
+	}
+	if p := Assess(Input{Kind: Restarts, Times: rt, Values: rv}, h); p == nil || p.In > 20*time.Minute {
+		t.Errorf("restarts: %+v", p)
+	}
+}
+
+func TestDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{50 * time.Minute: "50m", 2 * time.Hour: "2h", 62 * time.Minute: "1h2m", 30 * time.Second: "30s", -1: "unbounded"} {
+		if got := Duration(d); got != want {
+			t.Errorf("%s: %q", d, got)
+		}
+	}
+}
+
+// Whatever Prometheus returns (NaN, Inf, unsorted times, zeros), Assess
+// answers without panicking.
+func FuzzAssess(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}, 100.0, uint8(0))
+	f.Fuzz(func(t *testing.T, b []byte, limit float64, kind uint8) {
+		var ts, vs []float64
+		for i, x := range b {
+			ts = append(ts, float64(i*60))
+			v := float64(x)
+			switch x {
+			case 255:
+				v = math.NaN()
+			case 254:
+				v = math.Inf(1)
+			}
+			vs = append(vs, v)
+		}
+		kinds := []Kind{Memory, CPU, Disk, NodeMem, Restarts}
+		Assess(Input{Kind: kinds[int(kind)%len(kinds)], Times: ts, Values: vs, Limit: limit}, 2*time.Hour)
+	})
+}

@@ -1,0 +1,171 @@
+package predict
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
+)
+
+// Options say what to predict over.
+type Options struct {
+	Namespace string        // "" = every namespace
+	Window    time.Duration // history read (default 2h)
+	Horizon   time.Duration // how far ahead a saturation is reported (default 2h)
+	End       time.Time     // the "now" of the prediction (default time.Now)
+	Step      time.Duration // range-query resolution (default Window/120, at least 15s)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Window <= 0 {
+		o.Window = 2 * time.Hour
+	}
+	if o.Horizon <= 0 {
+		o.Horizon = 2 * time.Hour
+	}
+	if o.End.IsZero() {
+		o.End = time.Now()
+	}
+	if o.Step <= 0 {
+		o.Step = max(o.Window/120, 15*time.Second)
+	}
+	return o
+}
+
+// Result is one prediction run.
+type Result struct {
+	End         time.Time     `json:"end"`
+	Window      time.Duration `json:"window"`
+	Horizon     time.Duration `json:"horizon"`
+	Series      int           `json:"series"` // series judged
+	Predictions []*Prediction `json:"predictions"`
+	Errors      []string      `json:"errors,omitempty"` // queries that failed (the rest still ran)
+}
+
+// Prometheus reads the series through Prometheus' HTTP API (client_golang).
+type Prometheus struct{ API promv1.API }
+
+// NewPrometheus connects to a Prometheus base URL; rt (may be nil) carries
+// the requests, e.g. the API server's service proxy with the user's
+// credentials.
+func NewPrometheus(url string, rt http.RoundTripper) (*Prometheus, error) {
+	c, err := promapi.NewClient(promapi.Config{Address: url, RoundTripper: rt})
+	if err != nil {
+		return nil, err
+	}
+	return &Prometheus{API: promv1.NewAPI(c)}, nil
+}
+
+// query is one usage series family and what it saturates at.
+type query struct {
+	kind  Kind
+	unit  string
+	usage string   // range query, one series per target
+	limit string   // instant query at End, same labels
+	by    []string // the labels naming a target
+}
+
+// Queries are the PromQL lab predicts from (cAdvisor, kube-state-metrics and
+// kubelet volume stats, as kube-prometheus-stack scrapes them). sel is a
+// label matcher list such as `namespace="shop"` (may be empty).
+func Queries(sel string) []query {
+	c := func(extra string) string { return "{" + strings.Trim(strings.Join([]string{extra, sel}, ","), ",") + "}" }
+	ctr := []string{"namespace", "pod", "container"}
+	return []query{
+		{Memory, "bytes", `max by (namespace,pod,container) (container_memory_working_set_bytes` + c(`container!="",container!="POD"`) + `)`,
+			`max by (namespace,pod,container) (kube_pod_container_resource_limits` + c(`resource="memory"`) + `)`, ctr},
+		{CPU, "cores", `sum by (namespace,pod,container) (rate(container_cpu_usage_seconds_total` + c(`container!="",container!="POD"`) + `[5m]))`,
+			`max by (namespace,pod,container) (kube_pod_container_resource_limits` + c(`resource="cpu"`) + `)`, ctr},
+		{Disk, "bytes", `max by (namespace,persistentvolumeclaim) (kubelet_volume_stats_used_bytes` + c("") + `)`,
+			`max by (namespace,persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes` + c("") + `)`, []string{"namespace", "persistentvolumeclaim"}},
+		{NodeMem, "bytes", `sum by (node) (container_memory_working_set_bytes{container!="",container!="POD"} * on (namespace,pod) group_left(node) max by (namespace,pod,node) (kube_pod_info{node!=""}))`,
+			`max by (node) (kube_node_status_allocatable{resource="memory"})`, []string{"node"}},
+		{Restarts, "count", `max by (namespace,pod,container) (kube_pod_container_status_restarts_total` + c("") + `)`, "", ctr},
+	}
+}
+
+// Run reads every series in scope and returns the predictions, soonest first.
+// A query that fails is reported in Errors; the others still count.
+func (p *Prometheus) Run(ctx context.Context, o Options) (*Result, error) {
+	o = o.withDefaults()
+	sel := ""
+	if o.Namespace != "" {
+		sel = fmt.Sprintf("namespace=%q", o.Namespace)
+	}
+	res := &Result{End: o.End.UTC(), Window: o.Window, Horizon: o.Horizon, Predictions: []*Prediction{}}
+	for _, q := range Queries(sel) {
+		if q.kind == NodeMem && o.Namespace != "" {
+			continue // a node is not in a namespace
+		}
+		ins, err := p.inputs(ctx, q, o)
+		if err != nil {
+			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", q.kind, err))
+			continue
+		}
+		res.Series += len(ins)
+		for _, in := range ins {
+			if pr := Assess(in, o.Horizon); pr != nil {
+				res.Predictions = append(res.Predictions, pr)
+			}
+		}
+	}
+	if len(res.Errors) > 0 && res.Series == 0 {
+		return res, fmt.Errorf("prometheus: %s", strings.Join(res.Errors, "; "))
+	}
+	sort.SliceStable(res.Predictions, func(i, j int) bool { return res.Predictions[i].In < res.Predictions[j].In })
+	return res, nil
+}
+
+func (p *Prometheus) inputs(ctx context.Context, q query, o Options) ([]Input, error) {
+	v, _, _, err := p.API.QueryRange(ctx, q.usage, promv1.Range{Start: o.End.Add(-o.Window), End: o.End, Step: o.Step})
+	if err != nil {
+		return nil, err
+	}
+	m, _ := v.(model.Matrix)
+	limits := map[string]float64{}
+	if q.limit != "" {
+		lv, _, _, err := p.API.Query(ctx, q.limit, o.End)
+		if err != nil {
+			return nil, fmt.Errorf("limits: %w", err)
+		}
+		vec, _ := lv.(model.Vector)
+		for _, s := range vec {
+			limits[labelKey(s.Metric, q.by)] = float64(s.Value)
+		}
+	}
+	var out []Input
+	for _, s := range m {
+		in := Input{Kind: q.kind, Unit: q.unit, Target: target(s.Metric), Query: q.usage, Limit: limits[labelKey(s.Metric, q.by)]}
+		if q.limit != "" && in.Limit == 0 {
+			continue // no limit, nothing to run out of
+		}
+		in.Times = make([]float64, len(s.Values))
+		in.Values = make([]float64, len(s.Values))
+		for i, pt := range s.Values {
+			in.Times[i] = float64(pt.Timestamp) / 1000
+			in.Values[i] = float64(pt.Value)
+		}
+		out = append(out, in)
+	}
+	return out, nil
+}
+
+func labelKey(m model.Metric, by []string) string {
+	var b strings.Builder
+	for _, l := range by {
+		b.WriteString(string(m[model.LabelName(l)]))
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+func target(m model.Metric) Target {
+	return Target{Namespace: string(m["namespace"]), Pod: string(m["pod"]), Container: string(m["container"]),
+		PVC: string(m["persistentvolumeclaim"]), Node: string(m["node"])}
+}

@@ -1,0 +1,336 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"lab.dev/lab/agent"
+	"lab.dev/lab/agent/predict"
+	"lab.dev/lab/agent/report"
+	"lab.dev/lab/agent/serve"
+	"lab.dev/lab/manifests"
+	"lab.dev/lab/stacks"
+	"lab.dev/lab/test/harness"
+)
+
+// predictLab is a real Prometheus holding the scripted shapes' last 3 hours
+// (backfilled with promtool), with the running-out shapes reaching their
+// limit 50 minutes after now.
+type predictLab struct {
+	prom    *harness.Prometheus
+	now     time.Time
+	start   float64
+	shapes  []harness.Shape
+	horizon time.Duration
+}
+
+const predictHistory = 3 * time.Hour
+
+func startPredictLab(t *testing.T, o harness.PrometheusOptions) *predictLab {
+	t.Helper()
+	dir := t.TempDir()
+	o.Dir = dir
+	now := time.Now().Truncate(time.Minute)
+	start := float64(now.Add(-predictHistory).Unix())
+	shapes := harness.Shapes((predictHistory + 50*time.Minute).Seconds())
+	om := filepath.Join(dir, "series.om")
+	f, err := os.Create(om)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := harness.WriteOpenMetrics(f, shapes, start, float64(now.Unix()), 30); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o.OpenMetrics = om
+	p, err := harness.StartPrometheus(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Stop)
+	return &predictLab{prom: p, now: now, start: start, shapes: shapes, horizon: 2 * time.Hour}
+}
+
+// On a real Prometheus: every running-out shape is predicted within the
+// horizon and the linear leak's predicted time is within 15 % of the
+// scripted one; sawtooth, noisy-flat, step and slow series raise nothing.
+func TestPredictOnRealPrometheus(t *testing.T) {
+	pl := startPredictLab(t, harness.PrometheusOptions{})
+	src, err := predict.NewPrometheus(pl.prom.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := src.Run(context.Background(), predict.Options{End: pl.now, Horizon: pl.horizon})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Errors) > 0 {
+		t.Errorf("queries failed: %v", res.Errors)
+	}
+	byTarget := map[string]*predict.Prediction{}
+	for _, p := range res.Predictions {
+		t.Logf("%s", p.Evidence.Summary)
+		if p.Kind != predict.Restarts {
+			byTarget[string(p.Kind)+" "+p.Target.String()] = p
+		}
+	}
+	for _, s := range pl.shapes {
+		tg := s.Target
+		if s.Kind == predict.NodeMem {
+			tg = predict.Target{Node: tg.Node}
+		}
+		p := byTarget[string(s.Kind)+" "+tg.String()]
+		switch {
+		case s.Positive && p == nil:
+			t.Errorf("%s: not predicted", s.Name)
+		case !s.Positive && p != nil:
+			t.Errorf("%s: false alarm: %s", s.Name, p.Evidence.Summary)
+		case s.Positive && s.Name == "leak-linear":
+			want := s.FailAt() - (float64(pl.now.Unix()) - pl.start)
+			got := p.In.Seconds()
+			if math.Abs(got-want) > 0.15*want {
+				t.Errorf("%s: predicted in %s, scripted %s (more than 15 %% off)", s.Name, p.In, time.Duration(want*float64(time.Second)))
+			}
+		}
+	}
+}
+
+// positives are the predictions the scripted set must raise: one per
+// running-out shape, plus the OOM cycle's restarts.
+func positives(shapes []harness.Shape) int {
+	n := 1 // oom-cycle's restart counter
+	for _, s := range shapes {
+		if s.Positive {
+			n++
+		}
+	}
+	return n
+}
+
+type captureSink struct {
+	mu  sync.Mutex
+	got map[string][]*report.Report
+}
+
+func (c *captureSink) Write(_ context.Context, t serve.Target, r *report.Report) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got[t.Alert+" "+t.Namespace+"/"+t.Pod] = append(c.got[t.Alert+" "+t.Namespace+"/"+t.Pod], r)
+	return nil
+}
+
+// lab agent serve's prediction loop on a real Prometheus: many runs, one
+// alert per predicted incident, each a report whose primary finding is the
+// prediction citing its series.
+func TestPredictServeAlertsOncePerIncident(t *testing.T) {
+	pl := startPredictLab(t, harness.PrometheusOptions{})
+	src, err := predict.NewPrometheus(pl.prom.URL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := &captureSink{got: map[string][]*report.Report{}}
+	m := serve.NewMetrics()
+	s := serve.New(serve.Options{}, nil, m, sink)
+	ctx, cancel := context.WithCancel(context.Background())
+	runs := 0
+	var mu sync.Mutex
+	s.RunPredictions(ctx, &serve.Predictor{Every: 100 * time.Millisecond,
+		Run: func(ctx context.Context) (*predict.Result, error) {
+			mu.Lock()
+			runs++
+			mu.Unlock()
+			return src.Run(ctx, predict.Options{End: pl.now, Horizon: pl.horizon})
+		},
+		Explain: func(ctx context.Context, p *predict.Prediction) (*report.Report, error) {
+			return agent.PredictionReport(ctx, cluster.Client, p, agent.Options{NoLLM: true})
+		}})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		mu.Lock()
+		n := runs
+		mu.Unlock()
+		if n >= 6 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	s.Wait()
+	sink.mu.Lock()
+	defer sink.mu.Unlock()
+	if want := positives(pl.shapes); len(sink.got) != want {
+		t.Errorf("%d incidents alerted, want %d: %v", len(sink.got), want, keys(sink.got))
+	}
+	for k, rs := range sink.got {
+		if len(rs) != 1 {
+			t.Errorf("%s alerted %d times over %d runs", k, len(rs), runs)
+		}
+		p := rs[0].Primary()
+		if p == nil || p.Category != "SaturationPredicted" || len(p.Evidence) != 1 || !strings.HasPrefix(p.Evidence[0], "metric:") {
+			t.Errorf("%s: primary finding %+v", k, p)
+		}
+	}
+	if !strings.Contains(strings.Join(keys(sink.got), " "), "SaturationPredicted/pvc shop/pvc/data-db-0") {
+		t.Errorf("the filling PVC was not alerted: %v", keys(sink.got))
+	}
+}
+
+func keys[V any](m map[string]V) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+// The PromQL rules lab up adds to kube-prometheus-stack load in the real
+// Prometheus and flag the linear leak and the filling PVC; what else
+// predict_linear flags is logged (BENCHMARKS.md compares the two).
+func TestSaturationRulesOnRealPrometheus(t *testing.T) {
+	rules := filepath.Join(t.TempDir(), "saturation-rules.yaml")
+	if err := os.WriteFile(rules, manifests.SaturationRules, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pl := startPredictLab(t, harness.PrometheusOptions{EvalEvery: time.Second, RuleFiles: []string{rules}})
+	src, _ := predict.NewPrometheus(pl.prom.URL, nil)
+	var active map[string]bool
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		res, err := src.API.Alerts(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		active = map[string]bool{}
+		for _, a := range res.Alerts {
+			if a.State == promv1.AlertStatePending || a.State == promv1.AlertStateFiring {
+				active[fmt.Sprintf("%s %s/%s%s", a.Labels["alertname"], a.Labels["namespace"], a.Labels["pod"], a.Labels["persistentvolumeclaim"])] = true
+			}
+		}
+		if active["LabMemorySaturationPredicted shop/cart-0"] && active["LabVolumeFullPredicted shop/data-db-0"] {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Logf("active rules: %v", keys(active))
+	for _, want := range []string{"LabMemorySaturationPredicted shop/cart-0", "LabVolumeFullPredicted shop/data-db-0"} {
+		if !active[want] {
+			t.Errorf("%s not pending or firing", want)
+		}
+	}
+	rg, err := src.API.Rules(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, g := range rg.Groups {
+		for _, r := range g.Rules {
+			if ar, ok := r.(promv1.AlertingRule); ok {
+				n++
+				if ar.Health == promv1.RuleHealthBad {
+					t.Errorf("rule %s: %s", ar.Name, ar.LastError)
+				}
+			}
+		}
+	}
+	if n != 4 {
+		t.Errorf("%d alerting rules loaded, want 4", n)
+	}
+}
+
+// `lab agent predict`: -A as JSON from --prometheus; and, with no URL, the
+// lab's Prometheus reached through the API server's service proxy (a
+// Service named as kube-prometheus-stack names it, its Endpoints at this
+// host's non-loopback address, where the test's Prometheus listens).
+func TestPredictCLI(t *testing.T) {
+	ip := hostIP()
+	host := "127.0.0.1"
+	if ip != "" {
+		host = "0.0.0.0"
+	}
+	pl := startPredictLab(t, harness.PrometheusOptions{Host: host})
+	e := newLabEnv(t, "predict", 1)
+	url := strings.Replace(pl.prom.URL, "0.0.0.0", "127.0.0.1", 1)
+	at := pl.now.Format(time.RFC3339)
+	code, out, errOut := e.run("agent", "predict", "-A", "--prometheus", url, "-o", "json", "--at", at)
+	if code != 0 {
+		t.Fatalf("predict -A: %d\n%s", code, errOut)
+	}
+	var res predict.Result
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	if len(res.Predictions) != positives(pl.shapes) {
+		t.Errorf("%d predictions, want %d", len(res.Predictions), positives(pl.shapes))
+	}
+	if code, _, errOut := e.run("agent", "predict", "--prometheus", url); code == 0 || !strings.Contains(errOut, "-n NAMESPACE or -A") {
+		t.Errorf("no scope accepted: %d %s", code, errOut)
+	}
+	if ip == "" {
+		t.Skip("no non-loopback IPv4 address: the API server will not proxy to loopback")
+	}
+	ctx := testCtx(t)
+	ns, svc, port := stacks.PrometheusService()
+	_, pport, _ := net.SplitHostPort(strings.TrimPrefix(pl.prom.URL, "http://"))
+	cs := cluster.Client
+	cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	var pp int32
+	fmt.Sscan(pport, &pp)
+	if _, err := cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: svc},
+		Spec: corev1.ServiceSpec{Ports: []corev1.ServicePort{{Name: "http-web", Port: int32(port)}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.CoreV1().Services(ns).Delete(context.Background(), svc, metav1.DeleteOptions{}) })
+	// The API server proxies only to an address that is a pod's IP: a pod
+	// bound to a node nothing runs (neither the scheduler nor kwok touches
+	// it) stands in for Prometheus' pod, with this host's address.
+	pod, err := cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "prometheus-0"},
+		Spec: corev1.PodSpec{NodeName: "no-such-node", Containers: []corev1.Container{{Name: "prometheus", Image: "prometheus:test"}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.CoreV1().Pods(ns).Delete(context.Background(), pod.Name, metav1.DeleteOptions{}) })
+	pod.Status.PodIP, pod.Status.PodIPs = ip, []corev1.PodIP{{IP: ip}}
+	if _, err := cs.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	//nolint:staticcheck // Endpoints: what a Service without a selector is given by hand
+	if _, err := cs.CoreV1().Endpoints(ns).Create(ctx, &corev1.Endpoints{ObjectMeta: metav1.ObjectMeta{Name: svc},
+		Subsets: []corev1.EndpointSubset{{Addresses: []corev1.EndpointAddress{{IP: ip, TargetRef: &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod.Name}}},
+			Ports: []corev1.EndpointPort{{Name: "http-web", Port: pp}}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	y, _ := os.ReadFile(e.cfg)
+	os.WriteFile(e.cfg, []byte(strings.Replace(string(y), "prometheus: {enabled: false}", "prometheus: {enabled: true}", 1)), 0o644)
+	code, out, errOut = e.run("agent", "predict", "-n", "shop", "--kubeconfig", cluster.Kubeconfig, "--at", at)
+	if code != 0 || !strings.Contains(out, "shop/cart-0 container app") || !strings.Contains(out, "pvc shop/data-db-0") || strings.Contains(out, "java-0") {
+		t.Errorf("predict through the service proxy: %d\n%s\n%s", code, out, errOut)
+	}
+}
+
+// hostIP is this host's first non-loopback IPv4 address, or "".
+func hostIP() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil && !n.IP.IsLoopback() && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
+	}
+	return ""
+}
