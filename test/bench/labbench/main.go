@@ -36,6 +36,7 @@ type Results struct {
 	Diagnose DiagnoseResult    `json:"diagnoseAtScale"`
 	APF      *APFResult        `json:"apf,omitempty"`
 	Stacks   *StacksResult     `json:"stacks,omitempty"`
+	Predict  *PredictResult    `json:"predict,omitempty"`
 }
 
 func main() {
@@ -51,7 +52,8 @@ func main() {
 	apfMutating := flag.Int("apf-mutating", 10, "--max-mutating-requests-inflight of the APF benchmark's API server")
 	apfWorkers := flag.Int("apf-workers", 64, "concurrent fast agent LISTs in the CPU-bound burst")
 	apfSlow := flag.Int("apf-slow-workers", 32, "concurrent slowly-read agent LISTs in the seat-bound burst")
-	only := flag.String("only", "", "run one benchmark: apf, digest, or suite (both scenario sets, nothing else)")
+	only := flag.String("only", "", "run one benchmark: apf, digest, predict, or suite (both scenario sets, nothing else)")
+	containers := flag.Int("containers", 1000, "containers in the predict -A cost run")
 	apfPhase := flag.Duration("apf-phase", 15*time.Second, "length of each APF phase")
 	flag.Parse()
 	ctx := context.Background()
@@ -65,6 +67,14 @@ func main() {
 		return
 	}
 
+	if *only == "predict" {
+		r := runPredict(ctx, *containers)
+		check(os.MkdirAll(*out, 0o755))
+		b, _ := json.MarshalIndent(r, "", "  ")
+		check(os.WriteFile(filepath.Join(*out, "predict.json"), b, 0o644))
+		fmt.Print(predictTable(r))
+		return
+	}
 	if *only == "digest" {
 		r := runDigest(*digestMB)
 		b, _ := json.MarshalIndent(r, "", "  ")
@@ -123,6 +133,8 @@ func main() {
 	}
 	res.Digest = runDigest(*digestMB)
 	res.Diagnose = runAtScale(ctx, cs, *pods, *events)
+	pr := runPredict(ctx, *containers)
+	res.Predict = &pr
 	if *apf {
 		r := runAPF(ctx, *apfSeats, *apfMutating, *apfWorkers, *apfSlow, *apfPhase)
 		res.APF = &r

@@ -18,6 +18,9 @@ func tables(r Results) string {
 	a := r.Diagnose
 	fmt.Fprintf(&b, "### `diagnose --no-llm` at scale\n\nNamespace with %d pods and %d events; %d diagnoses of different pods: median **%.3f s** (all: %v). Collection uses field selectors, so the cost does not grow with the namespace.\n",
 		a.Pods, a.Events, a.Runs, a.Median, fmtSecs(a.Seconds))
+	if p := r.Predict; p != nil {
+		b.WriteString("\n" + predictTable(*p))
+	}
 	if p := r.APF; p != nil && len(p.Phases) > 0 {
 		b.WriteString(apfTable(*p))
 	}
