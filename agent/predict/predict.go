@@ -126,11 +126,14 @@ func Assess(in Input, horizon time.Duration) *Prediction {
 	case len(teeth) >= 3:
 		tr, shape, ok = sawtooth(in, teeth)
 	default:
-		// One drop at most (a restart): the segment since it is what runs
-		// out; it must rise over the whole segment and over its recent half
-		// (a step that then stays flat is not a trend).
+		// One drop at most (a restart): the segment since it, and since its
+		// last sudden rise (a level shift), is what runs out; it must rise
+		// over the whole segment and over its recent half.
 		last := teeth[len(teeth)-1]
 		t, v := in.Times[last[0]:last[1]], in.Values[last[0]:last[1]]
+		if i := lastRise(t, v); i > 0 {
+			t, v = t[i:], v[i:]
+		}
 		if len(v) < minPoints {
 			return nil
 		}

@@ -128,3 +128,40 @@ func FuzzAssess(f *testing.F) {
 		Assess(Input{Kind: kinds[int(kind)%len(kinds)], Times: ts, Values: vs, Limit: limit}, 2*time.Hour)
 	})
 }
+
+// A level shift up that then stays flat is not a trend, and a leak that
+// started after one is judged from the shift on.
+func TestAssessLevelShift(t *testing.T) {
+	var ts, step, leak []float64
+	for i := 0; i < 120; i++ {
+		ts = append(ts, float64(i*60))
+		s := 300.0
+		l := 300.0
+		if i >= 90 {
+			s = 700
+			l = 500 + 5*float64(i-90)
+		}
+		step, leak = append(step, s+float64(i%3)), append(leak, l+float64(i%3))
+	}
+	if p := Assess(Input{Kind: Memory, Times: ts, Values: step, Limit: 1000}, 2*time.Hour); p != nil {
+		t.Errorf("step then flat predicted: %s", p.Shape)
+	}
+	if p := Assess(Input{Kind: Memory, Times: ts, Values: leak, Limit: 1000}, 2*time.Hour); p == nil {
+		t.Error("a leak after a level shift was not predicted")
+	}
+	mins := []float64{0, 60, 120, 180, 240, 300, 360, 420, 480, 540}
+	if lastRise(mins[:3], []float64{1, 1, 1}) != 0 || lastRise(nil, nil) != 0 || lastRise(mins[:4], []float64{0, 0, 10, 10}) != 4 {
+		t.Error("lastRise")
+	}
+	// A ramp over 3 minutes is a shift; the same rise over 9 minutes is not.
+	if lastRise(mins, []float64{0, 0, 0, 0, 3, 6, 10, 10, 10, 10}) != 10 {
+		t.Error("a 3-minute ramp is not a shift")
+	}
+	var hourT, hourV []float64
+	for i := 0; i < 60; i++ {
+		hourT, hourV = append(hourT, float64(i*60)), append(hourV, float64(i))
+	}
+	if lastRise(hourT, hourV) != 0 {
+		t.Error("a steady rise over an hour is a shift")
+	}
+}

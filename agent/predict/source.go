@@ -71,11 +71,13 @@ type query struct {
 	by    []string // the labels naming a target
 }
 
-// Queries are the PromQL lab predicts from (cAdvisor, kube-state-metrics and
+// queries are the PromQL lab predicts from (cAdvisor, kube-state-metrics and
 // kubelet volume stats, as kube-prometheus-stack scrapes them). sel is a
 // label matcher list such as `namespace="shop"` (may be empty).
-func Queries(sel string) []query {
-	c := func(extra string) string { return "{" + strings.Trim(strings.Join([]string{extra, sel}, ","), ",") + "}" }
+func queries(sel string) []query {
+	c := func(extra string) string {
+		return "{" + strings.Trim(strings.Join([]string{extra, sel}, ","), ",") + "}"
+	}
 	ctr := []string{"namespace", "pod", "container"}
 	return []query{
 		{Memory, "bytes", `max by (namespace,pod,container) (container_memory_working_set_bytes` + c(`container!="",container!="POD"`) + `)`,
@@ -99,7 +101,7 @@ func (p *Prometheus) Run(ctx context.Context, o Options) (*Result, error) {
 		sel = fmt.Sprintf("namespace=%q", o.Namespace)
 	}
 	res := &Result{End: o.End.UTC(), Window: o.Window, Horizon: o.Horizon, Predictions: []*Prediction{}}
-	for _, q := range Queries(sel) {
+	for _, q := range queries(sel) {
 		if q.kind == NodeMem && o.Namespace != "" {
 			continue // a node is not in a namespace
 		}

@@ -98,3 +98,34 @@ func Teeth(v []float64) [][2]int {
 	}
 	return append(out, [2]int{start, len(v)})
 }
+
+// shiftSpan is how quickly a rise must happen to be a level shift rather
+// than a trend: five minutes, the rate() window a CPU series is read with
+// (a step in CPU use shows as a five-minute ramp).
+const shiftSpan = 300.0
+
+// lastRise is the index of the first sample after the last level shift in
+// the series: a rise of more than a quarter of its range within shiftSpan
+// seconds (a deploy, a cache loaded at once, a step in load); 0 when there
+// is none. What came before a shift says nothing about the trend after it.
+func lastRise(t, v []float64) int {
+	if len(v) == 0 || len(t) != len(v) {
+		return 0
+	}
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	jump := (hi - lo) / 4
+	if !(jump > 0) {
+		return 0
+	}
+	for i := len(v) - 1; i > 0; i-- {
+		for j := i - 1; j >= 0 && t[i]-t[j] <= shiftSpan; j-- {
+			if v[i]-v[j] > jump {
+				return i + 1
+			}
+		}
+	}
+	return 0
+}

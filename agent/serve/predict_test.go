@@ -30,11 +30,17 @@ func TestPredictionsAlertOncePerIncident(t *testing.T) {
 	disk := &predict.Prediction{Kind: predict.Disk, Target: predict.Target{Namespace: "shop", PVC: "data"}}
 	script := []func() (*predict.Result, error){
 		func() (*predict.Result, error) { return &predict.Result{Predictions: []*predict.Prediction{leak}}, nil },
-		func() (*predict.Result, error) { return &predict.Result{Predictions: []*predict.Prediction{leak, disk}}, nil },
+		func() (*predict.Result, error) {
+			return &predict.Result{Predictions: []*predict.Prediction{leak, disk}}, nil
+		},
 		func() (*predict.Result, error) { return nil, errors.New("prometheus down") },
-		func() (*predict.Result, error) { return &predict.Result{Predictions: []*predict.Prediction{leak, disk}}, nil },
+		func() (*predict.Result, error) {
+			return &predict.Result{Predictions: []*predict.Prediction{leak, disk}}, nil
+		},
 		func() (*predict.Result, error) { return &predict.Result{Predictions: []*predict.Prediction{disk}}, nil }, // the leak cleared
-		func() (*predict.Result, error) { return &predict.Result{Predictions: []*predict.Prediction{leak, disk}}, nil }, // and is back
+		func() (*predict.Result, error) {
+			return &predict.Result{Predictions: []*predict.Prediction{leak, disk}}, nil
+		}, // and is back
 	}
 	sink := &countSink{}
 	m := NewMetrics()

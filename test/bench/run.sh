@@ -26,7 +26,9 @@ date=$(date -u +%Y-%m-%d)
   echo "harness control plane and diagnosed with the rules (\`--no-llm\`), scored against each scenario's ground truth;"
   echo "the held-out suite (manifests/scenarios/heldout), the triage of every pod, runbook retrieval on"
   echo "manifests/runbook-eval/pairs.yaml; the digest over a generated 100 MB log; diagnose in a namespace of 1,000 pods and"
-  echo "10,000 events. \`-only suite\` runs the scenario parts alone (≈ 5 min), \`-only digest\` the digest alone."
+  echo "10,000 events; saturation prediction on a real Prometheus (scripted series, \`predict -A\` over 1,000 containers)."
+  echo "\`-only suite\` runs the scenario parts alone (≈ 5 min), \`-only digest\` the digest alone, \`-only predict\` the"
+  echo "prediction alone (≈ 1 min, bench/predict.json)."
   echo "Machine-readable: [bench/results.json](bench/results.json)."
   echo
   go run ./test/bench/labbench -out bench 2>/dev/null
@@ -34,6 +36,10 @@ date=$(date -u +%Y-%m-%d)
   echo "### Held-out suite, before the detectors were changed for it (frozen record)"
   echo
   cat bench/heldout-before.md
+  echo
+  echo "### Saturation prediction, before the level-shift change (frozen record)"
+  echo
+  cat bench/predict-before.md
   echo
   echo "## A real kind lab (offline node image) vs kind itself"
   echo
@@ -51,7 +57,7 @@ date=$(date -u +%Y-%m-%d)
   echo "7 min 56 s without Terraform — kube-apiserver 172 s, kube-controller-manager 49 s, kube-scheduler 5 s,"
   echo "etcd 20 s, kwok 76 s, ollama (CPU) 154 s. 2026-11-27 (the lab binary's modules downloading beside it):"
   echo "14 min — kube-apiserver 328 s, kube-controller-manager 52 s, kube-scheduler 5 s, etcd 24 s, kwok 102 s,"
-  echo "terraform 113 s, ollama 220 s. Warm: under 1 s."
+  echo "terraform 113 s, ollama 220 s. 2026-11-28: prometheus + promtool 225 s (their modules downloading). Warm: under 1 s."
 } > BENCHMARKS.md.tmp
 mv BENCHMARKS.md.tmp BENCHMARKS.md
 cat BENCHMARKS.md

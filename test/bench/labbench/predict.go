@@ -40,6 +40,9 @@ type ShapeScore struct {
 	LabLead   float64 `json:"labLeadMin"`   // minutes before the failure lab first warned; -1 never
 	RuleLead  float64 `json:"ruleLeadMin"`  // the same for the rule
 	LabETAErr float64 `json:"labEtaErrPct"` // |predicted − scripted| time to failure, 60 min before it, in %; -1 not predicted then
+	// Cycling: the shape already fails and restarts (OOM cycle); its lead is
+	// not counted in the median.
+	Cycling bool `json:"cycling,omitempty"`
 }
 
 // Score is precision/recall over the shapes and the median lead time.
@@ -133,7 +136,7 @@ func runPredict(ctx context.Context, containers int) PredictResult {
 			tg = predict.Target{Node: tg.Node}
 		}
 		k := string(s.Kind) + " " + tg.String()
-		sc := ShapeScore{Name: s.Name, Positive: s.Positive, LabLead: -1, RuleLead: -1, LabETAErr: -1}
+		sc := ShapeScore{Name: s.Name, Positive: s.Positive, LabLead: -1, RuleLead: -1, LabETAErr: -1, Cycling: s.OOM}
 		if ft, ok := labFirst[k]; ok {
 			sc.LabLead = failAt.Sub(ft).Minutes()
 		}
@@ -143,8 +146,12 @@ func runPredict(ctx context.Context, containers int) PredictResult {
 		if p := labAt60[k]; p != nil && !s.OOM {
 			sc.LabETAErr = math.Abs(p.In.Minutes()-60) / 60 * 100
 		}
-		score(&res.Lab, s.Positive, sc.LabLead, &labLeads)
-		score(&res.Rules, s.Positive, sc.RuleLead, &ruleLeads)
+		ll, rl := &labLeads, &ruleLeads
+		if s.OOM {
+			ll, rl = new([]float64), new([]float64)
+		}
+		score(&res.Lab, s.Positive, sc.LabLead, ll)
+		score(&res.Rules, s.Positive, sc.RuleLead, rl)
 		res.Shapes = append(res.Shapes, sc)
 	}
 	finish(&res.Lab, labLeads)
@@ -256,8 +263,13 @@ func predictTable(r PredictResult) string {
 		if s.LabETAErr >= 0 {
 			eta = fmt.Sprintf("%.0f %%", s.LabETAErr)
 		}
+		if s.Cycling {
+			fmt.Fprintf(&b, "| %s | already (OOM every 90 min) | from the first replay | %s min after the first replay | — |\n", s.Name, lead(240-s.RuleLead))
+			continue
+		}
 		fmt.Fprintf(&b, "| %s | %v | %s | %s | %s |\n", s.Name, s.Positive, lead(s.LabLead), lead(s.RuleLead), eta)
 	}
+	b.WriteString("\nA false alarm is any warning on a series that never runs out, at any of the replayed times. Median lead over the series that run out for the first time (not the OOM cycle).\n")
 	fmt.Fprintf(&b, "\n| method | precision | recall | false alarms | median lead |\n|---|---|---|---|---|\n")
 	for _, m := range []struct {
 		n string
