@@ -70,6 +70,9 @@ type Prediction struct {
 	Latest   time.Duration `json:"latest"`   // -1: no upper bound
 	At       time.Time     `json:"at"`
 	Evidence Evidence      `json:"evidence"`
+	// Throttled (CPU): the share of CFS periods the container is throttled
+	// in now, where cAdvisor reports it.
+	Throttled float64 `json:"throttled,omitempty"`
 }
 
 // Evidence cites the series a prediction rests on.

@@ -3,6 +3,7 @@ package predict
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"sort"
 	"strings"
@@ -117,6 +118,7 @@ func (p *Prometheus) Run(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 	}
+	p.addThrottling(ctx, res, sel, o.End)
 	if len(res.Errors) > 0 && res.Series == 0 {
 		return res, fmt.Errorf("prometheus: %s", strings.Join(res.Errors, "; "))
 	}
@@ -170,4 +172,40 @@ func labelKey(m model.Metric, by []string) string {
 func target(m model.Metric) Target {
 	return Target{Namespace: string(m["namespace"]), Pod: string(m["pod"]), Container: string(m["container"]),
 		PVC: string(m["persistentvolumeclaim"]), Node: string(m["node"])}
+}
+
+// throttled is the share of CFS periods in which a container was throttled
+// (cAdvisor), by container.
+const throttled = `sum by (namespace,pod,container) (rate(container_cpu_cfs_throttled_periods_total%s[5m])) / sum by (namespace,pod,container) (rate(container_cpu_cfs_periods_total%s[5m]))`
+
+// addThrottling adds to each CPU prediction how often its container is
+// throttled now: what a CPU limit costs before usage reaches it. Where
+// cAdvisor's CFS series are missing the prediction stays as it is.
+func (p *Prometheus) addThrottling(ctx context.Context, res *Result, sel string, end time.Time) {
+	byKey := map[string]*Prediction{}
+	for _, pr := range res.Predictions {
+		if pr.Kind == CPU {
+			byKey[pr.Target.Namespace+"/"+pr.Target.Pod+"/"+pr.Target.Container] = pr
+		}
+	}
+	if len(byKey) == 0 {
+		return
+	}
+	m := ""
+	if sel != "" {
+		m = "{" + sel + "}"
+	}
+	v, _, _, err := p.API.Query(ctx, fmt.Sprintf(throttled, m, m), end)
+	if err != nil {
+		res.Errors = append(res.Errors, fmt.Sprintf("cpu throttling: %v", err))
+		return
+	}
+	vec, _ := v.(model.Vector)
+	for _, s := range vec {
+		t := target(s.Metric)
+		if pr := byKey[t.Namespace+"/"+t.Pod+"/"+t.Container]; pr != nil && !math.IsNaN(float64(s.Value)) {
+			pr.Throttled = float64(s.Value)
+			pr.Evidence.Summary += fmt.Sprintf("; throttled in %.0f %% of CFS periods now", 100*pr.Throttled)
+		}
+	}
 }

@@ -175,6 +175,16 @@ func WriteOpenMetrics(w io.Writer, shapes []Shape, start, end, step float64) err
 				counter[i] = counter[i-1] + v[i]*(times[i]-times[i-1])
 			}
 			add("container_cpu_usage_seconds_total", ctr+`,cpu="total"`, counter)
+			// CFS: 10 periods a second, throttled in a share that grows as
+			// usage nears the limit (none below 70 % of it).
+			periods, thr := make([]float64, len(v)), make([]float64, len(v))
+			for i := 1; i < len(v); i++ {
+				dt := times[i] - times[i-1]
+				periods[i] = periods[i-1] + 10*dt
+				thr[i] = thr[i-1] + 10*dt*math.Min(1, math.Max(0, (v[i]/s.Limit-0.7)/0.3))
+			}
+			add("container_cpu_cfs_periods_total", ctr, periods)
+			add("container_cpu_cfs_throttled_periods_total", ctr, thr)
 			add("kube_pod_container_resource_limits", ctr+`,resource="cpu",unit="core"`, constant(s.Limit))
 		case predict.Disk:
 			pvc := fmt.Sprintf(`namespace=%q,persistentvolumeclaim=%q`, tg.Namespace, tg.PVC)

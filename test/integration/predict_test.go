@@ -102,6 +102,8 @@ func TestPredictOnRealPrometheus(t *testing.T) {
 			t.Errorf("%s: not predicted", s.Name)
 		case !s.Positive && p != nil:
 			t.Errorf("%s: false alarm: %s", s.Name, p.Evidence.Summary)
+		case s.Positive && s.Kind == predict.CPU && (p.Throttled <= 0 || !strings.Contains(p.Evidence.Summary, "throttled in")):
+			t.Errorf("%s: no throttling in the evidence: %s", s.Name, p.Evidence.Summary)
 		case s.Positive && s.Name == "leak-linear":
 			want := s.FailAt() - (float64(pl.now.Unix()) - pl.start)
 			got := p.In.Seconds()
