@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -216,6 +217,17 @@ func gitOpsPart(ctx context.Context, cs kubernetes.Interface, b *collect.Bundle,
 			g.Note = fmt.Sprintf("set %s of container %s to %v (%s): %v", strings.Join(fix.Path, "."), fix.Container, fix.Value, fix.Why, err)
 		}
 		g.Change = c
+	}
+	// Never propose what the cluster's policies would refuse: the change
+	// is tried as a server-side dry run first (admission webhooks, Kyverno,
+	// ValidatingAdmissionPolicies all run; nothing is stored).
+	if fix != nil {
+		var rej *gitfix.RejectedError
+		if err := gitfix.Admitted(ctx, cs, top.Kind, top.Name, b.Pod.Namespace, fix); errors.As(err, &rej) {
+			g.Change = nil
+			g.Note = fmt.Sprintf("setting %s of container %s to %v would fix this (%s), but the cluster's admission refuses that change, so lab does not propose it: %s. Change the policy, or fix it another way.",
+				strings.Join(fix.Path, "."), fix.Container, fix.Value, fix.Why, rej.Msg)
+		}
 	}
 	return g
 }

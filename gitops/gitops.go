@@ -39,13 +39,22 @@ type Params struct {
 	Revision       string
 	Path           string
 	AgentNamespace string
+	// The policy set (lab.yaml policies): on, its Kyverno failure action,
+	// the namespaces it leaves alone, the workload namespaces given
+	// default-deny NetworkPolicies, and the stacks whose traffic it allows.
+	Policies                    bool
+	Action                      string
+	Exempt, Namespaces          []string
+	Prometheus, Ollama, Linkerd bool
 }
 
 // ParamsFor derives the parameters from lab.yaml; repoURL is what the
 // cluster uses to reach the repository (the local git server's URL for a
 // local directory).
 func ParamsFor(l *config.Lab, repoURL string) Params {
-	return Params{RepoURL: repoURL, Revision: l.GitOps.Revision, Path: l.GitOps.Path, AgentNamespace: l.Agent.Namespace}
+	return Params{RepoURL: repoURL, Revision: l.GitOps.Revision, Path: l.GitOps.Path, AgentNamespace: l.Agent.Namespace,
+		Policies: l.Policies.Enabled, Action: l.Policies.Action(), Exempt: l.PolicyExempt(), Namespaces: l.Policies.Namespaces,
+		Prometheus: l.Stacks.Prometheus.Enabled, Ollama: l.Stacks.Ollama.Enabled, Linkerd: l.Stacks.Linkerd.Enabled}
 }
 
 func render(name string, p Params) ([]byte, error) {
@@ -53,7 +62,7 @@ func render(name string, p Params) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := template.New(name).Option("missingkey=error").Parse(string(raw))
+	t, err := template.New(name).Funcs(template.FuncMap{"join": strings.Join}).Option("missingkey=error").Parse(string(raw))
 	if err != nil {
 		return nil, err
 	}
@@ -91,6 +100,9 @@ func Children(p Params) ([]*unstructured.Unstructured, error) {
 		if err != nil {
 			return nil, err
 		}
+		if len(bytes.TrimSpace(b)) == 0 {
+			continue // an Application for something lab.yaml leaves off
+		}
 		u, err := decode(b)
 		if err != nil {
 			return nil, fmt.Errorf("apps/%s: %w", e.Name(), err)
@@ -105,6 +117,38 @@ func wave(u *unstructured.Unstructured) int {
 	var n int
 	fmt.Sscanf(u.GetAnnotations()["argocd.argoproj.io/sync-wave"], "%d", &n)
 	return n
+}
+
+func policiesLine(p Params) string {
+	if !p.Policies {
+		return ""
+	}
+	return ", then `policies/` (wave 20: lab's Kyverno ClusterPolicies in " + p.Action + " mode, default-deny NetworkPolicies" +
+		map[bool]string{true: ", Linkerd authorization for Ollama", false: ""}[p.Linkerd && p.Ollama] + ")"
+}
+
+// Policies renders the policy set as the repository's policies/ files (none
+// when lab.yaml leaves policies off); a file whose objects are all off (the
+// Linkerd objects without the mesh) is left out.
+func Policies(p Params) (map[string][]byte, error) {
+	out := map[string][]byte{}
+	if !p.Policies {
+		return out, nil
+	}
+	entries, err := fs.ReadDir(manifests.GitOps, "gitops/policies")
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range entries {
+		b, err := render("policies/"+e.Name(), p)
+		if err != nil {
+			return nil, fmt.Errorf("policies/%s: %w", e.Name(), err)
+		}
+		if len(bytes.TrimSpace(b)) > 0 {
+			out["policies/"+e.Name()] = b
+		}
+	}
+	return out, nil
 }
 
 // ApplicationCRD is lab's minimal Application definition (labs without the
@@ -145,6 +189,13 @@ func InitRepo(dir string, l *config.Lab, repoURL string, agentYAML []byte) ([]st
 		}
 	}
 	files["agent/agent.yaml"] = agentYAML
+	pol, err := Policies(p)
+	if err != nil {
+		return nil, err
+	}
+	for name, b := range pol {
+		files[name] = b
+	}
 	root, err := Root(p)
 	if err != nil {
 		return nil, err
@@ -152,7 +203,7 @@ func InitRepo(dir string, l *config.Lab, repoURL string, agentYAML []byte) ([]st
 	rb, _ := yaml.Marshal(root.Object)
 	files["README.md"] = []byte("# " + l.Metadata.Name + " lab: GitOps repository\n\n" +
 		"Written by `lab gitops init`. Argo CD's root Application (below; `lab up` creates it)\n" +
-		"syncs `" + p.Path + "/`, whose Applications sync `agent/` (wave 0) and `demo/` (wave 10).\n" +
+		"syncs `" + p.Path + "/`, whose Applications sync `agent/` (wave 0) and `demo/` (wave 10)" + policiesLine(p) + ".\n" +
 		"`runbooks/` holds the team's Markdown runbooks: `lab diagnose` cites the sections that fit a failure\n" +
 		"(file and heading) and quotes the best one to the model. Edit them; add your own.\n\n```yaml\n" + string(rb) + "```\n")
 	var written []string

@@ -2,6 +2,7 @@ package gitops
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/kube"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -87,5 +89,64 @@ func TestEvaluate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The policy set: off by default; on, its Application syncs last (wave 20)
+// and its objects carry the failure action lab.yaml asks for, exempt lab's
+// own namespaces and default-deny each workload namespace.
+func TestPolicySet(t *testing.T) {
+	l := config.Default()
+	if files, _ := Policies(ParamsFor(l, "http://git")); len(files) != 0 {
+		t.Fatalf("policies off, yet %d files", len(files))
+	}
+	l.Policies = config.Policies{Enabled: true, Enforce: true, Namespaces: []string{"demo", "shop"}}
+	p := ParamsFor(l, "http://git")
+	children, err := Children(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := children[len(children)-1]
+	if last.GetName() != "lab-policies" || wave(last) != 20 {
+		t.Errorf("last child %s (wave %d), want lab-policies at wave 20", last.GetName(), wave(last))
+	}
+	files, err := Policies(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kinds := map[string]int{}
+	for name, b := range files {
+		objs, err := kube.DecodeYAML(b)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for _, o := range objs {
+			kinds[o.GetKind()]++
+			if o.GetKind() != "ClusterPolicy" {
+				continue
+			}
+			rules, _, _ := unstructured.NestedSlice(o.Object, "spec", "rules")
+			for _, r := range rules {
+				rm := r.(map[string]any)
+				if a, _, _ := unstructured.NestedString(rm, "validate", "failureAction"); a != "Enforce" {
+					t.Errorf("%s/%s: failureAction %q", o.GetName(), rm["name"], a)
+				}
+				ns, _, _ := unstructured.NestedSlice(rm, "exclude", "any")
+				if len(ns) == 0 || !strings.Contains(fmt.Sprint(ns), "monitoring") || !strings.Contains(fmt.Sprint(ns), "kube-system") {
+					t.Errorf("%s/%s: lab's namespaces not exempt: %v", o.GetName(), rm["name"], ns)
+				}
+			}
+		}
+	}
+	if kinds["ClusterPolicy"] != 4 || kinds["NetworkPolicy"] != 2*4+2 || kinds["Server"] != 1 || kinds["AuthorizationPolicy"] != 1 {
+		t.Errorf("objects by kind: %v", kinds)
+	}
+	l.Stacks.Linkerd.Enabled, l.Policies.Enforce = false, false
+	files, _ = Policies(ParamsFor(l, "http://git"))
+	if _, ok := files["policies/linkerd.yaml"]; ok {
+		t.Error("Linkerd objects without the mesh")
+	}
+	if !strings.Contains(string(files["policies/kyverno.yaml"]), "failureAction: Audit") {
+		t.Error("Audit is not the default")
 	}
 }

@@ -42,20 +42,18 @@ func Catalog() []Stack {
 		{Name: "ollama", Charts: []Chart{
 			{Release: "ollama", Namespace: "ollama", Repo: "https://helm.otwld.com/", Name: "ollama", Version: v["ollama"]},
 		}},
+		{Name: "kyverno", Charts: []Chart{
+			{Release: "kyverno", Namespace: "kyverno", Repo: "https://kyverno.github.io/kyverno/", Name: "kyverno", Version: v["kyverno"]},
+		}},
 	}
 }
 
 // Enabled filters the catalog by lab.yaml.
 func Enabled(l *config.Lab) []Stack {
-	on := map[string]bool{
-		"argocd":     l.Stacks.ArgoCD.IsEnabled(),
-		"linkerd":    l.Stacks.Linkerd.IsEnabled(),
-		"prometheus": l.Stacks.Prometheus.IsEnabled(),
-		"ollama":     l.Stacks.Ollama.IsEnabled(),
-	}
+	on := l.Stacks.ByName()
 	var out []Stack
 	for _, s := range Catalog() {
-		if on[s.Name] {
+		if on[s.Name].IsEnabled() {
 			out = append(out, s)
 		}
 	}
@@ -92,7 +90,7 @@ func GPUPlan(l *config.Lab) *Plan {
 // Argo CD waits for the Prometheus stack when both are on (its ServiceMonitors
 // need the Prometheus CRDs).
 func Plans(l *config.Lab, e Env) ([]Plan, error) {
-	settings := map[string]config.Stack{"argocd": l.Stacks.ArgoCD, "linkerd": l.Stacks.Linkerd, "prometheus": l.Stacks.Prometheus, "ollama": l.Stacks.Ollama.Stack}
+	settings := l.Stacks.ByName()
 	var plans []Plan
 	for _, s := range Enabled(l) {
 		st := settings[s.Name]

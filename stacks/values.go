@@ -49,6 +49,8 @@ func Values(release string, e Env) (map[string]any, error) {
 		v["additionalPrometheusRulesMap"] = map[string]any{"lab-saturation": rules}
 	case "ollama":
 		v, user = ollamaValues(e), s.Ollama.Values
+	case "kyverno":
+		v, user = kyvernoValues(e), s.Kyverno.Values
 	default:
 		return nil, fmt.Errorf("no values builder for release %q", release)
 	}
@@ -114,6 +116,22 @@ func prometheusValues(e Env) map[string]any {
 			"alertmanagerConfigNamespaceSelector": map[string]any{},
 		}},
 		"prometheusOperator": map[string]any{"resources": res("50m", "64Mi", "256Mi")},
+	}
+}
+
+// kyverno chart: one admission replica (a workstation), and its webhooks
+// never called for lab's own namespaces (the policy set exempts them too,
+// so a stuck Kyverno cannot block the lab's stacks).
+func kyvernoValues(e Env) map[string]any {
+	exempt := []any{}
+	for _, ns := range e.Lab.PolicyExempt() {
+		exempt = append(exempt, ns)
+	}
+	return map[string]any{
+		"admissionController": map[string]any{"replicas": 1},
+		"config": map[string]any{"webhooks": map[string]any{"namespaceSelector": map[string]any{"matchExpressions": []any{
+			map[string]any{"key": "kubernetes.io/metadata.name", "operator": "NotIn", "values": exempt},
+		}}}},
 	}
 }
 

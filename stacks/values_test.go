@@ -38,6 +38,7 @@ func TestValuesUseUpstreamNames(t *testing.T) {
 		"linkerd-crds":          {"installGatewayAPI"},
 		"linkerd-control-plane": {"identityTrustAnchorsPEM", "identity/issuer/tls/crtPEM", "identity/issuer/tls/keyPEM"},
 		"kube-prometheus-stack": {"additionalPrometheusRulesMap/lab-saturation/groups", "prometheus/prometheusSpec/serviceMonitorSelectorNilUsesHelmValues", "prometheus/prometheusSpec/retention", "alertmanager/alertmanagerSpec/alertmanagerConfigSelector", "grafana/enabled"},
+		"kyverno":               {"admissionController/replicas", "config/webhooks/namespaceSelector/matchExpressions"},
 		"ollama":                {"ollama/models/pull", "resources/requests/memory", "persistentVolume/enabled"},
 	}
 	for rel, paths := range cases {

@@ -32,6 +32,7 @@ var stackNeeds = map[string]Need{
 	"linkerd":    {What: "stack linkerd", CPUs: 0.3, Memory: gib / 2, Disk: gib / 2},
 	"prometheus": {What: "stack prometheus", CPUs: 0.5, Memory: 2 * gib, Disk: 3 * gib},
 	"ollama":     {What: "stack ollama (runtime)", CPUs: 1, Memory: gib, Disk: 3 * gib},
+	"kyverno":    {What: "stack kyverno", CPUs: 0.3, Memory: gib / 2, Disk: gib / 2},
 }
 
 // modelSize approximates the 4-bit weights of the models lab defaults to.
@@ -58,7 +59,7 @@ func Estimate(l *config.Lab, vram uint64) Needs {
 		return n // simulated nodes: stacks' pods take no host resources
 	}
 	s := l.Stacks
-	for name, st := range map[string]config.Stack{"argocd": s.ArgoCD, "linkerd": s.Linkerd, "prometheus": s.Prometheus, "ollama": s.Ollama.Stack} {
+	for name, st := range s.ByName() {
 		if st.IsEnabled() && caps.OwnsCluster {
 			add(stackNeeds[name])
 		}

@@ -22,6 +22,8 @@ func TestConversionRoundTrip(t *testing.T) {
 	l.Stacks.Ollama.Values, l.Stacks.Ollama.Timeout, l.Stacks.Ollama.Model = map[string]any{"a": "b"}, 3*time.Minute, "llama3:8b"
 	l.GitOps.Repo, l.Agent.LLM.Model, l.Agent.LLM.Retry.Jitter = "http://git", "m", 0
 	l.Agent.Remediation.Enabled, l.Agent.Remediation.MaxReplicas, l.Agent.APF.Enabled = true, 0, false
+	l.Policies = Policies{Enabled: true, Enforce: true, Namespaces: []string{"shop", "demo"}}
+	l.Stacks.Kyverno.Enabled, l.Stacks.Kyverno.Version = true, "3.9.1"
 	if got := FromV1alpha1(ToV1alpha1(l)); !reflect.DeepEqual(got, l) {
 		t.Errorf("round trip differs:\n got %+v\nwant %+v", got, l)
 	}
@@ -31,7 +33,7 @@ func TestConversionRoundTrip(t *testing.T) {
 	}
 	// Every field of the internal type is set above, so a field the
 	// conversion forgets shows up as a difference: guard that it stays so.
-	if n := reflect.TypeOf(Lab{}).NumField(); n != 5 {
+	if n := reflect.TypeOf(Lab{}).NumField(); n != 6 {
 		t.Errorf("Lab has %d fields: extend this test", n)
 	}
 }

@@ -6,6 +6,9 @@
 package config
 
 import (
+	"sort"
+
+	v1 "lab.dev/lab/core/config/v1alpha1"
 	"net"
 	"net/url"
 	"os"
@@ -20,7 +23,39 @@ type Lab struct {
 	Cluster  Cluster
 	Stacks   Stacks
 	GitOps   GitOps
+	Policies Policies
 	Agent    Agent
+}
+
+// Policies is lab's policy set (Kyverno, NetworkPolicies, Linkerd
+// authorization), delivered through GitOps.
+type Policies struct {
+	Enabled    bool
+	Enforce    bool
+	Namespaces []string // workload namespaces: default-deny NetworkPolicies
+}
+
+// PolicyExempt is the namespaces the policy set leaves alone, sorted: lab's own
+// stacks' (their charts run what they need) and the agent's.
+func (l *Lab) PolicyExempt() []string {
+	set := map[string]bool{l.Agent.Namespace: true}
+	for ns := range v1.LabNamespaces {
+		set[ns] = true
+	}
+	out := make([]string, 0, len(set))
+	for ns := range set {
+		out = append(out, ns)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Action is the Kyverno failure action the policy set uses.
+func (p Policies) Action() string {
+	if p.Enforce {
+		return "Enforce"
+	}
+	return "Audit"
 }
 
 // Metadata names the lab.
@@ -61,6 +96,12 @@ type Kwok struct {
 type Stacks struct {
 	ArgoCD, Linkerd, Prometheus Stack
 	Ollama                      OllamaStack
+	Kyverno                     Stack
+}
+
+// ByName is each stack's settings under its lab.yaml key (stacks.<name>).
+func (s Stacks) ByName() map[string]Stack {
+	return map[string]Stack{"argocd": s.ArgoCD, "linkerd": s.Linkerd, "prometheus": s.Prometheus, "ollama": s.Ollama.Stack, "kyverno": s.Kyverno}
 }
 
 // Stack is one Helm-installed component.

@@ -16,7 +16,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache=${LAB_TESTBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/lab/testbin}
 pin() { sed -n "s/^  $1: *//p" "$root/manifests/versions.yaml" | head -1; }
-K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TERRAFORM=$(pin terraform) PROMOP=$(pin prometheusOperator) PROM=$(pin prometheus)
+K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TERRAFORM=$(pin terraform) PROMOP=$(pin prometheusOperator) PROM=$(pin prometheus) KYVERNO=$(pin kyvernoModule)
 if [[ ${1:-} == --print ]]; then echo "$cache"; exit 0; fi
 if [[ ${1:-} == demo ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_KIND=1; fi
 if [[ ${1:-} == kind ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1; fi
@@ -87,6 +87,18 @@ monitoring_crds() {
   chmod u+w "$1"/*.yaml && rm -f "$1"/go.mod && printf '#!/bin/sh\n' > "$1/monitoring-crds" && chmod +x "$1/monitoring-crds"
 }
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once monitoring-crds "$PROMOP" monitoring_crds; fi
+
+# Kyverno's CRDs (ClusterPolicy and the rest) from the module of the release
+# lab pins (chart 3.9.1 = Kyverno v1.19.1), to validate lab's policy set
+# against the real schemas; read from the module, never copied into the repo.
+kyverno_crds() {
+  local mod
+  mod=$(cd "$1" && go mod init crds >/dev/null 2>&1 && go mod download -json "github.com/kyverno/kyverno@$KYVERNO" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -n $mod ]] || { log "kyverno $KYVERNO not downloadable"; return 1; }
+  cp "$mod"/config/crds/kyverno/*.yaml "$1"/
+  chmod u+w "$1"/*.yaml && rm -f "$1"/go.mod && printf '#!/bin/sh\n' > "$1/kyverno-crds" && chmod +x "$1/kyverno-crds"
+}
+if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once kyverno-crds "$KYVERNO" kyverno_crds; fi
 
 # Prometheus and promtool, for `lab agent predict` against a real TSDB
 # (history backfilled with promtool, rules evaluated by the server).

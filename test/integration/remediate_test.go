@@ -13,6 +13,10 @@ import (
 	"testing"
 	"time"
 
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -105,14 +109,20 @@ func TestArgoManagedGetsAGitDiff(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(repo, "apps", "ledger.yaml"), []byte(s.Objects), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// A real ValidatingAdmissionPolicy, enforced by the API server, refuses
+	// memory limits above 300Mi in namespace policed: the fix (256Mi →
+	// 512Mi) is one the cluster would reject, so it must not be proposed.
+	capPolicy(ctx, t, "policed")
 	for _, c := range []struct {
 		ns          string
 		annotations map[string]string
 		labels      map[string]string
 		managed     bool
+		refused     bool
 	}{
-		{"argo-managed", map[string]string{"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:argo-managed/ledger"}, nil, true},
-		{"helm-only", nil, map[string]string{"app.kubernetes.io/instance": "ledger"}, false},
+		{"argo-managed", map[string]string{"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:argo-managed/ledger"}, nil, true, false},
+		{"helm-only", nil, map[string]string{"app.kubernetes.io/instance": "ledger"}, false, false},
+		{"policed", map[string]string{"argocd.argoproj.io/tracking-id": "shop:apps/Deployment:policed/ledger"}, nil, true, true},
 	} {
 		pods, err := cluster.Apply(ctx, s, c.ns)
 		if err != nil {
@@ -144,6 +154,12 @@ func TestArgoManagedGetsAGitDiff(t *testing.T) {
 			continue
 		}
 		g := r.GitOps
+		if c.refused {
+			if g == nil || g.Change != nil || !strings.Contains(g.Note, "lab-test-memory-cap") || !strings.Contains(g.Note, "does not propose it") {
+				t.Errorf("%s: a change the cluster refuses was proposed, or the refusal not named: %+v", c.ns, g)
+			}
+			continue
+		}
 		if g == nil || g.Managed == nil || g.Managed.App != "shop" || g.Change == nil {
 			t.Fatalf("%s: %+v", c.ns, g)
 		}
@@ -191,4 +207,58 @@ func TestDiagnoseCLI(t *testing.T) {
 	if code, _, errOut := e.run("diagnose", "no-such-pod", "-n", "cli-diag", "--no-llm", "--kubeconfig", cluster.Kubeconfig); code != 1 || errOut == "" {
 		t.Errorf("missing pod: exit %d %q", code, errOut)
 	}
+}
+
+// capPolicy makes the API server refuse Deployments in ns whose containers'
+// memory limit is above 300Mi (a ValidatingAdmissionPolicy and its binding),
+// and waits until it does.
+func capPolicy(ctx context.Context, t *testing.T, ns string) {
+	t.Helper()
+	adm := cluster.Client.AdmissionregistrationV1()
+	fail := admissionregistrationv1.Fail
+	_, err := adm.ValidatingAdmissionPolicies().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "lab-test-memory-cap"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: &fail,
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{Operations: []admissionregistrationv1.OperationType{"CREATE", "UPDATE"},
+					Rule: admissionregistrationv1.Rule{APIGroups: []string{"apps"}, APIVersions: []string{"v1"}, Resources: []string{"deployments"}}},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{
+				Expression: `object.spec.template.spec.containers.all(c, !has(c.resources) || !has(c.resources.limits) || !('memory' in c.resources.limits) || quantity(c.resources.limits['memory']).compareTo(quantity('300Mi')) <= 0)`,
+				Message:    "memory limits above 300Mi are not allowed in this namespace (policy lab-test-memory-cap)",
+			}},
+		},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = adm.ValidatingAdmissionPolicyBindings().Create(ctx, &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: "lab-test-memory-cap"},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{PolicyName: "lab-test-memory-cap",
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{"kubernetes.io/metadata.name": ns}}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		adm.ValidatingAdmissionPolicyBindings().Delete(context.Background(), "lab-test-memory-cap", metav1.DeleteOptions{})
+		adm.ValidatingAdmissionPolicies().Delete(context.Background(), "lab-test-memory-cap", metav1.DeleteOptions{})
+	})
+	// The API server compiles the policy asynchronously: probe with a dry run.
+	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	probe := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "probe"}, Spec: appsv1.DeploymentSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"a": "b"}},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{"a": "b"}}, Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "c", Image: "x:1", Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}}}}}}}
+	for i := 0; i < 100; i++ {
+		_, err := cluster.Client.AppsV1().Deployments(ns).Create(ctx, probe, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+		if err != nil && strings.Contains(err.Error(), "lab-test-memory-cap") {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatal("the ValidatingAdmissionPolicy never took effect")
 }

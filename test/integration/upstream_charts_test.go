@@ -28,6 +28,7 @@ func TestUpstreamCharts(t *testing.T) {
 	}
 	l := config.Default()
 	l.Cluster.Provider = "kwok"
+	l.Policies.Enabled, l.Stacks.Kyverno.Enabled = true, true // the kyverno chart too
 	plans, err := stacks.Plans(l, stacks.Env{Lab: l, Model: "phi3:mini", Certs: mustCertSet(t)})
 	if err != nil {
 		t.Fatal(err)

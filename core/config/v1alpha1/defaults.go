@@ -75,7 +75,17 @@ func setDefaults(l *Lab, d defaulter) {
 	}
 
 	s := &l.Stacks
-	for name, st := range map[string]*Stack{"argocd": &s.ArgoCD, "linkerd": &s.Linkerd, "prometheus": &s.Prometheus, "ollama": &s.Ollama.Stack} {
+	pol := &l.Policies
+	orBool(&pol.Enabled, false)
+	if len(pol.Namespaces) == 0 && !d.keep("policies.namespaces") {
+		pol.Namespaces = []string{"demo"}
+	}
+	orBool(&s.Kyverno.Enabled, false)
+	if *pol.Enabled { // one switch: the policy set brings its admission controller
+		on := true
+		s.Kyverno.Enabled = &on
+	}
+	for name, st := range map[string]*Stack{"argocd": &s.ArgoCD, "linkerd": &s.Linkerd, "prometheus": &s.Prometheus, "ollama": &s.Ollama.Stack, "kyverno": &s.Kyverno} {
 		orBool(&st.Enabled, true)
 		d.dur("stacks."+name+".timeout", &st.Timeout, 10*time.Minute)
 	}

@@ -31,7 +31,15 @@ type Lab struct {
 	Cluster    Cluster  `json:"cluster" doc:"the Kubernetes cluster the lab runs on"`
 	Stacks     Stacks   `json:"stacks" doc:"the platform stacks lab installs with the Helm SDK"`
 	GitOps     GitOps   `json:"gitops" doc:"the ArgoCD root Application (app-of-apps) lab hands the lab to"`
+	Policies   Policies `json:"policies" doc:"policy as code, delivered through GitOps: Kyverno admission policies, default-deny NetworkPolicies, Linkerd authorization for Ollama"`
 	Agent      Agent    `json:"agent" doc:"the SRE agent: lab diagnose, lab agent serve"`
+}
+
+// Policies is lab's policy set: one switch turns it on.
+type Policies struct {
+	Enabled    *bool    `json:"enabled,omitempty" doc:"install Kyverno (stacks.kyverno) and deliver lab's policy set through the GitOps repository as Application lab-policies, synced after the workloads' namespaces exist (wave 20)"`
+	Enforce    bool     `json:"enforce" doc:"Enforce: the API server rejects a violating pod; default Audit: Kyverno reports it in PolicyReports and admits it"`
+	Namespaces []string `json:"namespaces,omitempty" doc:"workload namespaces given a default-deny NetworkPolicy plus the allows lab's stacks need (DNS, Prometheus scraping); lab's own stack namespaces are never policed"`
 }
 
 // Metadata names the lab.
@@ -83,6 +91,7 @@ type Stacks struct {
 	Linkerd    Stack       `json:"linkerd" doc:"Linkerd (linkerd-crds + linkerd-control-plane charts, with lab's own ECDSA trust anchor)"`
 	Prometheus Stack       `json:"prometheus" doc:"kube-prometheus-stack"`
 	Ollama     OllamaStack `json:"ollama" doc:"Ollama (otwld ollama chart) and the model it serves"`
+	Kyverno    Stack       `json:"kyverno" doc:"Kyverno (kyverno chart), the admission controller of lab's policy set; installed whenever policies.enabled is true, whatever enabled says here"`
 }
 
 // Stack is one Helm-installed component.

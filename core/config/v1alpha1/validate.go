@@ -63,8 +63,28 @@ func Validate(l *Lab) []FieldError {
 	if l.GitOps.Enabled != nil && *l.GitOps.Enabled && !l.Stacks.ArgoCD.IsEnabled() {
 		add("gitops.enabled", "needs stacks.argocd.enabled: true")
 	}
+	if p := l.Policies; p.Enabled != nil && *p.Enabled {
+		if l.GitOps.Enabled == nil || !*l.GitOps.Enabled {
+			add("policies.enabled", "needs gitops.enabled: true (the policy set is delivered as an Argo CD Application)")
+		}
+	}
+	for i, ns := range l.Policies.Namespaces {
+		if !dnsLabel.MatchString(ns) {
+			add(fmt.Sprintf("policies.namespaces[%d]", i), "must be a namespace name (a DNS label), got %q", ns)
+		}
+		if LabNamespaces[ns] {
+			add(fmt.Sprintf("policies.namespaces[%d]", i), "%s is one of lab's own stack namespaces, which the policies leave alone", ns)
+		}
+	}
 	return errs
 }
+
+var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$`)
+
+// LabNamespaces are the namespaces of lab's own stacks: excluded from the
+// policy set (their charts run what they need, e.g. node exporters as root).
+var LabNamespaces = map[string]bool{"kube-system": true, "kube-public": true, "kube-node-lease": true, "local-path-storage": true,
+	"argocd": true, "linkerd": true, "monitoring": true, "ollama": true, "kyverno": true, "lab-system": true, "lab-agent": true}
 
 func checkTags(v reflect.Value, path string, add func(string, string, ...any)) {
 	t := v.Type()
