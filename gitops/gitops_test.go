@@ -138,7 +138,7 @@ func TestPolicySet(t *testing.T) {
 			}
 		}
 	}
-	if kinds["ClusterPolicy"] != 4 || kinds["NetworkPolicy"] != 2*4+2 || kinds["Server"] != 1 || kinds["AuthorizationPolicy"] != 1 {
+	if kinds["ClusterPolicy"] != 4 || kinds["NetworkPolicy"] != 2*4+2 || kinds["Server"] != 2 || kinds["AuthorizationPolicy"] != 2 {
 		t.Errorf("objects by kind: %v", kinds)
 	}
 	l.Stacks.Linkerd.Enabled, l.Policies.Enforce = false, false
