@@ -15,6 +15,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -170,6 +171,7 @@ func TestKindLabOnRealNodes(t *testing.T) {
 	t.Logf("no-op lab up: %s", time.Since(start).Round(time.Second))
 
 	t.Run("diagnose", func(t *testing.T) { kindDiagnose(t, ctx, k) })
+	t.Run("networkpolicy", func(t *testing.T) { kindNetworkPolicy(t, ctx, k) })
 	t.Run("in-cluster", func(t *testing.T) { kindInCluster(t, ctx, k) })
 	t.Run("gitops-served", func(t *testing.T) { kindGitOps(t, ctx, k) })
 	t.Run("ollama-offline", func(t *testing.T) { kindOllama(t, ctx, k) })
@@ -388,4 +390,68 @@ func targetPod(name string, args []string, probe, limit string) *corev1.Pod {
 	}
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{c}, TerminationGracePeriodSeconds: ptr(int64(1))}}
+}
+
+// A NetworkPolicy really blocks traffic on the kind nodes (kube-network-
+// policies in the offline node image, as kindnetd in kind's own): the
+// server answers a pod it does not police, the policed client's connections
+// time out, and `lab diagnose` names the policy. Needs the target image
+// the diagnose subtest loaded.
+func kindNetworkPolicy(t *testing.T, ctx context.Context, k *kindLab) {
+	ns := "locked"
+	if _, err := k.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
+		t.Fatal(err)
+	}
+	// The policy first, then the server and a pod it does not police; the
+	// policed client only once that pod got through (the network works and
+	// the enforcer has read the policy).
+	udp, tcp := corev1.ProtocolUDP, corev1.ProtocolTCP
+	dns := intstr.FromInt32(53)
+	if _, err := k.cs.NetworkingV1().NetworkPolicies(ns).Create(ctx, &networkingv1.NetworkPolicy{ObjectMeta: metav1.ObjectMeta{Name: "client-dns-only"},
+		Spec: networkingv1.NetworkPolicySpec{PodSelector: metav1.LabelSelector{MatchLabels: map[string]string{"app": "client"}},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
+			Egress:      []networkingv1.NetworkPolicyEgressRule{{Ports: []networkingv1.NetworkPolicyPort{{Protocol: &udp, Port: &dns}, {Protocol: &tcp, Port: &dns}}}}}},
+		metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.cs.CoreV1().Services(ns).Create(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "db"},
+		Spec: corev1.ServiceSpec{Selector: map[string]string{"app": "db"}, Ports: []corev1.ServicePort{{Port: 5432}}}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	dep := "db." + ns + ".svc.cluster.local:5432"
+	create := func(p *corev1.Pod) {
+		if _, err := k.cs.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	create(targetPod("db", []string{"serve", "5432"}, "", ""))
+	create(targetPod("open", []string{"dep", dep}, "", ""))
+	openReady := func() bool {
+		open, _ := k.cs.CoreV1().Pods(ns).Get(ctx, "open", metav1.GetOptions{})
+		return open != nil && len(open.Status.ContainerStatuses) > 0 && open.Status.ContainerStatuses[0].Ready
+	}
+	for i := 0; i < 60 && !openReady(); i++ {
+		time.Sleep(2 * time.Second)
+	}
+	if !openReady() {
+		t.Fatal("the unpoliced pod never reached the server: the pod network does not work")
+	}
+	// The client dials every second and gives up after three failures: its
+	// first dial may beat the enforcer to its new pod IP, as on any CNI
+	// that learns pod IPs from the API.
+	create(targetPod("client", []string{"watch", dep}, "", ""))
+	var last diagnosis
+	deadline := time.Now().Add(4 * time.Minute)
+	for time.Now().Before(deadline) {
+		_, out, _ := k.run("diagnose", "client", "-n", ns, "--no-llm", "-o", "json")
+		last = diagnosis{}
+		json.Unmarshal([]byte(out), &last)
+		if len(last.Findings) > 0 && last.Findings[0].Category == "NetworkPolicyBlocked" && containsAll(last.Findings[0].Cause, []string{"client-dns-only", "5432"}) {
+			t.Logf("the unpoliced pod connected; the policed one → %s", last)
+			return
+		}
+		time.Sleep(5 * time.Second)
+	}
+	client, _ := k.cs.CoreV1().Pods(ns).Get(ctx, "client", metav1.GetOptions{})
+	t.Errorf("want the client diagnosed NetworkPolicyBlocked naming client-dns-only and 5432 (its connections dropped); last: %s\nclient: %+v", last, client.Status.ContainerStatuses)
 }

@@ -48,11 +48,17 @@ func main() {
 		log.Fatal("POD_SUBNET is not set (kind fills it into the DaemonSet)")
 	}
 	routes := map[string]string{} // pod CIDR → via, as last set
-	for {
-		if err := sync(context.Background(), cs, node, cluster, routes); err != nil {
+	np := &netpolState{}
+	for i := 0; ; i++ {
+		if i%5 == 0 { // routes every 5 s, policies every second
+			if err := sync(context.Background(), cs, node, cluster, routes); err != nil {
+				log.Print(err)
+			}
+		}
+		if err := np.enforce(context.Background(), cs, node); err != nil {
 			log.Print(err)
 		}
-		time.Sleep(5 * time.Second)
+		time.Sleep(time.Second)
 	}
 }
 

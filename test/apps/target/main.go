@@ -10,6 +10,7 @@
 //	target env NAME              exits 1 when the environment variable NAME is unset
 //	target file PATH             exits 1 when it cannot read PATH
 //	target dep HOST:PORT         exits 1 when nothing answers at HOST:PORT
+//	target watch HOST:PORT       dials HOST:PORT every second; exits 1 after 3 failures in a row
 package main
 
 import (
@@ -23,7 +24,7 @@ import (
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: target panic|leak|serve|slow|env|file|dep ARGS")
+		fail("usage: target panic|leak|serve|slow|env|file|dep|watch ARGS")
 	}
 	arg := func(i int) string {
 		if len(os.Args) <= i {
@@ -71,6 +72,20 @@ func main() {
 			time.Sleep(time.Second)
 		}
 		fail("giving up: database at %s unreachable", arg(2))
+	case "watch":
+		for fails := 0; ; time.Sleep(time.Second) {
+			c, err := net.DialTimeout("tcp", arg(2), 2*time.Second)
+			if err == nil {
+				c.Close()
+				fails = 0
+				continue
+			}
+			fails++
+			fmt.Printf("waiting for database: %v\n", err)
+			if fails == 3 {
+				fail("giving up: database at %s unreachable", arg(2))
+			}
+		}
 	default:
 		fail("target: unknown mode %q", os.Args[1])
 	}
