@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -21,6 +20,7 @@ import (
 func newBundle(g *globals) *cobra.Command {
 	var out, modelRegistry string
 	var noModel, noImages, scan bool
+	var vulnDB string
 	c := &cobra.Command{
 		Use:   "bundle",
 		Short: "Write the pinned charts of the enabled stacks, their container images and the Ollama model (each with its digest) into one archive for air-gapped `lab up --offline --bundle`",
@@ -79,13 +79,13 @@ func newBundle(g *globals) *cobra.Command {
 			if m.SBOM != nil {
 				fmt.Fprintf(g.ui.Out, "sbom: %s sha256:%s (CycloneDX; lab sbom --bundle %s)\n", m.SBOM.File, m.SBOM.SHA256[:12], out)
 			}
-			if scan {
-				// lab reads no vulnerability database itself yet: say where one would be, never pretend a scan.
-				db := filepath.Join(os.Getenv("HOME"), ".cache", "trivy", "db", "trivy.db")
-				if _, err := os.Stat(db); err != nil {
-					fmt.Fprintf(g.ui.Out, "scan: no vulnerability database (Trivy's, at %s): the SBOM is written, nothing was scanned\n", db)
-				} else {
-					fmt.Fprintf(g.ui.Out, "scan: a Trivy database is at %s, but lab does not read it yet: run trivy sbom on the SBOM; nothing was scanned here\n", db)
+			if scan && m.SBOM != nil {
+				_, b, err := stacks.BundleSBOMOf(out)
+				if err != nil {
+					return err
+				}
+				if err := scanReport(g, b, vulnDB); err != nil {
+					return err
 				}
 			}
 			g.ui.Progress("wrote %s", out)
@@ -96,6 +96,7 @@ func newBundle(g *globals) *cobra.Command {
 	c.Flags().StringVar(&modelRegistry, "model-registry", stacks.DefaultModelRegistry, "Ollama registry (or mirror) to fetch the model from")
 	c.Flags().BoolVar(&noModel, "no-model", false, "leave the Ollama model out of the bundle")
 	c.Flags().BoolVar(&noImages, "no-images", false, "list the charts' images without saving them (saving needs Docker or Podman)")
-	c.Flags().BoolVar(&scan, "scan", false, "report known vulnerabilities from an offline vulnerability database (says so when there is none)")
+	c.Flags().BoolVar(&scan, "scan", false, "report the bundle's known vulnerabilities from an offline database (--vuln-db; says so when there is none)")
+	c.Flags().StringVar(&vulnDB, "vuln-db", "", "folder of OSV advisories for --scan (default "+defaultVulnDB()+")")
 	return c
 }

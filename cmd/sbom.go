@@ -11,12 +11,14 @@ import (
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"github.com/spf13/cobra"
 
+	"lab.dev/lab/core/state"
 	"lab.dev/lab/stacks"
 	"lab.dev/lab/stacks/sbom"
 )
 
 func newSBOM(g *globals) *cobra.Command {
-	var bundle, image, binary string
+	var bundle, image, binary, vulnDB string
+	var scan bool
 	c := &cobra.Command{
 		Use:   "sbom",
 		Short: "Print the CycloneDX SBOM of a bundle (verified), an image, a Go binary, or this lab binary",
@@ -28,23 +30,14 @@ func newSBOM(g *globals) *cobra.Command {
 			ctx := context.Background()
 			switch {
 			case bundle != "":
-				dir, err := os.MkdirTemp("", "lab-sbom-")
+				raw, b, err := stacks.BundleSBOMOf(bundle)
 				if err != nil {
 					return err
 				}
-				defer os.RemoveAll(dir)
-				m, err := stacks.OpenBundle(bundle, filepath.Join(dir, "b"))
-				if err != nil {
-					return err
+				if scan {
+					return scanReport(g, b, vulnDB)
 				}
-				if m.SBOM == nil {
-					return fmt.Errorf("%s has no SBOM (made by a lab before SBOMs; run lab bundle again)", bundle)
-				}
-				b, err := os.ReadFile(filepath.Join(dir, "b", m.SBOM.File))
-				if err != nil {
-					return err
-				}
-				_, err = g.ui.Out.Write(b)
+				_, err = g.ui.Out.Write(raw)
 				return err
 			case image != "":
 				path := image
@@ -65,6 +58,9 @@ func newSBOM(g *globals) *cobra.Command {
 				}
 				b := sbom.New(cdx.Component{Type: cdx.ComponentTypeContainer, Name: image})
 				sbom.Add(b, cs...)
+				if scan {
+					return scanReport(g, b, vulnDB)
+				}
 				return sbom.Encode(g.ui.Out, b)
 			default:
 				path := binary
@@ -85,6 +81,9 @@ func newSBOM(g *globals) *cobra.Command {
 				}
 				b := sbom.New(cs[0])
 				sbom.Add(b, cs[1:]...)
+				if scan {
+					return scanReport(g, b, vulnDB)
+				}
 				return sbom.Encode(g.ui.Out, b)
 			}
 		},
@@ -93,6 +92,49 @@ func newSBOM(g *globals) *cobra.Command {
 	f.StringVar(&bundle, "bundle", "", "a lab bundle (tar.gz)")
 	f.StringVar(&image, "image", "", "an image: a saved tar, or a reference docker has")
 	f.StringVar(&binary, "binary", "", "a Go binary")
+	f.BoolVar(&scan, "scan", false, "instead of the SBOM, its known vulnerabilities from the offline database (--vuln-db)")
+	f.StringVar(&vulnDB, "vuln-db", "", "folder of OSV advisories (Go's vulnerability database, osv.dev exports); default "+defaultVulnDB())
 	c.MarkFlagsMutuallyExclusive("bundle", "image", "binary")
 	return c
+}
+
+// defaultVulnDB is where lab looks for an offline vulnerability database.
+func defaultVulnDB() string { return filepath.Join(state.Home(), "vulndb") }
+
+// scanReport prints the BOM's known vulnerabilities by severity from the
+// OSV folder db (default: defaultVulnDB). No database is said, not hidden:
+// nothing was scanned.
+func scanReport(g *globals, b *cdx.BOM, db string) error {
+	if db == "" {
+		db = defaultVulnDB()
+	}
+	if fi, err := os.Stat(db); err != nil || !fi.IsDir() {
+		fmt.Fprintf(g.ui.Out, "scan: no vulnerability database at %s (a folder of OSV records: Go's vuln DB, osv.dev's exports): nothing was scanned\n", db)
+		return nil
+	}
+	advs, err := sbom.LoadAdvisories(db)
+	if err != nil {
+		return fmt.Errorf("vulnerability database %s: %w", db, err)
+	}
+	vulns := sbom.Scan(b, advs)
+	n := len(sbom.Flatten(b))
+	by := map[string]int{}
+	for _, v := range vulns {
+		by[v.Severity]++
+	}
+	fmt.Fprintf(g.ui.Out, "scan: %d components against %d advisories in %s: %d known vulnerabilities", n, len(advs), db, len(vulns))
+	for _, s := range []string{"CRITICAL", "HIGH", "MODERATE", "MEDIUM", "LOW", "UNKNOWN"} {
+		if by[s] > 0 {
+			fmt.Fprintf(g.ui.Out, ", %s %d", s, by[s])
+		}
+	}
+	fmt.Fprintln(g.ui.Out)
+	for _, v := range vulns {
+		fixed := "no fix known"
+		if v.Fixed != "" {
+			fixed = "fixed in " + v.Fixed
+		}
+		fmt.Fprintf(g.ui.Out, "  %-8s %s %s (%s) %s\n", v.Severity, v.ID, v.Component, fixed, strings.Join(v.Aliases, " "))
+	}
+	return nil
 }

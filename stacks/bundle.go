@@ -410,3 +410,26 @@ func fileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// BundleSBOMOf opens the bundle at path (every digest verified, the SBOM's
+// included) and returns its stored SBOM, as written and decoded.
+func BundleSBOMOf(path string) ([]byte, *cdx.BOM, error) {
+	dir, err := os.MkdirTemp("", "lab-sbom-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.RemoveAll(dir)
+	m, err := OpenBundle(path, filepath.Join(dir, "b"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.SBOM == nil {
+		return nil, nil, fmt.Errorf("%s has no SBOM (made by a lab before SBOMs; run lab bundle again)", path)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "b", m.SBOM.File))
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := sbom.Decode(bytes.NewReader(raw))
+	return raw, b, err
+}

@@ -254,19 +254,10 @@ func propValue(c cdx.Component, name string) string {
 // checks and diffs.
 func Names(b *cdx.BOM) []string {
 	var out []string
-	var walk func([]cdx.Component)
-	walk = func(cs []cdx.Component) {
-		for _, c := range cs {
-			if c.PackageURL != "" {
-				out = append(out, c.PackageURL)
-			}
-			if c.Components != nil {
-				walk(*c.Components)
-			}
+	for _, c := range Flatten(b) {
+		if c.PackageURL != "" {
+			out = append(out, c.PackageURL)
 		}
-	}
-	if b.Components != nil {
-		walk(*b.Components)
 	}
 	sort.Strings(out)
 	return out

@@ -101,6 +101,22 @@ func TestBundleSavesImages(t *testing.T) {
 	if out, err := exec.Command(buildLab(t), "sbom", "--bundle", archive).Output(); err != nil || !strings.Contains(string(out), "pkg:deb/debian/ca-certificates") {
 		t.Errorf("lab sbom --bundle: %v\n%.500s", err, out)
 	}
+	// Scanned against an offline OSV database: the image's Debian package and
+	// a module of its lab binary are hit by the advisories that cover their
+	// versions, not by the one fixed before them.
+	vdb := t.TempDir()
+	for name, rec := range map[string]string{
+		"DEBIAN-TEST-1.json": `{"id":"DEBIAN-TEST-1","database_specific":{"severity":"HIGH"},"affected":[{"package":{"ecosystem":"Debian:12","name":"ca-certificates"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"20230311+deb12u2"}]}]}]}`,
+		"DEBIAN-TEST-2.json": `{"id":"DEBIAN-TEST-2","affected":[{"package":{"ecosystem":"Debian:12","name":"ca-certificates"},"ranges":[{"type":"ECOSYSTEM","events":[{"introduced":"0"},{"fixed":"20210119"}]}]}]}`,
+		"GO-TEST-1.json":     `{"id":"GO-TEST-1","aliases":["CVE-2099-0001"],"affected":[{"package":{"ecosystem":"Go","name":"github.com/spf13/cobra"},"ranges":[{"type":"SEMVER","events":[{"introduced":"1.0.0"},{"fixed":"99.0.0"}]}]}]}`,
+	} {
+		os.WriteFile(filepath.Join(vdb, name), []byte(rec), 0o644)
+	}
+	out, err := exec.Command(buildLab(t), "sbom", "--bundle", archive, "--scan", "--vuln-db", vdb).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "2 known vulnerabilities, HIGH 1, UNKNOWN 1") || !strings.Contains(string(out), "DEBIAN-TEST-1 pkg:deb/debian/ca-certificates@20230311+deb12u1") ||
+		!strings.Contains(string(out), "GO-TEST-1 pkg:golang/github.com/spf13/cobra@") || strings.Contains(string(out), "DEBIAN-TEST-2") {
+		t.Errorf("lab sbom --bundle --scan: %v\n%s", err, out)
+	}
 	// The saved archive is a real image archive: it restores the image.
 	docker("rmi", "-f", ref)
 	if out := docker("load", "-i", filepath.Join(dir, om.Images[0].File)); !strings.Contains(out, ref) {
