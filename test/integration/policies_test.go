@@ -82,17 +82,7 @@ func TestPolicySetValidatesAgainstRealSchemas(t *testing.T) {
 	for _, ns := range append(l.Policies.Namespaces, "ollama", l.Agent.Namespace) {
 		cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
 	}
-	dry, err := kube.NewApplier(cluster.Config, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res []kube.Result
-	for i := 0; i < 50; i++ { // new CRDs take a moment to be served
-		if res, err = dry.Apply(ctx, objs); err == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	dry, res, err := dryRunNewKinds(ctx, t, objs)
 	if err != nil || len(res) != len(objs) {
 		t.Fatalf("server-side dry run of the policy set: %v %+v", err, res)
 	}
@@ -110,13 +100,7 @@ func TestPolicySetValidatesAgainstRealSchemas(t *testing.T) {
 		if _, err := installer(t).Ensure(ctx, stacks.Release{Name: "linkerd-crds", Namespace: "linkerd", Chart: stacks.Source{Path: dir}, Timeout: 2 * time.Minute}); err != nil {
 			t.Fatalf("linkerd-crds from %s: %v", dir, err)
 		}
-		for i := 0; i < 50; i++ {
-			if _, err = dry.Apply(ctx, linkerd); err == nil {
-				break
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-		if err != nil {
+		if _, _, err := dryRunNewKinds(ctx, t, linkerd); err != nil {
 			t.Errorf("server-side dry run of the Linkerd policy objects: %v", err)
 		}
 		kinds["linkerd"] = len(linkerd)

@@ -85,17 +85,7 @@ func TestWebhookSecretAndServeManifests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dry, err := kube.NewApplier(cluster.Config, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res []kube.Result
-	for i := 0; i < 50; i++ { // new CRDs take a moment to be served
-		if res, err = dry.Apply(ctx, objs); err == nil {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+	dry, res, err := dryRunNewKinds(ctx, t, objs)
 	if err != nil || len(res) != len(objs) {
 		t.Fatalf("server-side dry run of the serve manifests: %v %+v", err, res)
 	}
@@ -120,4 +110,22 @@ func TestWebhookSecretAndServeManifests(t *testing.T) {
 	if name, _, _ := unstructured.NestedString(wh, "httpConfig", "authorization", "credentials", "name"); name != deploy.WebhookSecret {
 		t.Errorf("the operator's schema dropped the webhook's credentials: %v", wh)
 	}
+}
+
+// dryRunNewKinds server-side dry-runs objs (strict field validation),
+// retrying while kinds whose CRDs were just created are not served yet.
+func dryRunNewKinds(ctx context.Context, t *testing.T, objs []*unstructured.Unstructured) (*kube.Applier, []kube.Result, error) {
+	t.Helper()
+	dry, err := kube.NewApplier(cluster.Config, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res []kube.Result
+	for i := 0; i < 50; i++ {
+		if res, err = dry.Apply(ctx, objs); err == nil {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return dry, res, err
 }

@@ -103,21 +103,13 @@ func render(self string, pods []corev1.Pod, nsLabels map[string]labels.Set, pols
 			if egr {
 				eg = true
 				for _, r := range pol.Spec.Egress {
-					for _, peer := range peers(r.To, pol.Namespace, pods, nsLabels, live) {
-						for _, port := range ports(r.Ports, nil) {
-							fmt.Fprintf(&b, "-A %s -s %s%s%s -m comment --comment \"%s/%s\" -j RETURN\n", egressChain, ip, dst(peer), port, pol.Namespace, pol.Name)
-						}
-					}
+					allow(&b, egressChain, "-s "+ip, " -d ", peers(r.To, pol.Namespace, pods, nsLabels, live), ports(r.Ports, nil), &pol)
 				}
 			}
 			if ing {
 				in = true
 				for _, r := range pol.Spec.Ingress {
-					for _, peer := range peers(r.From, pol.Namespace, pods, nsLabels, live) {
-						for _, port := range ports(r.Ports, p) {
-							fmt.Fprintf(&b, "-A %s -d %s%s%s -m comment --comment \"%s/%s\" -j RETURN\n", ingressChain, ip, src(peer), port, pol.Namespace, pol.Name)
-						}
-					}
+					allow(&b, ingressChain, "-d "+ip, " -s ", peers(r.From, pol.Namespace, pods, nsLabels, live), ports(r.Ports, p), &pol)
 				}
 			}
 		}
@@ -213,16 +205,15 @@ func ports(list []networkingv1.NetworkPolicyPort, target *corev1.Pod) []string {
 	return out
 }
 
-func dst(cidr string) string {
-	if cidr == "" {
-		return ""
+// allow writes a RETURN for each peer × port of one rule: self matches the
+// policed pod (-s for egress, -d for ingress), peerFlag the other end.
+func allow(b *bytes.Buffer, chain, self, peerFlag string, peers, ports []string, pol *networkingv1.NetworkPolicy) {
+	for _, peer := range peers {
+		if peer != "" {
+			peer = peerFlag + peer
+		}
+		for _, port := range ports {
+			fmt.Fprintf(b, "-A %s %s%s%s -m comment --comment \"%s/%s\" -j RETURN\n", chain, self, peer, port, pol.Namespace, pol.Name)
+		}
 	}
-	return " -d " + cidr
-}
-
-func src(cidr string) string {
-	if cidr == "" {
-		return ""
-	}
-	return " -s " + cidr
 }
