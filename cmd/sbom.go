@@ -123,7 +123,7 @@ func scanReport(g *globals, b *cdx.BOM, db string) error {
 		by[v.Severity]++
 	}
 	fmt.Fprintf(g.ui.Out, "scan: %d components against %d advisories in %s: %d known vulnerabilities", n, len(advs), db, len(vulns))
-	for _, s := range []string{"CRITICAL", "HIGH", "MODERATE", "MEDIUM", "LOW", "UNKNOWN"} {
+	for _, s := range sbom.Severities {
 		if by[s] > 0 {
 			fmt.Fprintf(g.ui.Out, ", %s %d", s, by[s])
 		}

@@ -105,11 +105,7 @@ func newServe(g *globals, kubeconfig *string) *cobra.Command {
 					return err
 				}
 				s.RunPredictions(ctx, &serve.Predictor{Every: predictEvery,
-					Run: func(ctx context.Context) (*predict.Result, error) {
-						q := po
-						q.End = time.Now()
-						return src.Run(ctx, q)
-					},
+					Run: func(ctx context.Context) (*predict.Result, error) { return src.Run(ctx, po) }, // End unset: each run's now
 					Explain: func(ctx context.Context, p *predict.Prediction) (*report.Report, error) {
 						return agent.PredictionReport(ctx, cs, p, ao)
 					}})

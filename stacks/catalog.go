@@ -30,7 +30,7 @@ func Catalog() []Stack {
 	v := config.Pinned().Charts
 	return []Stack{
 		{Name: "prometheus", Charts: []Chart{
-			{Release: "kube-prometheus-stack", Namespace: "monitoring", Repo: "https://prometheus-community.github.io/helm-charts", Name: "kube-prometheus-stack", Version: v["kube-prometheus-stack"]},
+			{Release: promRelease, Namespace: promNamespace, Repo: "https://prometheus-community.github.io/helm-charts", Name: "kube-prometheus-stack", Version: v["kube-prometheus-stack"]},
 		}},
 		{Name: "linkerd", Charts: []Chart{
 			{Release: "linkerd-crds", Namespace: "linkerd", Repo: "https://helm.linkerd.io/edge", Name: "linkerd-crds", Version: v["linkerd-crds"]},
@@ -127,8 +127,11 @@ func Plans(l *config.Lab, e Env) ([]Plan, error) {
 	return plans, nil
 }
 
+// The prometheus stack's release and namespace (its catalog entry).
+const promRelease, promNamespace = "kube-prometheus-stack", "monitoring"
+
 // PrometheusService is where the prometheus stack's server answers:
 // kube-prometheus-stack names its Service <release>-prometheus, port 9090.
 func PrometheusService() (namespace, name string, port int) {
-	return "monitoring", "kube-prometheus-stack-prometheus", 9090
+	return promNamespace, promRelease + "-prometheus", 9090
 }

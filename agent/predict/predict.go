@@ -83,9 +83,12 @@ type Evidence struct {
 }
 
 // Key identifies the incident a prediction warns of (what serve dedupes on).
-func (p *Prediction) Key() string {
-	t := p.Target
-	return string(p.Kind) + "|" + t.Namespace + "|" + t.Pod + "|" + t.Container + "|" + t.PVC + "|" + t.Node
+func (p *Prediction) Key() string { return IncidentKey(p.Kind, p.Target) }
+
+// IncidentKey identifies what running out of kind on t is, wherever it is
+// predicted from (lab's trend, a PromQL rule, a scripted shape).
+func IncidentKey(k Kind, t Target) string {
+	return string(k) + "|" + t.Namespace + "|" + t.Pod + "|" + t.Container + "|" + t.PVC + "|" + t.Node
 }
 
 // minPoints is the fewest samples a trend is fitted on; a longer series is
@@ -165,7 +168,13 @@ func Assess(in Input, horizon time.Duration) *Prediction {
 	if p.In > horizon {
 		return nil
 	}
-	last := time.Unix(0, int64(in.Times[n-1]*1e9)).UTC()
+	return p.cite(in)
+}
+
+// cite dates the prediction from the series' last sample and cites the
+// series as its evidence.
+func (p *Prediction) cite(in Input) *Prediction {
+	last := time.Unix(0, int64(in.Times[len(in.Times)-1]*1e9)).UTC()
 	p.At = last.Add(p.In)
 	p.Evidence = Evidence{ID: "metric:" + string(in.Kind) + ":" + in.Target.String(), Query: in.Query, Summary: summary(in, p)}
 	return p
@@ -231,9 +240,7 @@ func assessRestarts(in Input, horizon time.Duration) *Prediction {
 	p := &Prediction{Kind: Restarts, Target: in.Target, Unit: "count", Current: in.Values[len(in.Values)-1],
 		Shape: fmt.Sprintf("%d restarts in the window, one every %s", len(at), seconds(gap).Round(time.Second)),
 		In:    seconds(next), Earliest: seconds(next), Latest: seconds(next)}
-	p.At = time.Unix(int64(last+next), 0).UTC()
-	p.Evidence = Evidence{ID: "metric:restarts:" + in.Target.String(), Query: in.Query, Summary: summary(in, p)}
-	return p
+	return p.cite(in)
 }
 
 func seconds(s float64) time.Duration {

@@ -76,9 +76,7 @@ type query struct {
 // kubelet volume stats, as kube-prometheus-stack scrapes them). sel is a
 // label matcher list such as `namespace="shop"` (may be empty).
 func queries(sel string) []query {
-	c := func(extra string) string {
-		return "{" + strings.Trim(strings.Join([]string{extra, sel}, ","), ",") + "}"
-	}
+	c := func(extra string) string { return matchers(extra, sel) }
 	ctr := []string{"namespace", "pod", "container"}
 	return []query{
 		{Memory, "bytes", `max by (namespace,pod,container) (container_memory_working_set_bytes` + c(`container!="",container!="POD"`) + `)`,
@@ -145,7 +143,7 @@ func (p *Prometheus) inputs(ctx context.Context, q query, o Options) ([]Input, e
 	}
 	var out []Input
 	for _, s := range m {
-		in := Input{Kind: q.kind, Unit: q.unit, Target: target(s.Metric), Query: q.usage, Limit: limits[labelKey(s.Metric, q.by)]}
+		in := Input{Kind: q.kind, Unit: q.unit, Target: TargetOf(s.Metric), Query: q.usage, Limit: limits[labelKey(s.Metric, q.by)]}
 		if q.limit != "" && in.Limit == 0 {
 			continue // no limit, nothing to run out of
 		}
@@ -160,6 +158,18 @@ func (p *Prometheus) inputs(ctx context.Context, q query, o Options) ([]Input, e
 	return out, nil
 }
 
+// matchers is a PromQL label-matcher block of the non-empty lists given
+// ("{}" when both are empty).
+func matchers(lists ...string) string {
+	var parts []string
+	for _, l := range lists {
+		if l != "" {
+			parts = append(parts, l)
+		}
+	}
+	return "{" + strings.Join(parts, ",") + "}"
+}
+
 func labelKey(m model.Metric, by []string) string {
 	var b strings.Builder
 	for _, l := range by {
@@ -169,7 +179,8 @@ func labelKey(m model.Metric, by []string) string {
 	return b.String()
 }
 
-func target(m model.Metric) Target {
+// TargetOf is what a series' labels name: a container, a PVC or a node.
+func TargetOf(m model.Metric) Target {
 	return Target{Namespace: string(m["namespace"]), Pod: string(m["pod"]), Container: string(m["container"]),
 		PVC: string(m["persistentvolumeclaim"]), Node: string(m["node"])}
 }
@@ -182,19 +193,16 @@ const throttled = `sum by (namespace,pod,container) (rate(container_cpu_cfs_thro
 // throttled now: what a CPU limit costs before usage reaches it. Where
 // cAdvisor's CFS series are missing the prediction stays as it is.
 func (p *Prometheus) addThrottling(ctx context.Context, res *Result, sel string, end time.Time) {
-	byKey := map[string]*Prediction{}
+	byTarget := map[Target]*Prediction{}
 	for _, pr := range res.Predictions {
 		if pr.Kind == CPU {
-			byKey[pr.Target.Namespace+"/"+pr.Target.Pod+"/"+pr.Target.Container] = pr
+			byTarget[pr.Target] = pr
 		}
 	}
-	if len(byKey) == 0 {
+	if len(byTarget) == 0 {
 		return
 	}
-	m := ""
-	if sel != "" {
-		m = "{" + sel + "}"
-	}
+	m := matchers(sel)
 	v, _, _, err := p.API.Query(ctx, fmt.Sprintf(throttled, m, m), end)
 	if err != nil {
 		res.Errors = append(res.Errors, fmt.Sprintf("cpu throttling: %v", err))
@@ -202,8 +210,7 @@ func (p *Prometheus) addThrottling(ctx context.Context, res *Result, sel string,
 	}
 	vec, _ := v.(model.Vector)
 	for _, s := range vec {
-		t := target(s.Metric)
-		if pr := byKey[t.Namespace+"/"+t.Pod+"/"+t.Container]; pr != nil && !math.IsNaN(float64(s.Value)) {
+		if pr := byTarget[TargetOf(s.Metric)]; pr != nil && !math.IsNaN(float64(s.Value)) {
 			pr.Throttled = float64(s.Value)
 			pr.Evidence.Summary += fmt.Sprintf("; throttled in %.0f %% of CFS periods now", 100*pr.Throttled)
 		}

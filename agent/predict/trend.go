@@ -83,11 +83,7 @@ func Teeth(v []float64) [][2]int {
 	if len(v) == 0 {
 		return nil
 	}
-	lo, hi := v[0], v[0]
-	for _, x := range v {
-		lo, hi = math.Min(lo, x), math.Max(hi, x)
-	}
-	drop := (hi - lo) / 4
+	drop := quarterRange(v)
 	var out [][2]int
 	start := 0
 	for i := 1; i < len(v); i++ {
@@ -112,11 +108,7 @@ func lastRise(t, v []float64) int {
 	if len(v) == 0 || len(t) != len(v) {
 		return 0
 	}
-	lo, hi := v[0], v[0]
-	for _, x := range v {
-		lo, hi = math.Min(lo, x), math.Max(hi, x)
-	}
-	jump := (hi - lo) / 4
+	jump := quarterRange(v)
 	if !(jump > 0) {
 		return 0
 	}
@@ -128,4 +120,14 @@ func lastRise(t, v []float64) int {
 		}
 	}
 	return 0
+}
+
+// quarterRange is a quarter of v's range: the size of a sudden drop (Teeth)
+// or rise (lastRise) that breaks a series into segments. v is not empty.
+func quarterRange(v []float64) float64 {
+	lo, hi := v[0], v[0]
+	for _, x := range v {
+		lo, hi = math.Min(lo, x), math.Max(hi, x)
+	}
+	return (hi - lo) / 4
 }

@@ -97,16 +97,8 @@ func Scan(b *cdx.BOM, advs []Advisory) []Vulnerability {
 			}
 		}
 	}
-	rank := map[string]int{"CRITICAL": 0, "HIGH": 1, "MODERATE": 2, "MEDIUM": 2, "LOW": 3}
 	sort.SliceStable(out, func(i, j int) bool {
-		ri, ok := rank[out[i].Severity]
-		if !ok {
-			ri = 4
-		}
-		rj, ok := rank[out[j].Severity]
-		if !ok {
-			rj = 4
-		}
+		ri, rj := severityRank(out[i].Severity), severityRank(out[j].Severity)
 		return ri < rj || ri == rj && out[i].ID < out[j].ID
 	})
 	return out
@@ -128,6 +120,24 @@ func Flatten(b *cdx.BOM) []cdx.Component {
 	}
 	walk(b.Components)
 	return out
+}
+
+// Severities are the levels a scan reports, worst first; MODERATE (GitHub's
+// word) and MEDIUM rank alike, and anything else ranks with UNKNOWN.
+var Severities = []string{"CRITICAL", "HIGH", "MODERATE", "MEDIUM", "LOW", "UNKNOWN"}
+
+func severityRank(s string) int {
+	switch s {
+	case "CRITICAL":
+		return 0
+	case "HIGH":
+		return 1
+	case "MODERATE", "MEDIUM":
+		return 2
+	case "LOW":
+		return 3
+	}
+	return 4
 }
 
 // fromPURL is the OSV ecosystem, package name and version of a package URL

@@ -36,6 +36,16 @@ type Shape struct {
 	Positive bool
 }
 
+// Key is the incident key of the prediction the shape must (or must not)
+// raise: a node's series is about the node alone.
+func (s Shape) Key() string {
+	t := s.Target
+	if s.Kind == predict.NodeMem {
+		t = predict.Target{Node: t.Node}
+	}
+	return predict.IncidentKey(s.Kind, t)
+}
+
 // FailAt is when the shape first reaches its limit (seconds from start), or
 // +Inf: the scripted truth a prediction is scored against.
 func (s Shape) FailAt() float64 {

@@ -84,19 +84,13 @@ func TestPredictOnRealPrometheus(t *testing.T) {
 	if len(res.Errors) > 0 {
 		t.Errorf("queries failed: %v", res.Errors)
 	}
-	byTarget := map[string]*predict.Prediction{}
+	byKey := map[string]*predict.Prediction{}
 	for _, p := range res.Predictions {
 		t.Logf("%s", p.Evidence.Summary)
-		if p.Kind != predict.Restarts {
-			byTarget[string(p.Kind)+" "+p.Target.String()] = p
-		}
+		byKey[p.Key()] = p
 	}
 	for _, s := range pl.shapes {
-		tg := s.Target
-		if s.Kind == predict.NodeMem {
-			tg = predict.Target{Node: tg.Node}
-		}
-		p := byTarget[string(s.Kind)+" "+tg.String()]
+		p := byKey[s.Key()]
 		switch {
 		case s.Positive && p == nil:
 			t.Errorf("%s: not predicted", s.Name)

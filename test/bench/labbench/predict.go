@@ -101,7 +101,7 @@ func runPredict(ctx context.Context, containers int) PredictResult {
 			if p.Kind == predict.Restarts {
 				continue
 			}
-			k := string(p.Kind) + " " + p.Target.String()
+			k := p.Key()
 			if _, ok := labFirst[k]; !ok {
 				labFirst[k] = t
 			}
@@ -115,7 +115,7 @@ func runPredict(ctx context.Context, containers int) PredictResult {
 			check(err)
 			vec, _ := v.(model.Vector)
 			for _, s := range vec {
-				k := string(kind) + " " + ruleTarget(kind, s.Metric).String()
+				k := predict.IncidentKey(kind, predict.TargetOf(s.Metric))
 				seen[k] = true
 				ruleRun[k]++
 				if _, ok := ruleFirst[k]; !ok && ruleRun[k] >= 3 {
@@ -131,11 +131,7 @@ func runPredict(ctx context.Context, containers int) PredictResult {
 	}
 	var labLeads, ruleLeads []float64
 	for _, s := range shapes {
-		tg := s.Target
-		if s.Kind == predict.NodeMem {
-			tg = predict.Target{Node: tg.Node}
-		}
-		k := string(s.Kind) + " " + tg.String()
+		k := s.Key()
 		sc := ShapeScore{Name: s.Name, Positive: s.Positive, LabLead: -1, RuleLead: -1, LabETAErr: -1, Cycling: s.OOM}
 		if ft, ok := labFirst[k]; ok {
 			sc.LabLead = failAt.Sub(ft).Minutes()
@@ -203,16 +199,6 @@ func ruleExprs() map[predict.Kind]string {
 		}
 	}
 	return out
-}
-
-func ruleTarget(k predict.Kind, m model.Metric) predict.Target {
-	switch k {
-	case predict.Disk:
-		return predict.Target{Namespace: string(m["namespace"]), PVC: string(m["persistentvolumeclaim"])}
-	case predict.NodeMem:
-		return predict.Target{Node: string(m["node"])}
-	}
-	return predict.Target{Namespace: string(m["namespace"]), Pod: string(m["pod"]), Container: string(m["container"])}
 }
 
 // predictScale times `predict -A` over n containers (the container shapes
