@@ -109,34 +109,17 @@ func TestCompletionAndSchema(t *testing.T) {
 	}
 }
 
-// lab agent serve will not start open by accident: a token is required
-// unless --insecure-no-auth says otherwise, and a short one is refused.
-func TestWebhookToken(t *testing.T) {
-	t.Setenv("LAB_AGENT_WEBHOOK_TOKEN", "")
-	dir := t.TempDir()
-	good, short := filepath.Join(dir, "good"), filepath.Join(dir, "short")
-	os.WriteFile(good, []byte("0123456789abcdef0123\n"), 0o600)
-	os.WriteFile(short, []byte("abc"), 0o600)
-	for _, c := range []struct {
-		file   string
-		noAuth bool
-		tok    string
-		err    string
-	}{
-		{"", false, "", "needs a bearer token"},
-		{"", true, "", ""},
-		{good, false, "0123456789abcdef0123", ""},
-		{good, true, "", "pick one"},
-		{short, false, "", "at least 16"},
-		{filepath.Join(dir, "missing"), false, "", "--token-file"},
+// An unknown -o is refused the same way by every command that takes one,
+// before any work (no lab.yaml read, no cluster dialled).
+func TestUnknownOutputFormatRefusedEverywhere(t *testing.T) {
+	for _, args := range [][]string{
+		{"status"}, {"doctor"}, {"version"}, {"config", "view"}, {"certs", "status"}, {"diagnose", "p"},
+		{"agent", "rbac-check"}, {"agent", "apf"}, {"agent", "apf", "status"}, {"agent", "apply"},
+		{"agent", "incidents"}, {"agent", "predict", "-A"}, {"gitops", "diff"}, {"up", "--dry-run"},
 	} {
-		tok, err := webhookToken(c.file, c.noAuth)
-		if tok != c.tok || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
-			t.Errorf("webhookToken(%q, %v) = %q, %v; want %q, %q", c.file, c.noAuth, tok, err, c.tok, c.err)
+		code, _, errOut := runLab(t, append(args, "-o", "xml", "-c", "/nonexistent/lab.yaml")...)
+		if code != 1 || !strings.Contains(errOut, `invalid argument "xml" for "-o, --output" flag: want`) {
+			t.Errorf("lab %s -o xml: exit %d, stderr %q", strings.Join(args, " "), code, errOut)
 		}
-	}
-	t.Setenv("LAB_AGENT_WEBHOOK_TOKEN", "from-the-environment-0123")
-	if tok, err := webhookToken("", false); err != nil || tok != "from-the-environment-0123" {
-		t.Errorf("env: %q %v", tok, err)
 	}
 }

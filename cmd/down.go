@@ -1,29 +1,22 @@
 package cmd
 
 import (
-	"context"
-
 	"github.com/spf13/cobra"
 
-	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/bootstrap/action"
 )
 
 func newDown(g *globals) *cobra.Command {
-	var o pipeline.Down
+	o := action.Down{Config: &g.action}
 	c := &cobra.Command{
 		Use:   "down",
 		Short: "Delete the lab's cluster and everything lab put on the host (idempotent); --all for every lab",
 		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			o.Log = g.ui
-			if !o.All {
-				l, err := g.loadLab()
-				if err != nil {
-					return err
-				}
-				o.Lab = l
+		RunE: func(*cobra.Command, []string) error {
+			if o.All { // every lab on the host: no lab.yaml needed
+				return g.bare(o.Run)
 			}
-			return o.Run(context.Background())
+			return g.run(o.Run)
 		},
 	}
 	c.Flags().BoolVar(&o.All, "all", false, "remove every lab on this host (nightly CI teardown)")

@@ -1,5 +1,6 @@
-// Package cmd holds lab's cobra commands: each file turns flags into options
-// and makes one call into a package. No logic lives here.
+// Package cmd holds lab's cobra commands: each file turns flags into an
+// options struct (bootstrap/action, bootstrap/pipeline) and makes one call.
+// No logic lives here; test/layers checks each file's imports and size.
 package cmd
 
 import (
@@ -8,14 +9,12 @@ import (
 	"os"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
+	"lab.dev/lab/bootstrap/action"
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/ui"
 )
-
-// errSilent is returned when the command already told the user what went
-// wrong (e.g. a failed doctor run): exit 1 without another ERROR line.
-var errSilent = errors.New("")
 
 type globals struct {
 	configPath string
@@ -23,6 +22,7 @@ type globals struct {
 	verbosity  int
 	quiet      bool
 	ui         *ui.UI
+	action     action.Config // Lab and UI are set by run
 }
 
 // loadLab reads the lab.yaml given by --config. Without --config and without
@@ -37,6 +37,42 @@ func (g *globals) loadLab() (*config.Lab, error) {
 	return config.LoadFile(g.configPath)
 }
 
+// run loads the lab into the action config, then calls fn.
+func (g *globals) run(fn func() error) error {
+	l, err := g.loadLab()
+	if err != nil {
+		return err
+	}
+	g.action.Lab, g.action.UI = l, g.ui
+	return fn()
+}
+
+// bare calls fn with only the terminal set: for commands that read no lab.yaml.
+func (g *globals) bare(fn func() error) error {
+	g.action.UI = g.ui
+	return fn()
+}
+
+// outputFlag registers -o accepting only allowed (one parser for every command).
+func outputFlag(c *cobra.Command, p *ui.Format, def ui.Format, extra string, allowed ...ui.Format) {
+	v := ui.NewFormatValue(p, def, allowed...)
+	c.Flags().VarP(v, "output", "o", v.Usage(extra))
+}
+
+// kubeFlags registers --kubeconfig and --context on fs.
+func kubeFlags(fs *pflag.FlagSet, a *action.Config) {
+	fs.StringVar(&a.Kubeconfig, "kubeconfig", "", "kubeconfig to use instead of the lab's")
+	fs.StringVar(&a.Context, "context", "", "kubeconfig context to use")
+}
+
+// first is args[0], or "" when there is none.
+func first(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
+}
+
 func newRoot() (*cobra.Command, *globals) {
 	g := &globals{}
 	root := &cobra.Command{
@@ -47,7 +83,7 @@ func newRoot() (*cobra.Command, *globals) {
 		PersistentPreRun: func(c *cobra.Command, _ []string) {
 			g.configSet = c.Flags().Changed("config")
 			g.ui = ui.New(g.quiet, g.verbosity)
-			g.ui.Out, g.ui.Err = c.OutOrStdout(), c.ErrOrStderr()
+			g.ui.Out, g.ui.Err, g.ui.In = c.OutOrStdout(), c.ErrOrStderr(), c.InOrStdin()
 		},
 	}
 	pf := root.PersistentFlags()
@@ -70,7 +106,7 @@ func run(root *cobra.Command, args []string) int {
 	if err == nil {
 		return 0
 	}
-	if !errors.Is(err, errSilent) {
+	if !errors.Is(err, ui.ErrReported) {
 		fmt.Fprintf(root.ErrOrStderr(), "ERROR: %v\n", err)
 	}
 	return 1

@@ -3,21 +3,15 @@ package cmd
 import (
 	"github.com/spf13/cobra"
 
-	"lab.dev/lab/core/config"
+	"lab.dev/lab/bootstrap/action"
 )
 
 func newSchema(g *globals) *cobra.Command {
+	o := action.Schema{Config: &g.action}
 	return &cobra.Command{
 		Use:   "schema",
 		Short: "Print the JSON Schema of lab.yaml (for editors: yaml-language-server)",
 		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			b, err := config.Schema()
-			if err != nil {
-				return err
-			}
-			_, err = g.ui.Out.Write(append(b, '\n'))
-			return err
-		},
+		RunE:  func(*cobra.Command, []string) error { return g.bare(o.Run) },
 	}
 }

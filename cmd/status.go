@@ -1,47 +1,20 @@
 package cmd
 
 import (
-	"context"
-	"encoding/json"
-	"time"
-
 	"github.com/spf13/cobra"
 
-	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/bootstrap/action"
+	"lab.dev/lab/core/ui"
 )
 
 func newStatus(g *globals) *cobra.Command {
-	var output string
+	o := action.Status{Config: &g.action}
 	c := &cobra.Command{
 		Use:   "status",
 		Short: "Show the lab: cluster, nodes, releases, Applications, agent, model, drift from lab.yaml, last `lab up`; exit 1 when unhealthy",
 		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			l, err := g.loadLab()
-			if err != nil {
-				return err
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			st, err := (&pipeline.Status{Lab: l, Log: g.ui}).Run(ctx)
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				e := json.NewEncoder(g.ui.Out)
-				e.SetIndent("", "  ")
-				if err := e.Encode(st); err != nil {
-					return err
-				}
-			} else {
-				st.Write(g.ui.Out, g.ui)
-			}
-			if !st.Healthy {
-				return errSilent
-			}
-			return nil
-		},
+		RunE:  func(*cobra.Command, []string) error { return g.run(o.Run) },
 	}
-	c.Flags().StringVarP(&output, "output", "o", "text", "text or json")
+	outputFlag(c, &o.Output, ui.Text, "", ui.Text, ui.JSON)
 	return c
 }

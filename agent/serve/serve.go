@@ -53,7 +53,7 @@ type Options struct {
 	Queue       int           // waiting diagnoses before alerts are dropped (default 100)
 	Rate        rate.Limit    // diagnoses started per second (default 1)
 	Burst       int           // (default 5)
-	Dedupe      time.Duration // a pod diagnosed this recently is not diagnosed again (default 10m)
+	Dedupe      time.Duration // a pod diagnosed this recently is not diagnosed again (0: every alert is diagnosed)
 	Timeout     time.Duration // per diagnosis (default 3m)
 	Ready       func(context.Context) error
 	// Token is the bearer token POST /alerts must carry (Alertmanager sends
@@ -76,28 +76,32 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
-// New builds a server; call Run to start its workers.
+// DefaultOptions is the one place the server's defaults live; `lab agent
+// serve`'s flags start from it. A zero it is given back stays zero where
+// zero means something: Dedupe 0 diagnoses every alert.
+func DefaultOptions() Options {
+	return Options{Concurrency: 2, Queue: 100, Rate: 1, Burst: 5, Dedupe: 10 * time.Minute, Timeout: 3 * time.Minute}
+}
+
+// New builds a server; call Run to start its workers. Fields where zero
+// cannot work (no worker, no queue slot, no rate, no timeout) take
+// DefaultOptions' value; Dedupe is taken as given.
 func New(o Options, d DiagnoseFunc, m *Metrics, sinks ...Sink) *Server {
-	if o.Concurrency <= 0 {
-		o.Concurrency = 2
-	}
-	if o.Queue <= 0 {
-		o.Queue = 100
-	}
-	if o.Rate <= 0 {
-		o.Rate = 1
-	}
-	if o.Burst <= 0 {
-		o.Burst = 5
-	}
-	if o.Dedupe <= 0 {
-		o.Dedupe = 10 * time.Minute
-	}
-	if o.Timeout <= 0 {
-		o.Timeout = 3 * time.Minute
-	}
+	def := DefaultOptions()
+	floor(&o.Concurrency, def.Concurrency)
+	floor(&o.Queue, def.Queue)
+	floor(&o.Rate, def.Rate)
+	floor(&o.Burst, def.Burst)
+	floor(&o.Timeout, def.Timeout)
 	return &Server{opts: o, diagnose: d, sinks: sinks, metrics: m, limiter: rate.NewLimiter(o.Rate, o.Burst),
 		queue: make(chan Target, o.Queue), recent: map[string]time.Time{}}
+}
+
+// floor replaces a value that cannot work (zero or negative) by def.
+func floor[T int | float64 | rate.Limit | time.Duration](p *T, def T) {
+	if *p <= 0 {
+		*p = def
+	}
 }
 
 // Run starts the workers; they stop when ctx ends and the queue drains.

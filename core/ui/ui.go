@@ -4,9 +4,12 @@
 package ui
 
 import (
+	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,6 +18,7 @@ import (
 
 // UI carries the output streams and the user's verbosity choices.
 type UI struct {
+	In        io.Reader // answers to Confirm (stdin)
 	Out       io.Writer // results
 	Err       io.Writer // progress and diagnostics
 	Color     bool
@@ -29,7 +33,22 @@ type UI struct {
 func New(quiet bool, verbosity int) *UI {
 	tty := isTerminal(os.Stderr)
 	_, noColor := os.LookupEnv("NO_COLOR")
-	return &UI{Out: os.Stdout, Err: os.Stderr, TTY: tty, Color: tty && isTerminal(os.Stdout) && !noColor && os.Getenv("TERM") != "dumb", Quiet: quiet, Verbosity: verbosity}
+	return &UI{In: os.Stdin, Out: os.Stdout, Err: os.Stderr, TTY: tty, Color: tty && isTerminal(os.Stdout) && !noColor && os.Getenv("TERM") != "dumb", Quiet: quiet, Verbosity: verbosity}
+}
+
+// ErrReported is returned when a command already printed why it failed
+// (a failed check, drift, an unhealthy lab): exit 1 without an ERROR line.
+var ErrReported = errors.New("")
+
+// Confirm asks question on stderr and reads a y/N answer from In. Without a
+// terminal nobody can answer: asked is false and nothing is read.
+func (u *UI) Confirm(question string) (yes, asked bool) {
+	if !u.TTY || u.In == nil {
+		return false, false
+	}
+	fmt.Fprintf(u.Err, "%s [y/N] ", question)
+	ans, _ := bufio.NewReader(u.In).ReadString('\n')
+	return strings.EqualFold(strings.TrimSpace(ans), "y"), true
 }
 
 func isTerminal(f *os.File) bool { return term.IsTerminal(int(f.Fd())) }

@@ -75,7 +75,7 @@ func TestServeAlertmanagerWebhook(t *testing.T) {
 		return agent.Diagnose(ctx, cluster.Client, tg.Namespace, tg.Pod, agent.Options{NoLLM: true})
 	}
 	m := serve.NewMetrics()
-	s := serve.New(serve.Options{Rate: 50, Burst: 10}, diag, m, serve.FileSink{Dir: dir}, serve.SlackSink{URL: slack.URL})
+	s := serve.New(serveOptions(func(o *serve.Options) { o.Rate, o.Burst = 50, 10 }), diag, m, serve.FileSink{Dir: dir}, serve.SlackSink{URL: slack.URL})
 	sctx, stop := context.WithCancel(ctx)
 	s.Run(sctx)
 	srv := httptest.NewServer(s.Handler())
@@ -199,4 +199,11 @@ func TestServeBurstBoundedConcurrency(t *testing.T) {
 func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
+}
+
+// serveOptions is serve.DefaultOptions with what a test changes.
+func serveOptions(set func(*serve.Options)) serve.Options {
+	o := serve.DefaultOptions()
+	set(&o)
+	return o
 }

@@ -1,0 +1,118 @@
+// Package action is what each lab command does beyond `up`: one options
+// struct per command with a Run method, composed over the capabilities
+// (agent, stacks, gitops, bootstrap/cluster) the way helm's pkg/action is.
+// cmd/ turns flags into one of these and calls Run; nothing else.
+//
+// Every action starts from a Config: the lab, the terminal, and the one
+// resolution of which cluster and which model to talk to.
+package action
+
+import (
+	"context"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"lab.dev/lab/agent/llm"
+	"lab.dev/lab/bootstrap/cluster"
+	"lab.dev/lab/bootstrap/pipeline"
+	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/state"
+	"lab.dev/lab/core/ui"
+)
+
+// Config is what every action starts from.
+type Config struct {
+	Lab *config.Lab
+	UI  *ui.UI
+	// Kubeconfig is --kubeconfig; empty: the lab's own cluster when it runs
+	// on this host, else the default loading rules ($KUBECONFIG, ~/.kube).
+	Kubeconfig string
+	// Context is --context within that kubeconfig.
+	Context string
+	// InPod: use the pod's ServiceAccount (the agent in the cluster).
+	InPod bool
+}
+
+// Dir is the lab's state folder on this host.
+func (c *Config) Dir() string { return state.LabDir(c.Lab.Metadata.Name) }
+
+// RESTConfig is the one answer to "which cluster": the pod's ServiceAccount,
+// --kubeconfig, the lab's cluster, else the default kubeconfig.
+//
+// The client-side rate limiter is off (client-go's default is 5 QPS, burst
+// 10, which made a triage of 56 pods wait most of its 17 s). The control
+// plane is protected server-side instead, by API Priority and Fairness: the
+// agent's own FlowSchema and priority level (`lab agent apf`), whose 429s
+// the client waits out with Retry-After.
+func (c *Config) RESTConfig() (*rest.Config, error) {
+	cfg, err := c.restConfig()
+	if err != nil {
+		return nil, err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = -1, 0
+	return cfg, nil
+}
+
+func (c *Config) restConfig() (*rest.Config, error) {
+	if c.InPod {
+		return rest.InClusterConfig()
+	}
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	if c.Kubeconfig != "" {
+		rules.ExplicitPath = c.Kubeconfig
+	} else if c.Context == "" {
+		if p, err := cluster.New(c.Lab, c.Dir()); err == nil {
+			if ok, _ := p.Exists(context.Background()); ok {
+				return p.RESTConfig()
+			}
+		}
+		c.UI.Debug(1, "no lab %s on this host: using the default kubeconfig", c.Lab.Metadata.Name)
+	}
+	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: c.Context}).ClientConfig()
+}
+
+// Clients returns the REST config and a clientset for it.
+func (c *Config) Clients() (*rest.Config, kubernetes.Interface, error) {
+	cfg, err := c.RESTConfig()
+	if err != nil {
+		return nil, nil, err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	return cfg, cs, err
+}
+
+// Model is the one answer to "which model": the flag, else agent.llm.model,
+// else the model the lab was brought up with (recorded by `lab up`), else
+// the one this host's GPU fits.
+func (c *Config) Model(flag string) string {
+	switch {
+	case flag != "":
+		return flag
+	case c.Lab.Agent.LLM.Model != "":
+		return c.Lab.Agent.LLM.Model
+	}
+	return pipeline.LabModel(c.Lab)
+}
+
+// LLM is the model client for endpoint (default agent.llm.endpoint) and the
+// model Model resolves, with lab.yaml's retry and circuit breaker.
+func (c *Config) LLM(endpoint, model string) (*llm.Client, error) {
+	a := c.Lab.Agent.LLM
+	if endpoint == "" {
+		endpoint = a.Endpoint
+	}
+	return llm.New(endpoint, c.Model(model), a.Timeout,
+		llm.Retry{Attempts: a.Retry.Attempts, Base: a.Retry.BaseDelay, Multiplier: a.Retry.Multiplier, Jitter: a.Retry.Jitter},
+		&llm.Breaker{Ratio: a.Breaker.FailureRatio, Window: a.Breaker.Window, MinRequests: a.Breaker.MinRequests, Cooldown: a.Breaker.Cooldown})
+}
+
+// Whitelist is the remediations the agent may propose: none unless enabled.
+func (c *Config) Whitelist() []string {
+	if !c.Lab.Agent.Remediation.Enabled {
+		return nil
+	}
+	return c.Lab.Agent.Remediation.Allowed
+}

@@ -1,0 +1,40 @@
+package action
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// lab agent serve will not start open by accident: a token is required
+// unless --insecure-no-auth says otherwise, and a short one is refused.
+func TestWebhookToken(t *testing.T) {
+	t.Setenv("LAB_AGENT_WEBHOOK_TOKEN", "")
+	dir := t.TempDir()
+	good, short := filepath.Join(dir, "good"), filepath.Join(dir, "short")
+	os.WriteFile(good, []byte("0123456789abcdef0123\n"), 0o600)
+	os.WriteFile(short, []byte("abc"), 0o600)
+	for _, c := range []struct {
+		file   string
+		noAuth bool
+		tok    string
+		err    string
+	}{
+		{"", false, "", "needs a bearer token"},
+		{"", true, "", ""},
+		{good, false, "0123456789abcdef0123", ""},
+		{good, true, "", "pick one"},
+		{short, false, "", "at least 16"},
+		{filepath.Join(dir, "missing"), false, "", "--token-file"},
+	} {
+		tok, err := WebhookToken(c.file, c.noAuth)
+		if tok != c.tok || (c.err == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), c.err)) {
+			t.Errorf("WebhookToken(%q, %v) = %q, %v; want %q, %q", c.file, c.noAuth, tok, err, c.tok, c.err)
+		}
+	}
+	t.Setenv("LAB_AGENT_WEBHOOK_TOKEN", "from-the-environment-0123")
+	if tok, err := WebhookToken("", false); err != nil || tok != "from-the-environment-0123" {
+		t.Errorf("env: %q %v", tok, err)
+	}
+}
