@@ -146,4 +146,3 @@ func ScanReport(w io.Writer, b *cdx.BOM, db string) error {
 	}
 	return nil
 }
-
