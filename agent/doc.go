@@ -5,4 +5,9 @@
 // schema-constrained explanation (retries, circuit breaker), report renders
 // the result and remediate runs whitelisted fixes. With no model the report
 // still comes out from the rules alone ("human-operator mode").
+//
+// Import order (checked by test/layers): collect, digest, llm, runbook and
+// predict are leaves; analyze sits on collect (and on digest's redactor,
+// through which every text that leaves passes); gitfix on analyze; report
+// on those; memory and serve on report; this package composes them all.
 package agent

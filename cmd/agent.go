@@ -3,7 +3,6 @@ package cmd
 import (
 	"github.com/spf13/cobra"
 
-	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/action"
 	"lab.dev/lab/core/ui"
 )
@@ -67,7 +66,7 @@ func newAgentImage(g *globals) *cobra.Command {
 	o := action.AgentImage{Config: &g.action}
 	return &cobra.Command{
 		Use:   "image",
-		Short: "Load the agent's image (" + deploy.AgentImage() + ", from `make image`) from the local engine into the lab's kind or k3s nodes",
+		Short: "Load the agent's image (" + action.AgentImageRef() + ", from `make image`) from the local engine into the lab's kind or k3s nodes",
 		Args:  cobra.NoArgs,
 		RunE:  func(*cobra.Command, []string) error { return g.run(o.Run) },
 	}

@@ -4,7 +4,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/action"
-	"lab.dev/lab/stacks"
 )
 
 func newBundle(g *globals) *cobra.Command {
@@ -17,7 +16,7 @@ func newBundle(g *globals) *cobra.Command {
 	}
 	f := c.Flags()
 	f.StringVarP(&o.Out, "output", "o", "lab-bundle.tar.gz", "archive to write (a file, not a format)")
-	f.StringVar(&o.ModelRegistry, "model-registry", stacks.DefaultModelRegistry, "Ollama registry (or mirror) to fetch the model from")
+	f.StringVar(&o.ModelRegistry, "model-registry", action.DefaultModelRegistry, "Ollama registry (or mirror) to fetch the model from")
 	f.BoolVar(&o.NoModel, "no-model", false, "leave the Ollama model out of the bundle")
 	f.BoolVar(&o.NoImages, "no-images", false, "list the charts' images without saving them (saving needs Docker or Podman)")
 	f.BoolVar(&o.Scan, "scan", false, "report the bundle's known vulnerabilities from an offline database (--vuln-db; says so when there is none)")

@@ -14,12 +14,14 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/agent/llm"
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/state"
 	"lab.dev/lab/core/ui"
+	"lab.dev/lab/stacks"
 )
 
 // Config is what every action starts from.
@@ -108,6 +110,12 @@ func (c *Config) LLM(endpoint, model string) (*llm.Client, error) {
 		llm.Retry{Attempts: a.Retry.Attempts, Base: a.Retry.BaseDelay, Multiplier: a.Retry.Multiplier, Jitter: a.Retry.Jitter},
 		&llm.Breaker{Ratio: a.Breaker.FailureRatio, Window: a.Breaker.Window, MinRequests: a.Breaker.MinRequests, Cooldown: a.Breaker.Cooldown})
 }
+
+// AgentImageRef is the agent's image reference (what `make image` builds).
+func AgentImageRef() string { return deploy.AgentImage() }
+
+// DefaultModelRegistry is where `lab bundle` fetches the model by default.
+const DefaultModelRegistry = stacks.DefaultModelRegistry
 
 // Whitelist is the remediations the agent may propose: none unless enabled.
 func (c *Config) Whitelist() []string {
