@@ -48,6 +48,8 @@ type Options struct {
 	// a workload Argo CD manages gets its fix as a diff of a file in it.
 	GitOpsRepo    string
 	ArgoNamespace string // where Argo CD's Applications live (default argocd)
+	// Logs reads container logs; nil: the API server.
+	Logs collect.LogSource
 }
 
 // NewTraceID returns a random 128-bit id, hex.
@@ -68,7 +70,7 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 	}
 	log := ui.Or(o.Log)
 	logf := func(format string, a ...any) { log.Debug(1, format, a...) }
-	b, err := collect.Collect(ctx, cs, namespace, pod, collect.Options{LogBytes: o.LogBytes, Metrics: o.Metrics})
+	b, err := collect.Collect(ctx, cs, namespace, pod, collect.Options{LogBytes: o.LogBytes, Metrics: o.Metrics, Logs: o.Logs})
 	if err != nil {
 		return nil, err
 	}

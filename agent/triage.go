@@ -42,9 +42,10 @@ type Triage struct {
 
 // TriageOptions bound a triage.
 type TriageOptions struct {
-	Parallel  int   // pods read at once (default 16)
-	LogBytes  int64 // per log of a pod that is not settled (default 64 KiB)
-	TailLines int64 // lines read from a settled pod's current log (default 20)
+	Parallel  int               // pods read at once (default 16)
+	LogBytes  int64             // per log of a pod that is not settled (default 64 KiB)
+	TailLines int64             // lines read from a settled pod's current log (default 20)
+	Logs      collect.LogSource // nil: the API server
 }
 
 // TriageNamespace diagnoses every pod of namespace ("" = all namespaces) with
@@ -81,7 +82,7 @@ func TriageNamespace(ctx context.Context, cs kubernetes.Interface, namespace str
 		go func() {
 			defer func() { <-sem; wg.Done() }()
 			p := &snap.Pods[i]
-			co := collect.Options{LogBytes: o.LogBytes}
+			co := collect.Options{LogBytes: o.LogBytes, Logs: o.Logs}
 			if analyze.Settled(p, now) {
 				co.TailLines = o.TailLines
 			}

@@ -35,6 +35,20 @@ type Options struct {
 	// TailLines > 0 reads only that many last lines of each container's
 	// current log (a triage of pods that look healthy).
 	TailLines int64
+	// Logs reads a container's log; nil: the API server (the kubelet's log
+	// endpoint). Tests that replay a recorded pod give it its logs here.
+	Logs LogSource
+}
+
+// LogSource streams one container's log as the API server's pod log
+// subresource does, honouring Previous, LimitBytes and TailLines.
+type LogSource func(ctx context.Context, p *corev1.Pod, o *corev1.PodLogOptions) (io.ReadCloser, error)
+
+// apiLogs is the LogSource of a live cluster.
+func apiLogs(cs kubernetes.Interface) LogSource {
+	return func(ctx context.Context, p *corev1.Pod, o *corev1.PodLogOptions) (io.ReadCloser, error) {
+		return cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, o).Stream(ctx)
+	}
 }
 
 // Owner is one link of the owner chain (ReplicaSet → Deployment …).
@@ -62,6 +76,13 @@ func (o Options) withDefaults() Options {
 		o.Timeout = 20 * time.Second
 	}
 	return o
+}
+
+func (o Options) logSource(cs kubernetes.Interface) LogSource {
+	if o.Logs != nil {
+		return o.Logs
+	}
+	return apiLogs(cs)
 }
 
 // Bundle is everything known about the pod.
@@ -161,9 +182,9 @@ func gather(ctx context.Context, pod *corev1.Pod, o Options, src source, cs kube
 	for i, c := range containers {
 		run(func() {
 			if o.TailLines > 0 {
-				logs[i] = readTail(ctx, cs, pod, c.Name, o.TailLines)
+				logs[i] = readTail(ctx, o.logSource(cs), pod, c.Name, o.TailLines)
 			} else {
-				logs[i] = readLogs(ctx, cs, pod, c.Name, o.LogBytes, restarted(pod, c.Name))
+				logs[i] = readLogs(ctx, o.logSource(cs), pod, c.Name, o.LogBytes, restarted(pod, c.Name))
 			}
 		})
 	}
@@ -244,9 +265,9 @@ func restarted(p *corev1.Pod, name string) bool {
 	return false
 }
 
-func readTail(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, container string, n int64) Logs {
+func readTail(ctx context.Context, src LogSource, p *corev1.Pod, container string, n int64) Logs {
 	l := Logs{Container: container}
-	data, err := streamLogs(ctx, cs, p, &corev1.PodLogOptions{Container: container, TailLines: &n}, 64<<10)
+	data, err := streamLogs(ctx, src, p, &corev1.PodLogOptions{Container: container, TailLines: &n}, 64<<10)
 	if err != nil {
 		l.Error = "current: " + err.Error()
 		return l
@@ -257,8 +278,8 @@ func readTail(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, conta
 }
 
 // streamLogs reads at most n bytes of one container's log.
-func streamLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, o *corev1.PodLogOptions, n int64) ([]byte, error) {
-	rc, err := cs.CoreV1().Pods(p.Namespace).GetLogs(p.Name, o).Stream(ctx)
+func streamLogs(ctx context.Context, src LogSource, p *corev1.Pod, o *corev1.PodLogOptions, n int64) ([]byte, error) {
+	rc, err := src(ctx, p, o)
 	if err != nil {
 		return nil, err
 	}
@@ -275,9 +296,9 @@ func unreadable(l *Logs, which string, text *string) {
 	}
 }
 
-func readLogs(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, container string, limit int64, previous bool) Logs {
+func readLogs(ctx context.Context, src LogSource, p *corev1.Pod, container string, limit int64, previous bool) Logs {
 	l := Logs{Container: container}
-	stream := func(o *corev1.PodLogOptions, n int64) ([]byte, error) { return streamLogs(ctx, cs, p, o, n) }
+	stream := func(o *corev1.PodLogOptions, n int64) ([]byte, error) { return streamLogs(ctx, src, p, o, n) }
 	// read keeps the head (the first error is often early) and, when the log
 	// is longer than the limit, its tail too (the last lines before exit).
 	read := func(prev bool) (string, bool, error) {

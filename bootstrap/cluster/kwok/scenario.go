@@ -161,7 +161,8 @@ func EmbeddedScenarios() (map[string]*Scenario, error) {
 
 var nowRe = regexp.MustCompile(`\$\{NOW(-[0-9a-z.]+)?\}`)
 
-func expandNow(s string, now time.Time) string {
+// ExpandNow replaces ${NOW} and ${NOW-90s} in s with times relative to now.
+func ExpandNow(s string, now time.Time) string {
 	return nowRe.ReplaceAllStringFunc(s, func(m string) string {
 		t := now
 		if sub := nowRe.FindStringSubmatch(m)[1]; sub != "" {
@@ -185,7 +186,7 @@ func (c *Cluster) Apply(ctx context.Context, s *Scenario, ns string) ([]corev1.P
 	}
 	var status string
 	if len(s.Status) > 0 {
-		status = expandNow(string(s.Status), time.Now())
+		status = ExpandNow(string(s.Status), time.Now())
 	}
 	for _, o := range objs {
 		o.SetNamespace(ns)
@@ -256,17 +257,9 @@ func markPods(o *unstructured.Unstructured, name, status string) {
 
 func (c *Cluster) scenarioLogsAndEvents(ctx context.Context, s *Scenario, p *corev1.Pod) error {
 	if len(s.Logs) > 0 {
-		var logs []ContainerLogs
-		for _, l := range s.Logs {
-			cur, err := s.text(l.Current, l.CurrentFile)
-			if err != nil {
-				return err
-			}
-			prev, err := s.text(l.Previous, l.PreviousFile)
-			if err != nil {
-				return err
-			}
-			logs = append(logs, ContainerLogs{Container: l.Container, Current: cur, Previous: prev})
+		logs, err := s.ContainerLogs()
+		if err != nil {
+			return err
 		}
 		if err := c.SetLogs(ctx, p.Namespace, p.Name, logs); err != nil && !apierrors.IsAlreadyExists(err) {
 			return err
@@ -292,7 +285,7 @@ func (c *Cluster) scenarioLogsAndEvents(ctx context.Context, s *Scenario, p *cor
 		ev := &corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%d", p.Name, i), Namespace: p.Namespace},
 			InvolvedObject: about,
-			Type:           e.Type, Reason: e.Reason, Message: expandNow(e.Message, now.Time), Count: count,
+			Type:           e.Type, Reason: e.Reason, Message: ExpandNow(e.Message, now.Time), Count: count,
 			Source:         corev1.EventSource{Component: src, Host: p.Spec.NodeName},
 			FirstTimestamp: metav1.NewTime(now.Add(-time.Duration(count) * 30 * time.Second)), LastTimestamp: now,
 		}
@@ -328,6 +321,23 @@ func (c *Cluster) ownerOf(ctx context.Context, p *corev1.Pod, kind string) (core
 		}
 	}
 	return corev1.ObjectReference{}, fmt.Errorf("pod %s has no %s owner", p.Name, kind)
+}
+
+// ContainerLogs is every container's current and previous log, expanded.
+func (s *Scenario) ContainerLogs() ([]ContainerLogs, error) {
+	var logs []ContainerLogs
+	for _, l := range s.Logs {
+		cur, err := s.text(l.Current, l.CurrentFile)
+		if err != nil {
+			return nil, err
+		}
+		prev, err := s.text(l.Previous, l.PreviousFile)
+		if err != nil {
+			return nil, err
+		}
+		logs = append(logs, ContainerLogs{Container: l.Container, Current: cur, Previous: prev})
+	}
+	return logs, nil
 }
 
 // repeatRe marks a generated block in a log: a line of the form
