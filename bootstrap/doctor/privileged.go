@@ -120,7 +120,7 @@ func checkPrivileged(ctx context.Context, e *Env) Result {
 			return fail("the host's capability bounding set lacks CAP_SYS_RESOURCE and Docker %s asks for every capability: `docker run --privileged` fails with \"unable to apply caps: operation not permitted\"", info.Version)
 		}
 		r := warn("the host's capability bounding set lacks CAP_SYS_RESOURCE: lab up sets containerd's restrict_oom_score_adj in kind nodes so kubelets can start pods")
-		if e.Lab.Cluster.Provider != "kind" {
+		if !e.Lab.Cluster.Capabilities().RestrictedHostPatch {
 			r = warn("the host's capability bounding set lacks CAP_SYS_RESOURCE: kubelets in %s nodes may fail to start pods (lab patches only kind nodes for it)", e.Lab.Cluster.Provider)
 		}
 		if tried {
@@ -144,7 +144,7 @@ func checkCgroups(_ context.Context, e *Env) Result {
 		return ok("cgroup v2")
 	}
 	driver := ""
-	if e.Lab.Cluster.Provider == "kind" {
+	if e.Lab.Cluster.Capabilities().CgroupfsDriver {
 		// See cluster.KindConfig: the systemd driver left FROZEN pods here.
 		driver = "; kind's kubelets and containerd use the cgroupfs driver (with the systemd driver a container can stay frozen and unkillable)"
 	}

@@ -39,7 +39,7 @@ func DoctorEnv(l *config.Lab, offline bool, timeout time.Duration) *doctor.Env {
 			}
 			return cfg.Host + " ready", cluster.APIReady(ctx, cfg)
 		}}
-	if l.Cluster.Provider == "kind" {
+	if l.Cluster.Capabilities().NodeImage {
 		env.NodeImage = cluster.NodeImage(l) // probed as a privileged container if already present
 	}
 	for _, s := range stacks.Enabled(l) {

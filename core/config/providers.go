@@ -22,11 +22,21 @@ type Capabilities struct {
 	// RecreateOnChange: any cluster.* change needs a new cluster (kind and
 	// k3d cannot change the nodes of a running cluster).
 	RecreateOnChange bool `json:"recreateOnChange"`
+	// NodeImage: nodes boot from one node image that the doctor can start
+	// as a privileged container to prove the host runs them (kind).
+	NodeImage bool `json:"nodeImage"`
+	// RestrictedHostPatch: lab patches the nodes for a host whose bounding
+	// set lacks CAP_SYS_RESOURCE (containerd's restrict_oom_score_adj; kind).
+	RestrictedHostPatch bool `json:"restrictedHostPatch"`
+	// CgroupfsDriver: the nodes' kubelets and containerd use the cgroupfs
+	// driver (kind as lab configures it; systemd left frozen pods here).
+	CgroupfsDriver bool `json:"cgroupfsDriver"`
 }
 
 // providerCapabilities is the one table of what each provider can do.
 var providerCapabilities = map[string]Capabilities{
-	"kind":     {OwnsCluster: true, ContainerNodes: true, GPUWorkers: true, Storage: true, RecreateOnChange: true},
+	"kind": {OwnsCluster: true, ContainerNodes: true, GPUWorkers: true, Storage: true, RecreateOnChange: true,
+		NodeImage: true, RestrictedHostPatch: true, CgroupfsDriver: true},
 	"k3s":      {OwnsCluster: true, ContainerNodes: true, GPUWorkers: true, Storage: true, RecreateOnChange: true},
 	"kwok":     {OwnsCluster: true, SimulatedNodes: true, HostBinaries: true},
 	"existing": {Storage: true},

@@ -2,7 +2,7 @@
 # The integration suite N times back to back (default 5) while both cores are
 # kept busy by a loop of cold `go build -a` of kube-scheduler (the control
 # plane's packages): the suite must pass every time. Prints one line per run
-# and, at the end, the table bench/stability.md holds.
+# and, at the end, the table benchmarks/stability.md holds.
 #   test/bench/loaded.sh [N]
 set -uo pipefail
 cd "$(dirname "$0")/../.."

@@ -28,28 +28,28 @@ date=$(date -u +%Y-%m-%d)
   echo "manifests/runbook-eval/pairs.yaml; the digest over a generated 100 MB log; diagnose in a namespace of 1,000 pods and"
   echo "10,000 events; saturation prediction on a real Prometheus (scripted series, \`predict -A\` over 1,000 containers)."
   echo "\`-only suite\` runs the scenario parts alone (≈ 5 min), \`-only digest\` the digest alone, \`-only predict\` the"
-  echo "prediction alone (≈ 1 min, bench/predict.json)."
-  echo "Machine-readable: [bench/results.json](bench/results.json)."
+  echo "prediction alone (≈ 1 min, benchmarks/predict.json)."
+  echo "Machine-readable: [benchmarks/results.json](benchmarks/results.json)."
   echo
   go run ./test/bench/labbench -out bench 2>/dev/null
   echo
   echo "### Held-out suite, before the detectors were changed for it (frozen record)"
   echo
-  cat bench/heldout-before.md
+  cat benchmarks/heldout-before.md
   echo
   echo "### Saturation prediction, before the level-shift change (frozen record)"
   echo
-  cat bench/predict-before.md
+  cat benchmarks/predict-before.md
   echo
   echo "## A real kind lab (offline node image) vs kind itself"
   echo
-  echo "Refreshed by hand (\`test/bench/kind.sh bin/lab 3 > /tmp/k.md\`, then bench/kind.md): it needs Docker and the node image."
+  echo "Refreshed by hand (\`test/bench/kind.sh bin/lab 3 > /tmp/k.md\`, then benchmarks/kind.md): it needs Docker and the node image."
   echo
-  cat bench/kind.md
+  cat benchmarks/kind.md
   echo
   echo "## Test-suite stability under load"
   echo
-  cat bench/stability.md
+  cat benchmarks/stability.md
   echo
   echo "## Test binaries (cold build)"
   echo

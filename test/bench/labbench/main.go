@@ -1,5 +1,5 @@
 // Command labbench runs lab's benchmarks on real components and writes
-// machine-readable results (bench/results.json) plus the markdown tables
+// machine-readable results (benchmarks/results.json) plus the markdown tables
 // test/bench/run.sh puts into BENCHMARKS.md.
 //
 //	labbench [-kubeconfig FILE] [-out bench] [-pods 1000] [-events 10000]
@@ -24,7 +24,7 @@ import (
 	"lab.dev/lab/test/harness"
 )
 
-// Results is bench/results.json.
+// Results is benchmarks/results.json.
 type Results struct {
 	Date     string            `json:"date"`
 	Machine  string            `json:"machine"`
@@ -42,7 +42,7 @@ type Results struct {
 func main() {
 	kubeconfig := flag.String("kubeconfig", "", "cluster to run against (default: start the harness)")
 	kwokDir := flag.String("kwok-dir", "", "with -kubeconfig of a kwok lab: its state folder (<LAB_HOME>/labs/<name>/kwok), to run the scenario suite there")
-	out := flag.String("out", "bench", "folder for results.json and tables.md")
+	out := flag.String("out", "benchmarks", "folder for results.json and tables.md")
 	scenarios := flag.String("scenarios", "manifests/scenarios", "scenario folder")
 	pods := flag.Int("pods", 1000, "pods in the at-scale namespace")
 	events := flag.Int("events", 10000, "events in the at-scale namespace")
