@@ -22,7 +22,7 @@ date=$(date -u +%Y-%m-%d)
   echo
   echo "## The agent (\`lab diagnose\`)"
   echo
-  echo "Command: \`go run ./test/bench/labbench -out bench\` — the scenario suite (manifests/scenarios) applied to a"
+  echo "Command: \`go run ./test/bench/labbench -out benchmarks\` — the scenario suite (manifests/scenarios) applied to a"
   echo "harness control plane and diagnosed with the rules (\`--no-llm\`), scored against each scenario's ground truth;"
   echo "the held-out suite (manifests/scenarios/heldout), the triage of every pod, runbook retrieval on"
   echo "manifests/runbook-eval/pairs.yaml; the digest over a generated 100 MB log; diagnose in a namespace of 1,000 pods and"
@@ -31,7 +31,7 @@ date=$(date -u +%Y-%m-%d)
   echo "prediction alone (≈ 1 min, benchmarks/predict.json)."
   echo "Machine-readable: [benchmarks/results.json](benchmarks/results.json)."
   echo
-  go run ./test/bench/labbench -out bench 2>/dev/null
+  go run ./test/bench/labbench -out benchmarks 2>/dev/null
   echo
   echo "### Held-out suite, before the detectors were changed for it (frozen record)"
   echo
