@@ -85,6 +85,34 @@ func TestScenariosReplayed(t *testing.T) {
 	}
 }
 
+// The sources suite (manifests/scenarios/sources): a pod for each reason
+// Kubernetes writes and each runtime's error grammar, written from those
+// sources and frozen before the detectors were changed for them. Scored
+// here and in BENCHMARKS.md; the floor below is the score it must keep.
+func TestSourcesSuite(t *testing.T) {
+	right, total := 0, 0
+	var wrong []string
+	for _, s := range load(t, "../../manifests/scenarios/sources") {
+		if ok, _ := Replayable(s); !ok {
+			continue
+		}
+		total++
+		cat, cause, _ := diagnose(t, s)
+		if ok, why := s.Expect.Judge(cat, cause); ok {
+			right++
+		} else {
+			wrong = append(wrong, s.Name+": "+why+" — got "+cat+": "+cause)
+		}
+	}
+	t.Logf("sources: %d/%d right\n  %s", right, total, strings.Join(wrong, "\n  "))
+	if right < sourcesFloor {
+		t.Errorf("sources suite: %d/%d right, below the published %d", right, total, sourcesFloor)
+	}
+}
+
+// sourcesFloor is the sources suite's published score (BENCHMARKS.md).
+const sourcesFloor = 0
+
 // The replay is not a mirror of the answer: a scenario whose status says
 // OOMKilled is diagnosed OOMKilled, and the same pod with its status taken
 // away is healthy.
