@@ -35,7 +35,8 @@ var clueTiers = []*regexp.Regexp{
 type Clue struct {
 	LogMatch
 	Excerpt string // the line, clipped around what matched
-	Tier    int
+	Tier    int    // -1: a runtime's crash report (Crash), else the clue tier
+	Crash   *Crash
 }
 
 // decisive finds the decisive line in the failed instance of container's log:
@@ -49,6 +50,28 @@ func decisive(b *collect.Bundle, container string) (Clue, bool) {
 		srcs := []struct{ which, text string }{{"previous", l.Previous}, {"current", l.Current}}
 		if strings.TrimSpace(l.Previous) == "" {
 			srcs = srcs[1:]
+		}
+		// A runtime's own crash report, read by its grammar, outranks any
+		// keyword — except a specific cause logged before it (a missing
+		// setting, then the nil pointer it leads to): that line stays the
+		// decisive one and the crash follows it.
+		for _, src := range srcs {
+			c, ok := ParseCrash(src.text)
+			if !ok {
+				continue
+			}
+			lines := strings.Split(src.text, "\n")
+			crash := Clue{LogMatch: LogMatch{ID: fmt.Sprintf("log:%s:%s#L%d", container, src.which, c.Line+1), Line: strings.TrimSpace(lines[c.Line])},
+				Excerpt: excerpt(c.Text(), 0, 300), Tier: -1, Crash: &c}
+			for i, line := range lines[:c.Line] {
+				if loc := clueTiers[0].FindStringIndex(line); loc != nil && !quietLevel(line) {
+					t := strings.TrimSpace(line)
+					crash.LogMatch = LogMatch{ID: fmt.Sprintf("log:%s:%s#L%d", container, src.which, i+1), Line: t}
+					crash.Excerpt = excerpt(t, loc[0]-(len(line)-len(strings.TrimLeft(line, " \t"))), 200) + " — then " + excerpt(c.Text(), 0, 160)
+					break
+				}
+			}
+			return crash, true
 		}
 		for tier, re := range clueTiers {
 			for _, src := range srcs {
