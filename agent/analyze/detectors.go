@@ -15,6 +15,12 @@ import (
 // within one severity.
 func Detectors() []Detector {
 	return []Detector{
+		// What ended the pod from outside comes first: its containers may
+		// show a kill (137, 143) that is only the consequence.
+		{Name: "pod-ended", Category: "NodeRejected", Detect: detectPodEnded},
+		{Name: "job-deadline", Category: "DeadlineExceeded", Detect: detectJobDeadline},
+		{Name: "sandbox", Category: "PodSandboxFailed", Detect: detectSandbox},
+		{Name: "lifecycle-hook", Category: "LifecycleHookFailed", Detect: detectLifecycleHook},
 		{Name: "oom-killed", Category: "OOMKilled", Detect: detectOOM},
 		{Name: "crash-loop", Category: "CrashLoopBackOff", Detect: detectCrashLoop},
 		{Name: "cannot-run", Category: "ContainerCannotRun", Detect: detectCannotRun},
@@ -29,6 +35,7 @@ func Detectors() []Detector {
 		{Name: "job-backoff", Category: "JobBackoffLimitExceeded", Detect: detectJobBackoff},
 		{Name: "owner-rejected", Category: "AdmissionDenied", Detect: detectOwnerRejected},
 		{Name: "node-not-ready", Category: "NodeNotReady", Detect: detectNodeNotReady},
+		{Name: "intermittent", Category: "IntermittentCrash", Detect: detectIntermittent},
 		{Name: "log-crash-signature", Category: "ApplicationCrash", Detect: detectLogCrash},
 		{Name: "dependency", Category: "DependencyUnreachable", Detect: detectDependency},
 	}
@@ -142,8 +149,12 @@ func detectCrashLoop(b *collect.Bundle) []Finding {
 // returns the clue too, when there is one.
 func logClue(b *collect.Bundle, name string, f *Finding) (string, Clue, bool) {
 	if c, ok := decisive(b, name); ok {
-		f.Evidence = append(f.Evidence, c.ID)
-		return fmt.Sprintf("; the decisive log line: %q", c.Excerpt), c, true
+		f.Evidence = append(f.Evidence, c.ID, "container:"+name+":spec")
+		s := fmt.Sprintf("; the decisive log line: %q", c.Excerpt)
+		if tie := specTie(b, name, c.Line); tie != "" {
+			s += " — " + tie
+		}
+		return s, c, true
 	}
 	if m, ok := lastLine(b, name); ok {
 		f.Evidence = append(f.Evidence, m.ID)

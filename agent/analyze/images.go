@@ -13,6 +13,9 @@ import (
 var (
 	pullNotFound    = regexp.MustCompile(`(?i)manifest unknown|not found|no such manifest|manifest for .* not found`)
 	pullAuth        = regexp.MustCompile(`(?i)unauthorized|authentication required|pull access denied|denied: |forbidden|401|403`)
+	pullRateLimited = regexp.MustCompile(`(?i)toomanyrequests|429 Too Many Requests|pull rate limit`)
+	pullPlatform    = regexp.MustCompile(`(?i)no match for platform in manifest|no matching manifest for`)
+	pullTLS         = regexp.MustCompile(`x509: |tls: failed to verify certificate|certificate signed by unknown authority|certificate has expired`)
 	pullUnreachable = regexp.MustCompile(`(?i)dial tcp|i/o timeout|no such host|connection refused|TLS handshake timeout|network is unreachable|context deadline exceeded`)
 )
 
@@ -20,7 +23,7 @@ func detectImagePull(b *collect.Bundle) []Finding {
 	var out []Finding
 	for _, s := range append(statuses(b, true), statuses(b, false)...) {
 		w := s.State.Waiting
-		if w == nil || (w.Reason != "ImagePullBackOff" && w.Reason != "ErrImagePull" && w.Reason != "InvalidImageName") {
+		if w == nil || (w.Reason != "ImagePullBackOff" && w.Reason != "ErrImagePull" && w.Reason != "InvalidImageName" && w.Reason != "ErrImageNeverPull") {
 			continue
 		}
 		image := s.Image
@@ -34,6 +37,18 @@ func detectImagePull(b *collect.Bundle) []Finding {
 		}
 		f := Finding{Severity: Critical, Container: s.Name, Evidence: append([]string{"container:" + s.Name + ":state", "container:" + s.Name + ":spec"}, evIDs...)}
 		switch {
+		case w.Reason == "ErrImageNeverPull":
+			f.Category, f.Cause = "ImageNeverPull", fmt.Sprintf("image %q is not on node %s, and container %s's imagePullPolicy Never forbids pulling it", image, b.Pod.Spec.NodeName, s.Name)
+			f.Runbook = []string{"Load the image into the node (kind load docker-image, lab agent image, a bundle), or set imagePullPolicy IfNotPresent in git."}
+		case pullRateLimited.MatchString(text):
+			f.Category, f.Cause = "RegistryRateLimited", fmt.Sprintf("the registry refused to serve %q: pull rate limit reached (429 Too Many Requests)", image)
+			f.Runbook = []string{"Pull through an authenticated account or a registry mirror (lab.yaml cluster.registryMirrors); the kubelet retries with back-off.", "For labs: bundle the images (lab bundle) so nodes never pull from the internet."}
+		case pullPlatform.MatchString(text):
+			f.Category, f.Cause = "ImagePlatformMismatch", fmt.Sprintf("image %q has no variant for node %s's platform (%s): it was built for another OS/architecture", image, b.Pod.Spec.NodeName, nodePlatform(b))
+			f.Runbook = []string{"Build and push a multi-arch image (docker buildx --platform linux/amd64,linux/arm64), or schedule onto nodes of the image's architecture (nodeSelector kubernetes.io/arch)."}
+		case pullTLS.MatchString(text):
+			f.Category, f.Cause = "RegistryUnreachable", fmt.Sprintf("the node does not trust the TLS certificate of the registry of %q: %s", image, clip(pullTLS.FindString(text)+strings.SplitN(text[strings.Index(text, pullTLS.FindString(text))+len(pullTLS.FindString(text)):], "\n", 2)[0], 160))
+			f.Runbook = []string{"Give the nodes the registry's CA (containerd's hosts.toml ca, or the node's trust store), or use a certificate from a trusted CA.", "Never turn verification off outside a throwaway lab."}
 		case w.Reason == "InvalidImageName":
 			f.Category, f.Cause = "InvalidImageName", fmt.Sprintf("image reference %q of container %s is not a valid image name: %s", image, s.Name, clip(invalidDetail(w.Message), 200))
 			f.Runbook = []string{"Fix the image reference in git: lowercase repository names, one tag after ':', a digest after '@'."}
@@ -52,6 +67,14 @@ func detectImagePull(b *collect.Bundle) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// nodePlatform is the pod's node's os/arch, when the node was read.
+func nodePlatform(b *collect.Bundle) string {
+	if b.Node == nil {
+		return "unknown"
+	}
+	return b.Node.Status.NodeInfo.OperatingSystem + "/" + b.Node.Status.NodeInfo.Architecture
 }
 
 // invalidDetail is the reason part of an InvalidImageName message.

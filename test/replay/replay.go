@@ -172,7 +172,7 @@ func (w *World) create(ctx context.Context, u *unstructured.Unstructured, i int,
 			return err
 		}
 		if status != nil && status.Phase == corev1.PodFailed {
-			jobFailed(&j, now)
+			jobFailed(&j, status.Reason == "DeadlineExceeded", now)
 		}
 		if _, err := w.Client.BatchV1().Jobs(ns).Create(ctx, &j, metav1.CreateOptions{}); err != nil {
 			return err
@@ -205,8 +205,10 @@ func (w *World) create(ctx context.Context, u *unstructured.Unstructured, i int,
 
 // jobFailed gives a Job whose pods all fail what the Job controller writes
 // once it has retried backoffLimit times (pkg/controller/job: reason
-// BackoffLimitExceeded, "Job has reached the specified backoff limit").
-func jobFailed(j *batchv1.Job, now time.Time) {
+// BackoffLimitExceeded, "Job has reached the specified backoff limit"), or
+// once it ran past activeDeadlineSeconds (DeadlineExceeded, "Job was active
+// longer than specified deadline").
+func jobFailed(j *batchv1.Job, deadline bool, now time.Time) {
 	limit := int32(6) // the API's default backoffLimit
 	if j.Spec.BackoffLimit != nil {
 		limit = *j.Spec.BackoffLimit
@@ -214,9 +216,14 @@ func jobFailed(j *batchv1.Job, now time.Time) {
 	t := metav1.NewTime(now.Add(-time.Minute))
 	j.Status.Failed = limit + 1
 	j.Status.StartTime = &metav1.Time{Time: now.Add(-15 * time.Minute)}
+	reason, msg := batchv1.JobReasonBackoffLimitExceeded, "Job has reached the specified backoff limit"
+	if deadline && j.Spec.ActiveDeadlineSeconds != nil {
+		reason, msg = batchv1.JobReasonDeadlineExceeded, "Job was active longer than specified deadline"
+		j.Status.Failed = 1
+	}
 	for _, c := range []batchv1.JobConditionType{batchv1.JobFailureTarget, batchv1.JobFailed} {
 		j.Status.Conditions = append(j.Status.Conditions, batchv1.JobCondition{Type: c, Status: corev1.ConditionTrue,
-			Reason: batchv1.JobReasonBackoffLimitExceeded, Message: "Job has reached the specified backoff limit", LastTransitionTime: t, LastProbeTime: t})
+			Reason: reason, Message: msg, LastTransitionTime: t, LastProbeTime: t})
 	}
 }
 
