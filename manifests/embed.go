@@ -51,3 +51,11 @@ var Scenarios embed.FS
 //
 //go:embed prometheus/saturation-rules.yaml
 var SaturationRules []byte
+
+// VocabularyYAML maps every reason Kubernetes writes on a pod, its
+// containers, its events and its owners to a category, the facts to quote
+// and what to do (agent/analyze reads it; its test checks it against
+// Kubernetes' own source).
+//
+//go:embed vocabulary/reasons.yaml
+var VocabularyYAML []byte

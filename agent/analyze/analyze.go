@@ -60,8 +60,18 @@ type Detector struct {
 // Analyze runs every detector and returns the findings, most severe first
 // (stable within a severity, in detector order).
 func Analyze(b *collect.Bundle) []Finding {
+	out := run(b, Detectors())
+	if len(out) == 0 {
+		// No rule explains it: Kubernetes' own reason, from the vocabulary.
+		out = run(b, []Detector{{Name: "vocabulary", Detect: fromVocabulary}})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return rank[out[i].Severity] < rank[out[j].Severity] })
+	return out
+}
+
+func run(b *collect.Bundle, ds []Detector) []Finding {
 	var out []Finding
-	for _, d := range Detectors() {
+	for _, d := range ds {
 		for _, f := range d.Detect(b) {
 			f.Detector, f.Category = d.Name, pick(f.Category, d.Category)
 			// Causes quote log lines and events: secrets in them are redacted
@@ -70,7 +80,6 @@ func Analyze(b *collect.Bundle) []Finding {
 			out = append(out, f)
 		}
 	}
-	sort.SliceStable(out, func(i, j int) bool { return rank[out[i].Severity] < rank[out[j].Severity] })
 	return out
 }
 
