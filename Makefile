@@ -6,6 +6,9 @@ BIN := bin/lab
 LDFLAGS := -s -w -X lab.dev/lab/core/version.Version=$(VERSION)
 TESTBIN := $(shell test/bin/build.sh --print)
 export LAB_TESTBIN := $(TESTBIN)
+# The real upstream charts lab pins (test data, never copied into the
+# repository): CI and this project's machines have them beside it.
+export LAB_UPSTREAM_CHARTS ?= $(wildcard $(abspath ../shared/charts))
 
 .PHONY: help build build-nocgo image unit test integration prereqs testbin lint fuzz demo bench clean
 

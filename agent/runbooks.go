@@ -17,7 +17,7 @@ import (
 func LoadRunbooks(l *config.Lab) (*runbook.Index, error) {
 	var dirs []string
 	var shipped fs.FS
-	if repo, ok := l.GitOps.LocalRepo(); ok {
+	if repo, ok := l.GitOpsRepo(); ok {
 		if fi, err := os.Stat(filepath.Join(repo, "runbooks")); err == nil && fi.IsDir() {
 			dirs = append(dirs, filepath.Join(repo, "runbooks"))
 		}

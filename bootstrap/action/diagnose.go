@@ -95,7 +95,7 @@ func (d *Diagnose) agentOptions() (agent.Options, error) {
 	}
 	if !d.InPod { // a pod has no lab state to keep it in
 		ao.Memory = memory.Open(memory.LabPath(l.Metadata.Name), l.Agent.Incidents)
-		ao.GitOpsRepo, _ = l.GitOps.LocalRepo()
+		ao.GitOpsRepo, _ = l.GitOpsRepo()
 	}
 	if d.Prometheus != "" {
 		if ao.Metrics, err = collect.NewPrometheus(d.Prometheus); err != nil {

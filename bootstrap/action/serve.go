@@ -61,7 +61,7 @@ func (s *Serve) Run() error {
 	}
 	if s.Incidents == "" && !s.InPod {
 		s.Incidents = memory.LabPath(l.Metadata.Name)
-		ao.GitOpsRepo, _ = l.GitOps.LocalRepo()
+		ao.GitOpsRepo, _ = l.GitOpsRepo()
 	}
 	if s.Incidents != "" { // in a pod only where --incidents names a writable, lasting path
 		ao.Memory = memory.Open(s.Incidents, l.Agent.Incidents)

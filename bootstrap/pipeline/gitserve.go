@@ -55,13 +55,14 @@ func (c *Context) serveRepo(ctx context.Context, repo string) (string, error) {
 	if _, err := os.Stat(filepath.Join(repo, ".git")); err != nil {
 		return "", fmt.Errorf("gitops.repo %s is not a git repository: `lab gitops init %s`, then git init, add and commit", repo, repo)
 	}
-	ha, ok := c.Provider.(cluster.HostAddresser)
-	if !ok {
+	host := "127.0.0.1" // simulated nodes: the control plane runs on this host
+	if ha, ok := c.Provider.(cluster.HostAddresser); ok {
+		var err error
+		if host, err = ha.HostAddress(ctx); err != nil {
+			return "", err
+		}
+	} else if !c.Provider.Capabilities().ServesHostRepo {
 		return "", fmt.Errorf("gitops.repo %s is a local folder, which the %s provider's cluster cannot reach: push it and set gitops.repo to its URL", repo, c.Provider.Name())
-	}
-	host, err := ha.HostAddress(ctx)
-	if err != nil {
-		return "", err
 	}
 	stopGitServer(c.Dir) // a dead or stale one
 	self, err := os.Executable()

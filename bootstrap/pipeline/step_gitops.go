@@ -21,8 +21,11 @@ var gitopsStep = Step{Name: "gitops",
 			return true, "gitops off (needs stacks.argocd and gitops.enabled)", nil
 		}
 		url := c.Lab.GitOps.Repo
-		if repo, local := c.Lab.GitOps.LocalRepo(); local {
+		if repo, own := c.clusterRepo(); repo != "" {
 			if url = c.servedRepoURL(ctx, repo); url == "" {
+				if own {
+					return false, "the lab's own GitOps repository not written and served yet", nil
+				}
 				return false, "local repository " + repo + " not served to the cluster yet", nil
 			}
 		}
@@ -38,10 +41,24 @@ var gitopsStep = Step{Name: "gitops",
 	},
 	Apply: func(ctx context.Context, c *Context) (string, error) {
 		url := c.Lab.GitOps.Repo
-		if repo, local := c.Lab.GitOps.LocalRepo(); local {
+		if repo, own := c.clusterRepo(); repo != "" {
+			if own {
+				if err := ensureOwnRepo(repo); err != nil {
+					return "", fmt.Errorf("the lab's own GitOps repository: %w", err)
+				}
+			}
 			var err error
 			if url, err = c.serveRepo(ctx, repo); err != nil {
 				return "", err
+			}
+			if own {
+				msg, err := c.writeOwnRepo(repo, url)
+				if err != nil {
+					return "", fmt.Errorf("the lab's own GitOps repository: %w", err)
+				}
+				if msg != "" {
+					c.UI.Progress("  gitops: %s (%s)", msg, repo)
+				}
 			}
 			c.UI.Progress("  gitops: %s served read-only to the cluster at %s", repo, url)
 		}
@@ -80,7 +97,7 @@ func (c *Context) gitopsOn() bool {
 // gitops init).
 func (c *Context) rootApp(url string) (*unstructured.Unstructured, error) {
 	if url == "" {
-		return nil, fmt.Errorf("gitops.repo is empty: write the lab's repository with `lab gitops init DIR` (git init, add, commit) and set gitops.repo to DIR, or push it and set gitops.repo to its URL")
+		return nil, fmt.Errorf("no GitOps repository URL (gitops.repo is empty and the lab's own repository is not served)")
 	}
 	if fi, err := os.Stat(url); err == nil && fi.IsDir() {
 		return nil, fmt.Errorf("gitops.repo %s is a local directory, which the %s provider's cluster cannot reach: push it and set gitops.repo to its URL", url, c.Provider.Name())

@@ -6,6 +6,8 @@
 package config
 
 import (
+	"lab.dev/lab/core/state"
+
 	"sort"
 
 	v1 "lab.dev/lab/core/config/v1alpha1"
@@ -125,6 +127,30 @@ type OllamaStack struct {
 type GitOps struct {
 	Enabled              bool
 	Repo, Revision, Path string
+}
+
+// OwnGitOpsRepo is where `lab up` keeps the lab's own GitOps repository
+// when gitops.repo is empty: in the lab's state folder, alone under gitops/.
+func OwnGitOpsRepo(labName string) string {
+	return filepath.Join(state.LabDir(labName), "gitops", "lab")
+}
+
+// GitOpsRepo is the lab's GitOps repository when it is a folder on this
+// host: gitops.repo (LocalRepo), or, with gitops.repo empty, the lab's own
+// once `lab up` wrote it. The agent reads its runbooks and proposes fixes as
+// diffs of its files.
+func (l *Lab) GitOpsRepo() (string, bool) {
+	if r, ok := l.GitOps.LocalRepo(); ok {
+		return r, true
+	}
+	if l.GitOps.Repo != "" || !l.GitOps.Enabled {
+		return "", false
+	}
+	own := OwnGitOpsRepo(l.Metadata.Name)
+	if _, err := os.Stat(filepath.Join(own, ".git")); err != nil {
+		return "", false
+	}
+	return own, true
 }
 
 // LocalRepo is gitops.repo, absolute, when it names a folder on this host

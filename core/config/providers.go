@@ -31,14 +31,18 @@ type Capabilities struct {
 	// CgroupfsDriver: the nodes' kubelets and containerd use the cgroupfs
 	// driver (kind as lab configures it; systemd left frozen pods here).
 	CgroupfsDriver bool `json:"cgroupfsDriver"`
+	// ServesHostRepo: the cluster reaches a git server lab runs on this host
+	// (kind: the node network's gateway; kwok: the host itself), so a local
+	// GitOps repository — or the lab's own — can be served to Argo CD.
+	ServesHostRepo bool `json:"servesHostRepo"`
 }
 
 // providerCapabilities is the one table of what each provider can do.
 var providerCapabilities = map[string]Capabilities{
 	"kind": {OwnsCluster: true, ContainerNodes: true, GPUWorkers: true, Storage: true, RecreateOnChange: true,
-		NodeImage: true, RestrictedHostPatch: true, CgroupfsDriver: true},
+		NodeImage: true, RestrictedHostPatch: true, CgroupfsDriver: true, ServesHostRepo: true},
 	"k3s":      {OwnsCluster: true, ContainerNodes: true, GPUWorkers: true, Storage: true, RecreateOnChange: true},
-	"kwok":     {OwnsCluster: true, SimulatedNodes: true, HostBinaries: true},
+	"kwok":     {OwnsCluster: true, SimulatedNodes: true, HostBinaries: true, ServesHostRepo: true},
 	"existing": {Storage: true},
 }
 

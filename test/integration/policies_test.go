@@ -95,8 +95,7 @@ func TestPolicySetValidatesAgainstRealSchemas(t *testing.T) {
 	}
 	// Linkerd's policy CRDs come with the linkerd-crds chart, which the module
 	// proxy does not serve: validated where LAB_UPSTREAM_CHARTS holds it.
-	dir := filepath.Join(os.Getenv("LAB_UPSTREAM_CHARTS"), "linkerd-crds")
-	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err == nil && os.Getenv("LAB_UPSTREAM_CHARTS") != "" {
+	if dir, ok := upstreamChart(os.Getenv("LAB_UPSTREAM_CHARTS"), "linkerd-crds", config.Pinned().Charts["linkerd-crds"]); ok {
 		if _, err := installer(t).Ensure(ctx, stacks.Release{Name: "linkerd-crds", Namespace: "linkerd", Chart: stacks.Source{Path: dir}, Timeout: 2 * time.Minute}); err != nil {
 			t.Fatalf("linkerd-crds from %s: %v", dir, err)
 		}

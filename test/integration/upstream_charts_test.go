@@ -15,12 +15,30 @@ import (
 	"lab.dev/lab/stacks/certs"
 )
 
-// Opt-in: the real upstream charts, checked out by a developer (this
-// machine cannot reach chart repositories), installed with lab's values
-// through lab's installer on the kwok control plane — online and as an
-// offline bundle would set them. LAB_UPSTREAM_CHARTS=DIR with one folder per
-// chart (DIR/ollama, DIR/argo-cd, …: a chart's own files, its dependencies
-// in charts/). Without it the test skips: CI has no copy of the charts.
+// upstreamChart finds chart name at version under LAB_UPSTREAM_CHARTS: a
+// folder DIR/name (a chart's own files, its dependencies in charts/) or an
+// archive DIR/name-version.tgz as `helm package` makes it (Helm's loader
+// reads both). make test points LAB_UPSTREAM_CHARTS at ../shared/charts
+// when it exists, as it does in CI.
+func upstreamChart(root, name, version string) (string, bool) {
+	if root == "" {
+		return "", false
+	}
+	dir := filepath.Join(root, name)
+	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err == nil {
+		return dir, true
+	}
+	tgz := filepath.Join(root, name+"-"+version+".tgz")
+	if _, err := os.Stat(tgz); err == nil {
+		return tgz, true
+	}
+	return "", false
+}
+
+// The real upstream charts (this machine cannot reach chart repositories:
+// LAB_UPSTREAM_CHARTS holds them), installed with lab's values through lab's
+// installer on the kwok control plane — online and as an offline bundle
+// would set them. Without LAB_UPSTREAM_CHARTS the test skips.
 func TestUpstreamCharts(t *testing.T) {
 	root := os.Getenv("LAB_UPSTREAM_CHARTS")
 	if root == "" {
@@ -36,9 +54,9 @@ func TestUpstreamCharts(t *testing.T) {
 	found := 0
 	for _, p := range plans {
 		for _, r := range p.Releases {
-			dir := filepath.Join(root, r.Chart.Name)
-			if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err != nil {
-				t.Logf("%s: no chart in %s, skipped", r.Name, dir)
+			dir, ok := upstreamChart(root, r.Chart.Name, r.Chart.Version)
+			if !ok {
+				t.Logf("%s: no %s %s under %s, skipped", r.Name, r.Chart.Name, r.Chart.Version, root)
 				continue
 			}
 			found++
@@ -94,7 +112,11 @@ func TestUpOfflineWithUpstreamCharts(t *testing.T) {
 	for i := range plans {
 		for j := range plans[i].Releases {
 			r := &plans[i].Releases[j]
-			r.Chart = stacks.Source{Path: filepath.Join(root, r.Chart.Name)}
+			path, ok := upstreamChart(root, r.Chart.Name, r.Chart.Version)
+			if !ok {
+				t.Fatalf("no %s %s under %s", r.Chart.Name, r.Chart.Version, root)
+			}
+			r.Chart = stacks.Source{Path: path}
 		}
 	}
 	archive := filepath.Join(t.TempDir(), "upstream.tar.gz")

@@ -1,0 +1,80 @@
+package pipeline
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"lab.dev/lab/core/config"
+)
+
+// The lab's own GitOps repository: written and committed on the first up;
+// a second up with the same URL commits nothing; a new server URL rewrites
+// the child Applications (which name it) but keeps a person's edits.
+func TestOwnGitOpsRepo(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	t.Setenv("LAB_HOME", t.TempDir())
+	l := config.Default()
+	c := &Context{Lab: l, Dir: filepath.Join(os.Getenv("LAB_HOME"), "labs", l.Metadata.Name)}
+	repo, own := c.clusterRepo()
+	if !own || repo != config.OwnGitOpsRepo(l.Metadata.Name) {
+		t.Fatalf("clusterRepo = %s, %v", repo, own)
+	}
+	if err := ensureOwnRepo(repo); err != nil {
+		t.Fatal(err)
+	}
+	msg, err := c.writeOwnRepo(repo, "http://172.18.0.1:40001/lab")
+	if err != nil || msg == "" {
+		t.Fatalf("first write: %q %v", msg, err)
+	}
+	commits := func() int {
+		out, err := git(repo, "rev-list", "--count", "HEAD")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return atoi(strings.TrimSpace(out))
+	}
+	if n := commits(); n != 1 {
+		t.Fatalf("%d commits", n)
+	}
+	apps, _ := filepath.Glob(filepath.Join(repo, l.GitOps.Path, "*.yaml"))
+	if len(apps) == 0 {
+		t.Fatal("no child Applications written")
+	}
+	b, _ := os.ReadFile(apps[0])
+	if !strings.Contains(string(b), "http://172.18.0.1:40001/lab") {
+		t.Fatalf("child Application does not name the served URL:\n%s", b)
+	}
+	if msg, err := c.writeOwnRepo(repo, "http://172.18.0.1:40001/lab"); err != nil || msg != "" || commits() != 1 {
+		t.Fatalf("second write changed something: %q %v", msg, err)
+	}
+	readme := filepath.Join(repo, "demo")
+	demo, _ := filepath.Glob(filepath.Join(readme, "*.yaml"))
+	os.WriteFile(demo[0], []byte("# edited by a person\n"), 0o644)
+	git(repo, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qam", "a person's edit")
+	if _, err := c.writeOwnRepo(repo, "http://172.18.0.1:40002/lab"); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(apps[0])
+	if !strings.Contains(string(b), ":40002/lab") || commits() != 3 {
+		t.Fatalf("new URL not rewritten (%d commits):\n%s", commits(), b)
+	}
+	if e, _ := os.ReadFile(demo[0]); string(e) != "# edited by a person\n" {
+		t.Fatalf("a person's edit was overwritten: %q", e)
+	}
+	if got, ok := l.GitOpsRepo(); !ok || got != repo {
+		t.Fatalf("Lab.GitOpsRepo = %s %v", got, ok)
+	}
+}
+
+func atoi(s string) int {
+	n := 0
+	for _, r := range s {
+		n = n*10 + int(r-'0')
+	}
+	return n
+}
