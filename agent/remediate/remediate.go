@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -36,6 +37,10 @@ type Policy struct {
 	Allowed     []string
 	Namespaces  []string
 	MaxReplicas int
+	// ScaleDown: a person asked (--allow-scale-down) for fewer replicas
+	// than the workload runs. Never from a model: a scale the agent plans
+	// on its own is at least 1 and never below the current count.
+	ScaleDown bool
 }
 
 // Action is one concrete fix.
@@ -80,8 +85,14 @@ func Plan(kind string, replicas int, b *collect.Bundle, p Policy) (Action, error
 		}
 		a := Action{Kind: kind, Namespace: ns, Target: ctrlKind + "/" + ctrlName}
 		if kind == Scale {
-			if replicas < 0 || replicas > p.MaxReplicas {
-				return Action{}, fmt.Errorf("%w: %d replicas is outside 0..%d (agent.remediation.maxReplicas)", ErrNotAllowed, replicas, p.MaxReplicas)
+			cur := currentReplicas(b, ctrlKind)
+			switch {
+			case replicas < 0:
+				return Action{}, fmt.Errorf("%w: a scale needs a replica count from a person (--replicas N); a model's number is not taken", ErrNotAllowed)
+			case replicas < 1 || replicas > p.MaxReplicas:
+				return Action{}, fmt.Errorf("%w: %d replicas is outside 1..%d (agent.remediation.maxReplicas)", ErrNotAllowed, replicas, p.MaxReplicas)
+			case cur >= 0 && replicas < cur && !p.ScaleDown:
+				return Action{}, fmt.Errorf("%w: %d replicas is fewer than the %d %s/%s runs: scaling down needs --allow-scale-down", ErrNotAllowed, replicas, cur, ctrlKind, ctrlName)
 			}
 			a.Replicas = replicas
 		}
@@ -96,6 +107,23 @@ func Plan(kind string, replicas int, b *collect.Bundle, p Policy) (Action, error
 		return Action{Kind: kind, Namespace: ns, Target: "Pod/" + b.Pod.Name}, nil
 	}
 	return Action{}, fmt.Errorf("%w: unknown action %q", ErrNotAllowed, kind)
+}
+
+// currentReplicas is the controller's spec.replicas as collected, or -1.
+func currentReplicas(b *collect.Bundle, kind string) int {
+	for _, o := range b.Owners {
+		switch w := o.Object.(type) {
+		case *appsv1.Deployment:
+			if kind == "Deployment" && w.Spec.Replicas != nil {
+				return int(*w.Spec.Replicas)
+			}
+		case *appsv1.StatefulSet:
+			if kind == "StatefulSet" && w.Spec.Replicas != nil {
+				return int(*w.Spec.Replicas)
+			}
+		}
+	}
+	return -1
 }
 
 // Run performs a (server-side dry-run when dryRun) and describes what it did.

@@ -52,7 +52,9 @@ func (r *Report) ProposedAction() (string, int) {
 		return "", -1
 	}
 	if a := r.Model.Answer; a != nil && a.RootCause != "" && a.Remediation.Action != "" && a.Remediation.Action != "none" {
-		return a.Remediation.Action, a.Remediation.Replicas
+		// The action is an enum the whitelist bounds; a count is free model
+		// text and is never taken: a scale's replicas come from a person.
+		return a.Remediation.Action, -1
 	}
 	if p := r.Primary(); p != nil && len(p.Remediation) > 0 {
 		return p.Remediation[0], -1

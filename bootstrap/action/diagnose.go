@@ -29,7 +29,8 @@ type Diagnose struct {
 	NoLLM         bool
 	Remediate     bool
 	Yes           bool // run the remediation without asking
-	Replicas      int  // a scale's replica count; < 0: from the evidence
+	Replicas      int  // a scale's replica count, from a person; < 0: none given
+	ScaleDown     bool // a person allows fewer replicas than run now
 	InCluster     bool // run as a Job with the agent's ServiceAccount
 	Timeout       time.Duration
 	VerifyTimeout time.Duration
@@ -145,7 +146,7 @@ func (d *Diagnose) remediate(ctx context.Context, cs kubernetes.Interface, r *re
 		replicas = d.Replicas
 	}
 	l := d.Lab
-	pol := remediate.Policy{Enabled: l.Agent.Remediation.Enabled, Allowed: l.Agent.Remediation.Allowed, Namespaces: l.Agent.Namespaces, MaxReplicas: l.Agent.Remediation.MaxReplicas}
+	pol := remediate.Policy{Enabled: l.Agent.Remediation.Enabled, Allowed: l.Agent.Remediation.Allowed, Namespaces: l.Agent.Namespaces, MaxReplicas: l.Agent.Remediation.MaxReplicas, ScaleDown: d.ScaleDown}
 	a, err := remediate.Plan(kind, replicas, r.Source, pol)
 	if err != nil {
 		r.Actions = append(r.Actions, "refused: "+err.Error())
