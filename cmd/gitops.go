@@ -36,8 +36,8 @@ func newGitOps(g *globals) *cobra.Command {
 	sync.Flags().BoolVar(&sy.Hard, "hard", false, "hard refresh (bypass Argo CD's manifest cache)")
 	sv := action.GitOpsServe{Config: &g.action}
 	serve := &cobra.Command{
-		Use:   "serve DIR",
-		Short: "Serve the git repositories under DIR read-only over HTTP for an offline lab's Argo CD",
+		Use:   "serve REPO",
+		Short: "Serve the git repository REPO (that one only) read-only over HTTP for an offline lab's Argo CD",
 		Args:  cobra.ExactArgs(1),
 		RunE:  func(_ *cobra.Command, args []string) error { return g.bare(func() error { return sv.Run(args[0]) }) },
 	}

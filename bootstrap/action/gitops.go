@@ -111,7 +111,8 @@ func (g *GitOpsSync) Run(app string) error {
 	})
 }
 
-// GitOpsServe is `lab gitops serve DIR`: the read-only git server.
+// GitOpsServe is `lab gitops serve REPO`: the read-only git server of one
+// repository.
 type GitOpsServe struct {
 	*Config
 	Listen, URLFile string
@@ -128,7 +129,7 @@ func (g *GitOpsServe) Run(dir string) error {
 			return err
 		}
 	}
-	g.UI.Progress("serving %s at %s (clone %s)", dir, srv.URL, srv.RepoURL("<name>"))
+	g.UI.Progress("serving %s at %s (clone %s)", dir, srv.URL, srv.RepoURL())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	<-ctx.Done()

@@ -27,7 +27,7 @@ import (
 type gitServer struct {
 	PID  int    `json:"pid"`
 	URL  string `json:"url"`  // http://host:port
-	Root string `json:"root"` // the folder served (the repository's parent)
+	Root string `json:"root"` // the repository served (that one only)
 }
 
 func gitServerFile(dir string) string { return filepath.Join(dir, "gitserver.json") }
@@ -37,7 +37,7 @@ func gitServerFile(dir string) string { return filepath.Join(dir, "gitserver.jso
 func (c *Context) servedRepoURL(ctx context.Context, repo string) string {
 	var s gitServer
 	b, err := os.ReadFile(gitServerFile(c.Dir))
-	if err != nil || json.Unmarshal(b, &s) != nil || s.Root != filepath.Dir(repo) || !kwok.Alive(s.PID) {
+	if err != nil || json.Unmarshal(b, &s) != nil || s.Root != repo || !kwok.Alive(s.PID) {
 		return ""
 	}
 	url := s.URL + "/" + filepath.Base(repo)
@@ -76,13 +76,13 @@ func (c *Context) serveRepo(ctx context.Context, repo string) (string, error) {
 		return "", err
 	}
 	defer logf.Close()
-	cmd := exec.Command(self, "gitops", "serve", filepath.Dir(repo), "--listen", host+":0", "--url-file", urlFile)
+	cmd := exec.Command(self, "gitops", "serve", repo, "--listen", host+":0", "--url-file", urlFile)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this run and its terminal
 	if err := cmd.Start(); err != nil {
 		return "", fmt.Errorf("starting the git server: %w", err)
 	}
-	s := gitServer{PID: cmd.Process.Pid, Root: filepath.Dir(repo)}
+	s := gitServer{PID: cmd.Process.Pid, Root: repo}
 	go cmd.Wait() // reaps it should it exit while this run lasts
 	// Recorded before it answers: a run killed now leaves a PID the next
 	// run (or lab down) stops.

@@ -152,20 +152,20 @@ func TestLocalGitServerServesClone(t *testing.T) {
 	git(repo, "init", "-q", "-b", "main")
 	git(repo, "add", ".")
 	git(repo, "commit", "-q", "-m", "lab gitops init")
-	srv, err := gitops.ServeGit(root, "127.0.0.1:0")
+	srv, err := gitops.ServeGit(repo, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Close()
 	clone := filepath.Join(t.TempDir(), "clone")
-	git(root, "clone", "-q", srv.RepoURL("lab"), clone)
+	git(root, "clone", "-q", srv.RepoURL(), clone)
 	for _, f := range []string{"apps/demo.yaml", "apps/lab-agent.yaml", "demo/web.yaml", "agent/agent.yaml", "README.md"} {
 		if _, err := os.Stat(filepath.Join(clone, f)); err != nil {
 			t.Errorf("clone lacks %s", f)
 		}
 	}
 	// Read-only: a push is refused.
-	cmd := exec.Command("git", "push", srv.RepoURL("lab"), "main:refs/heads/evil")
+	cmd := exec.Command("git", "push", srv.RepoURL(), "main:refs/heads/evil")
 	cmd.Dir = clone
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Errorf("push accepted: %s", out)
