@@ -17,7 +17,7 @@ func newServe(g *globals) *cobra.Command {
 		RunE:  func(*cobra.Command, []string) error { return g.run(o.Run) },
 	}
 	f := c.Flags()
-	f.StringVar(&o.Listen, "listen", ":8080", "address to listen on")
+	f.StringVar(&o.Listen, "listen", "", "address to listen on (default 127.0.0.1:8080; :8080 with --in-cluster)")
 	f.StringVar(&o.Reports, "reports", "", "folder to write each report into (Markdown + JSON)")
 	f.StringVar(&o.Incidents, "incidents", "", "incident memory file (default: beside the lab's state on this host; none in a pod unless given)")
 	f.StringVar(&o.Slack, "slack-webhook", "", "Slack-compatible incoming webhook URL for a summary per report")

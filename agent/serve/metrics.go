@@ -13,7 +13,7 @@ import (
 // Metrics are the agent's Prometheus metrics.
 type Metrics struct {
 	Registry   *prometheus.Registry
-	Alerts     *prometheus.CounterVec // outcome: accepted, duplicate, dropped, ignored, invalid
+	Alerts     *prometheus.CounterVec // outcome: accepted, duplicate, dropped, ignored, forbidden, invalid
 	Diagnoses  *prometheus.CounterVec // result: model, human-operator, error
 	Duration   prometheus.Histogram
 	LLMLatency prometheus.Histogram

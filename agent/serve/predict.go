@@ -62,6 +62,7 @@ func (s *Server) predictOnce(ctx context.Context, pr *Predictor) {
 	res, err := pr.Run(rctx)
 	if err != nil {
 		s.metrics.PredictRuns.WithLabelValues("error").Inc()
+		s.opts.logf("saturation prediction run failed: %v", err)
 		return
 	}
 	s.metrics.PredictRuns.WithLabelValues("ok").Inc()
@@ -77,6 +78,7 @@ func (s *Server) predictOnce(ctx context.Context, pr *Predictor) {
 		r, err := pr.Explain(rctx, p)
 		if err != nil {
 			s.metrics.Diagnoses.WithLabelValues("error").Inc()
+			s.opts.logf("explaining the prediction %s failed: %v", k, err)
 			delete(pr.active, k) // try again on the next run
 			continue
 		}
@@ -84,6 +86,7 @@ func (s *Server) predictOnce(ctx context.Context, pr *Predictor) {
 		for _, sink := range s.sinks {
 			if err := sink.Write(ctx, PredictTarget(p), r); err != nil {
 				s.metrics.SinkErrors.Inc()
+				s.opts.logf("report %s of prediction %s not written to %T: %v", r.TraceID, k, sink, err)
 			}
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -56,6 +57,14 @@ type Options struct {
 	Dedupe      time.Duration // a pod diagnosed this recently is not diagnosed again (0: every alert is diagnosed)
 	Timeout     time.Duration // per diagnosis (default 3m)
 	Ready       func(context.Context) error
+	// Namespaces are the only namespaces whose pods are diagnosed (lab.yaml
+	// agent.namespaces): an alert naming a pod elsewhere is refused, so a
+	// sender cannot get any pod of the cluster summarised into reports and
+	// Slack. Empty: every namespace (only for a server given no lab).
+	Namespaces []string
+	// Log receives what failed (a diagnosis, a sink), with its trace id;
+	// nil: dropped (counted in the metrics either way).
+	Log func(format string, a ...any)
 	// Token is the bearer token POST /alerts must carry (Alertmanager sends
 	// it through the receiver's http_config). Empty accepts anyone: only
 	// for local experiments (`lab agent serve --insecure-no-auth`).
@@ -95,6 +104,12 @@ func New(o Options, d DiagnoseFunc, m *Metrics, sinks ...Sink) *Server {
 	floor(&o.Timeout, def.Timeout)
 	return &Server{opts: o, diagnose: d, sinks: sinks, metrics: m, limiter: rate.NewLimiter(o.Rate, o.Burst),
 		queue: make(chan Target, o.Queue), recent: map[string]time.Time{}}
+}
+
+func (o Options) logf(format string, a ...any) {
+	if o.Log != nil {
+		o.Log(format, a...)
+	}
 }
 
 // floor replaces a value that cannot work (zero or negative) by def.
@@ -139,6 +154,7 @@ func (s *Server) work(ctx context.Context, t Target) {
 	s.metrics.Duration.Observe(time.Since(start).Seconds())
 	if err != nil {
 		s.metrics.Diagnoses.WithLabelValues("error").Inc()
+		s.opts.logf("diagnosis of %s/%s (alert %s) failed: %v", t.Namespace, t.Pod, t.Alert, err)
 		s.forget(t) // let a later alert retry
 		return
 	}
@@ -146,6 +162,7 @@ func (s *Server) work(ctx context.Context, t Target) {
 	for _, sink := range s.sinks {
 		if err := sink.Write(ctx, t, r); err != nil {
 			s.metrics.SinkErrors.Inc()
+			s.opts.logf("report %s of %s/%s not written to %T: %v", r.TraceID, t.Namespace, t.Pod, sink, err)
 		}
 	}
 }
@@ -240,6 +257,7 @@ type AlertResponse struct {
 	Duplicate int `json:"duplicate"`
 	Dropped   int `json:"dropped"`
 	Ignored   int `json:"ignored"`
+	Forbidden int `json:"forbidden"` // pods outside the agent's namespaces
 }
 
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
@@ -253,6 +271,11 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	resp := AlertResponse{Ignored: ignored}
 	s.metrics.Alerts.WithLabelValues("ignored").Add(float64(ignored))
 	for _, t := range targets {
+		if len(s.opts.Namespaces) > 0 && !slices.Contains(s.opts.Namespaces, t.Namespace) {
+			resp.Forbidden++
+			s.metrics.Alerts.WithLabelValues("forbidden").Inc()
+			continue
+		}
 		outcome := s.Accept(t)
 		s.metrics.Alerts.WithLabelValues(outcome).Inc()
 		switch outcome {

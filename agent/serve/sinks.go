@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -31,24 +32,32 @@ func (s *LogSink) Write(_ context.Context, t Target, r *report.Report) error {
 	return nil
 }
 
-// FileSink writes each report as Markdown and JSON into Dir.
+// FileSink writes each report as Markdown and JSON into Dir, readable by
+// its owner only (0600 in a 0700 folder): reports quote logs and events.
 type FileSink struct{ Dir string }
 
-// Write implements Sink.
+var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+
+// Write implements Sink. A target's pod may be "pvc/data" or "node/n1"
+// (predictions): the name is made safe, never a path.
 func (s FileSink) Write(_ context.Context, t Target, r *report.Report) error {
-	if err := os.MkdirAll(s.Dir, 0o755); err != nil {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
 		return err
 	}
-	base := filepath.Join(s.Dir, fmt.Sprintf("%s-%s-%s", r.Time.Format("20060102T150405Z"), t.Namespace, t.Pod))
+	if err := os.Chmod(s.Dir, 0o700); err != nil {
+		return err
+	}
+	name := fmt.Sprintf("%s-%s-%s-%s", r.Time.Format("20060102T150405Z"), t.Namespace, t.Pod, r.TraceID)
+	base := filepath.Join(s.Dir, strings.Trim(unsafeName.ReplaceAllString(name, "_"), "._"))
 	var md, js bytes.Buffer
 	r.Markdown(&md)
 	if err := r.JSON(&js); err != nil {
 		return err
 	}
-	if err := os.WriteFile(base+".md", md.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(base+".md", md.Bytes(), 0o600); err != nil {
 		return err
 	}
-	return os.WriteFile(base+".json", js.Bytes(), 0o644)
+	return os.WriteFile(base+".json", js.Bytes(), 0o600)
 }
 
 // SlackSink posts a one-message summary to a Slack-compatible incoming

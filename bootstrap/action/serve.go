@@ -72,6 +72,14 @@ func (s *Serve) Run() error {
 		}
 	}
 	s.Rate = rate.Limit(s.RPS)
+	s.Namespaces = l.Agent.Namespaces
+	s.Log = func(format string, a ...any) { s.UI.Progress("lab agent serve: "+format, a...) }
+	if s.Listen == "" { // outside a pod, only this host's loopback by default
+		s.Listen = "127.0.0.1:8080"
+		if s.InPod {
+			s.Listen = ":8080"
+		}
+	}
 	s.Ready = func(ctx context.Context) error {
 		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 		return err
@@ -111,7 +119,10 @@ func (s *Serve) Run() error {
 
 // listen serves HTTP(S) until ctx ends, then drains the workers.
 func (s *Serve) listen(ctx context.Context, srvr *serve.Server) error {
-	srv := &http.Server{Addr: s.Listen, Handler: srvr.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	// Slow and idle clients are timed out: a webhook body is small, and an
+	// idle connection held forever is a file descriptor an attacker keeps.
+	srv := &http.Server{Addr: s.Listen, Handler: srvr.Handler(), ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
