@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -95,8 +96,40 @@ func (t traceTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		r = r.Clone(r.Context())
 		r.Header.Set(TraceHeader, id)
 	}
-	return t.next.RoundTrip(r)
+	resp, err := t.next.RoundTrip(r)
+	if err == nil {
+		resp.Body = &boundedBody{rc: resp.Body, left: MaxResponseBytes}
+	}
+	return resp, err
 }
+
+// MaxResponseBytes bounds every answer read from the model server (chat,
+// show, embed): a broken or hostile server cannot make the agent buffer
+// without end. An answer of a few kB is what a diagnosis asks for.
+const MaxResponseBytes = 8 << 20
+
+// ErrResponseTooLarge is returned when the model server's answer passes
+// MaxResponseBytes.
+var ErrResponseTooLarge = errors.New("the model server's answer is larger than lab reads (8 MiB)")
+
+type boundedBody struct {
+	rc   io.ReadCloser
+	left int64
+}
+
+func (b *boundedBody) Read(p []byte) (int, error) {
+	if b.left <= 0 {
+		return 0, ErrResponseTooLarge
+	}
+	if int64(len(p)) > b.left {
+		p = p[:b.left]
+	}
+	n, err := b.rc.Read(p)
+	b.left -= int64(n)
+	return n, err
+}
+
+func (b *boundedBody) Close() error { return b.rc.Close() }
 
 // Schema is the JSON schema of Answer, with the evidence ids and the
 // whitelisted actions as enums so constrained decoding cannot invent them.
@@ -192,6 +225,9 @@ func (c *Client) Explain(ctx context.Context, req Request) (Answer, Meta, error)
 	return Answer{}, meta, lastErr
 }
 
+// maxAnswer bounds the streamed answer's text (its JSON is a few kB).
+const maxAnswer = 1 << 20
+
 func (c *Client) once(ctx context.Context, req Request, meta *Meta) (Answer, error) {
 	actx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
@@ -213,6 +249,9 @@ func (c *Client) once(ctx context.Context, req Request, meta *Meta) (Answer, err
 		Model: c.Model, Messages: req.Messages, Stream: &stream,
 		Format: Schema(req.Evidence, req.Whitelist, c.MaxText), Options: opts,
 	}, func(r api.ChatResponse) error {
+		if content.Len()+len(r.Message.Content) > maxAnswer {
+			return fmt.Errorf("the model's answer passed %d bytes: %w", maxAnswer, ErrResponseTooLarge)
+		}
 		content.WriteString(r.Message.Content)
 		if req.OnToken != nil && r.Message.Content != "" {
 			req.OnToken(r.Message.Content)
