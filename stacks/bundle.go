@@ -208,11 +208,22 @@ func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, 
 	return m, writeTarGz(out, mj, files)
 }
 
-func writeTarGz(out string, manifest []byte, files map[string]string) error {
-	f, err := os.Create(out)
+// writeTarGz writes the archive beside out and renames it over out only
+// when whole: a failed or killed write leaves the previous bundle as it was.
+func writeTarGz(out string, manifest []byte, files map[string]string) (err error) {
+	f, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*.tmp")
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err != nil {
+			os.Remove(f.Name())
+			return
+		}
+		if err = os.Chmod(f.Name(), 0o644); err == nil {
+			err = os.Rename(f.Name(), out)
+		}
+	}()
 	// Model weights do not compress; charts are small: favour speed.
 	gz, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
 	tw := tar.NewWriter(gz)
@@ -242,10 +253,16 @@ func writeTarGz(out string, manifest []byte, files map[string]string) error {
 			src.Close()
 		}
 	}
-	for _, c := range []io.Closer{tw, gz, f} {
+	for _, c := range []io.Closer{tw, gz} {
 		if cerr := c.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

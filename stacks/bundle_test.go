@@ -1,6 +1,8 @@
 package stacks
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"lab.dev/lab/core/config"
@@ -65,5 +67,31 @@ func TestOllamaVolumeByProvider(t *testing.T) {
 		if got := v["persistentVolume"].(map[string]any)["enabled"]; got != want {
 			t.Errorf("%s: persistentVolume.enabled = %v", provider, got)
 		}
+	}
+}
+
+// A failed bundle write leaves the previous bundle whole (it was truncated
+// in place before) and no temporary file behind.
+func TestWriteTarGzKeepsThePreviousOnFailure(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "lab-bundle.tar.gz")
+	if err := os.WriteFile(out, []byte("the previous bundle"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := writeTarGz(out, []byte("{}"), map[string]string{"charts/x.tgz": filepath.Join(dir, "missing.tgz")})
+	if err == nil {
+		t.Fatal("a missing input must fail the write")
+	}
+	if b, _ := os.ReadFile(out); string(b) != "the previous bundle" {
+		t.Fatalf("previous bundle damaged: %q", b)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".*.tmp")); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+	if err := writeTarGz(out, []byte("{}"), nil); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(out); string(b) == "the previous bundle" {
+		t.Fatal("a whole write did not replace the bundle")
 	}
 }

@@ -8,6 +8,7 @@ package state
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -24,8 +25,16 @@ func Home() string {
 		return filepath.Join(d, "lab")
 	}
 	home, err := os.UserHomeDir()
-	if err != nil {
-		return "/tmp/lab"
+	if err != nil || home == "" {
+		// No home: a per-user folder in the user's runtime dir or cache,
+		// never a shared, guessable /tmp/lab another user could create first.
+		if d := os.Getenv("XDG_RUNTIME_DIR"); d != "" {
+			return filepath.Join(d, "lab")
+		}
+		if d, err := os.UserCacheDir(); err == nil {
+			return filepath.Join(d, "lab", "state")
+		}
+		return filepath.Join(os.TempDir(), fmt.Sprintf("lab-%d", os.Getuid()))
 	}
 	return filepath.Join(home, ".local", "state", "lab")
 }
