@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/bootstrap/pipeline"
@@ -31,11 +33,7 @@ func (a *AgentApply) Run() error {
 		}
 		return renderParts(a.UI, a.Lab, parts)
 	}
-	cfg, cs, err := a.Clients()
-	if err != nil {
-		return err
-	}
-	ap, err := kube.NewApplier(cfg, a.DryRun)
+	ap, cs, err := a.applier(a.DryRun)
 	if err != nil {
 		return err
 	}
@@ -49,6 +47,16 @@ func (a *AgentApply) Run() error {
 	}
 	printResults(a.UI, res, false)
 	return err
+}
+
+// applier server-side applies to the resolved cluster (or only dry-runs).
+func (c *Config) applier(dryRun bool) (*kube.Applier, kubernetes.Interface, error) {
+	cfg, cs, err := c.Clients()
+	if err != nil {
+		return nil, nil, err
+	}
+	ap, err := kube.NewApplier(cfg, dryRun)
+	return ap, cs, err
 }
 
 // renderParts prints the parts' manifests as YAML.
@@ -77,11 +85,7 @@ func (a *APF) Run() error {
 	if err != nil {
 		return err
 	}
-	cfg, err := a.RESTConfig()
-	if err != nil {
-		return err
-	}
-	ap, err := kube.NewApplier(cfg, a.DryRun)
+	ap, _, err := a.applier(a.DryRun)
 	if err != nil {
 		return err
 	}

@@ -290,53 +290,16 @@ func running(p *corev1.Pod, start metav1.Time) corev1.PodStatus {
 
 // events records the scenario's events about p (or its owner), as Apply does.
 func (w *World) events(ctx context.Context, s *kwok.Scenario, p *corev1.Pod, now time.Time) error {
-	for i, e := range s.Events {
-		count := e.Count
-		if count == 0 {
-			count = 1
-		}
-		src := e.Source
-		if src == "" {
-			src = "kubelet"
-		}
-		about := corev1.ObjectReference{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, UID: p.UID, APIVersion: "v1"}
-		if e.About != "" {
-			r, err := w.ownerOf(ctx, p, e.About)
-			if err != nil {
-				return fmt.Errorf("scenario %s event %d: %w", s.Name, i, err)
-			}
-			about = r
-		}
-		ev := &corev1.Event{
-			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%d", p.Name, i), Namespace: p.Namespace},
-			InvolvedObject: about, Type: e.Type, Reason: e.Reason, Message: kwok.ExpandNow(e.Message, now), Count: count,
-			Source:         corev1.EventSource{Component: src, Host: p.Spec.NodeName},
-			FirstTimestamp: metav1.NewTime(now.Add(-time.Duration(count) * 30 * time.Second)), LastTimestamp: metav1.NewTime(now),
-		}
+	evs, err := s.EventsFor(ctx, w.Client, p, now)
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
 		if _, err := w.Client.CoreV1().Events(p.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func (w *World) ownerOf(ctx context.Context, p *corev1.Pod, kind string) (corev1.ObjectReference, error) {
-	var obj metav1.Object = p
-	for depth := 0; depth < 4; depth++ {
-		r := metav1.GetControllerOf(obj)
-		if r == nil {
-			break
-		}
-		if r.Kind == kind {
-			return corev1.ObjectReference{Kind: r.Kind, APIVersion: r.APIVersion, Namespace: p.Namespace, Name: r.Name, UID: r.UID}, nil
-		}
-		rs, err := w.Client.AppsV1().ReplicaSets(p.Namespace).Get(ctx, r.Name, metav1.GetOptions{})
-		if err != nil {
-			return corev1.ObjectReference{}, err
-		}
-		obj = rs
-	}
-	return corev1.ObjectReference{}, fmt.Errorf("pod %s has no %s owner", p.Name, kind)
 }
 
 // Logs serves the scenario's logs as the pod log subresource would:

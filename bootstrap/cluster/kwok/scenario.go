@@ -16,6 +16,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/manifests"
@@ -265,7 +266,22 @@ func (c *Cluster) scenarioLogsAndEvents(ctx context.Context, s *Scenario, p *cor
 			return err
 		}
 	}
-	now := metav1.Now()
+	evs, err := s.EventsFor(ctx, c.Client, p, time.Now())
+	if err != nil {
+		return err
+	}
+	for _, ev := range evs {
+		if _, err := c.Client.CoreV1().Events(p.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	}
+	return nil
+}
+
+// EventsFor is the scenario's events about pod p (or the owner an event is
+// about, found through cs), as the kubelet or a controller records them.
+func (s *Scenario) EventsFor(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, now time.Time) ([]*corev1.Event, error) {
+	var out []*corev1.Event
 	for i, e := range s.Events {
 		count := e.Count
 		if count == 0 {
@@ -278,26 +294,23 @@ func (c *Cluster) scenarioLogsAndEvents(ctx context.Context, s *Scenario, p *cor
 		about := corev1.ObjectReference{Kind: "Pod", Namespace: p.Namespace, Name: p.Name, UID: p.UID, APIVersion: "v1"}
 		if e.About != "" {
 			var err error
-			if about, err = c.ownerOf(ctx, p, e.About); err != nil {
-				return fmt.Errorf("scenario %s event %d: %w", s.Name, i, err)
+			if about, err = OwnerOf(ctx, cs, p, e.About); err != nil {
+				return nil, fmt.Errorf("scenario %s event %d: %w", s.Name, i, err)
 			}
 		}
-		ev := &corev1.Event{
+		out = append(out, &corev1.Event{
 			ObjectMeta:     metav1.ObjectMeta{Name: fmt.Sprintf("%s.%d", p.Name, i), Namespace: p.Namespace},
 			InvolvedObject: about,
-			Type:           e.Type, Reason: e.Reason, Message: ExpandNow(e.Message, now.Time), Count: count,
+			Type:           e.Type, Reason: e.Reason, Message: ExpandNow(e.Message, now), Count: count,
 			Source:         corev1.EventSource{Component: src, Host: p.Spec.NodeName},
-			FirstTimestamp: metav1.NewTime(now.Add(-time.Duration(count) * 30 * time.Second)), LastTimestamp: now,
-		}
-		if _, err := c.Client.CoreV1().Events(p.Namespace).Create(ctx, ev, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return err
-		}
+			FirstTimestamp: metav1.NewTime(now.Add(-time.Duration(count) * 30 * time.Second)), LastTimestamp: metav1.NewTime(now),
+		})
 	}
-	return nil
+	return out, nil
 }
 
-// ownerOf follows the pod's controller references up to the owner of kind.
-func (c *Cluster) ownerOf(ctx context.Context, p *corev1.Pod, kind string) (corev1.ObjectReference, error) {
+// OwnerOf follows the pod's controller references up to the owner of kind.
+func OwnerOf(ctx context.Context, cs kubernetes.Interface, p *corev1.Pod, kind string) (corev1.ObjectReference, error) {
 	var obj metav1.Object = p
 	for depth := 0; depth < 4; depth++ {
 		ref := metav1.GetControllerOf(obj)
@@ -310,9 +323,9 @@ func (c *Cluster) ownerOf(ctx context.Context, p *corev1.Pod, kind string) (core
 		var err error
 		switch ref.Kind {
 		case "ReplicaSet":
-			obj, err = c.Client.AppsV1().ReplicaSets(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			obj, err = cs.AppsV1().ReplicaSets(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 		case "Job":
-			obj, err = c.Client.BatchV1().Jobs(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
+			obj, err = cs.BatchV1().Jobs(p.Namespace).Get(ctx, ref.Name, metav1.GetOptions{})
 		default:
 			err = fmt.Errorf("cannot follow %s %s", ref.Kind, ref.Name)
 		}
