@@ -150,6 +150,7 @@ func TestVocabularyCoversKubernetes(t *testing.T) {
 			dirs[src.module] = moduleDir(t, src.module)
 		}
 		found := reasonsIn(t, dirs[src.module], src.path, src.names)
+		t.Logf("%s %s: %d reasons", src.module, src.path, len(found))
 		if len(found) == 0 {
 			t.Errorf("%s %s: no reasons found — the source moved; update vocabularySources", src.module, src.path)
 		}

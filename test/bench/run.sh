@@ -37,6 +37,10 @@ date=$(date -u +%Y-%m-%d)
   echo
   cat benchmarks/heldout-before.md
   echo
+  echo "### Diagnosis by completeness: the sources suite, the vocabulary and the grammars"
+  echo
+  cat benchmarks/sources.md
+  echo
   echo "### Saturation prediction, before the level-shift change (frozen record)"
   echo
   cat benchmarks/predict-before.md
