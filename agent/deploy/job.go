@@ -1,16 +1,16 @@
 package deploy
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
-	"text/template"
+	"slices"
 	"time"
 
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
@@ -31,29 +31,43 @@ type JobSpec struct {
 // DiagnoseJob renders the Job that runs `lab diagnose` in the cluster as the
 // agent's ServiceAccount.
 func DiagnoseJob(l *config.Lab, s JobSpec) (*batchv1.Job, error) {
-	raw, err := manifests.Agent.ReadFile("agent/job.yaml")
-	if err != nil {
-		return nil, err
-	}
-	t, err := template.New("job").Option("missingkey=error").Parse(string(raw))
-	if err != nil {
-		return nil, err
-	}
 	if s.Image == "" {
 		s.Image = AgentImage()
 	}
 	if s.Output == "" {
 		s.Output = "markdown"
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, map[string]any{"Namespace": l.Agent.Namespace, "Pod": s.Pod, "PodNamespace": s.PodNamespace,
-		"Output": s.Output, "NoLLM": s.NoLLM, "Image": s.Image,
-		"LLMEndpoint": l.InClusterLLMEndpoint(), "Model": s.Model}); err != nil {
+	if errs := validation.IsDNS1123Subdomain(s.Pod); len(errs) > 0 {
+		return nil, fmt.Errorf("pod name %q: %s", s.Pod, errs[0])
+	}
+	if errs := validation.IsDNS1123Label(s.PodNamespace); len(errs) > 0 {
+		return nil, fmt.Errorf("namespace %q: %s", s.PodNamespace, errs[0])
+	}
+	if s.Model != "" && !config.ModelName.MatchString(s.Model) {
+		return nil, fmt.Errorf("model %q: not an Ollama model name ([host/][namespace/]name[:tag])", s.Model)
+	}
+	if !slices.Contains([]string{"text", "markdown", "json"}, s.Output) {
+		return nil, fmt.Errorf("output %q: want text, markdown or json", s.Output)
+	}
+	raw, err := manifests.Agent.ReadFile("agent/job.yaml")
+	if err != nil {
 		return nil, err
 	}
 	var j batchv1.Job
-	if err := yaml.UnmarshalStrict(b.Bytes(), &j); err != nil {
+	if err := yaml.UnmarshalStrict(raw, &j); err != nil {
 		return nil, fmt.Errorf("manifests/agent/job.yaml: %w", err)
+	}
+	// User values enter as typed fields, one argument each: no value can add
+	// a flag, a container or a volume to the Job.
+	j.Namespace = l.Agent.Namespace
+	c := &j.Spec.Template.Spec.Containers[0]
+	c.Image = s.Image
+	c.Args = []string{"diagnose", s.Pod, "-n", s.PodNamespace, "--in-cluster-run", "-o", s.Output, "--llm-endpoint", l.InClusterLLMEndpoint()}
+	if s.Model != "" {
+		c.Args = append(c.Args, "--model", s.Model)
+	}
+	if s.NoLLM {
+		c.Args = append(c.Args, "--no-llm")
 	}
 	return &j, nil
 }

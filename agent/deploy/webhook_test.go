@@ -54,3 +54,33 @@ func TestServeManifestsCarryTheToken(t *testing.T) {
 		t.Errorf("no NetworkPolicy admitting Alertmanager: %v", np)
 	}
 }
+
+// A crafted pod name, namespace or model cannot change the in-cluster Job:
+// each is checked against its grammar, and the arguments are typed values
+// (before, `--model 'x", ...]\n      initContainers: …'` pasted a container
+// into the template's YAML).
+func TestDiagnoseJobRefusesCraftedValues(t *testing.T) {
+	l := config.Default()
+	for _, s := range []JobSpec{
+		{Pod: "web-1", PodNamespace: "shop", Model: "phi3\", \"--x\"]\n      initContainers: [{name: evil, image: busybox}]\n#"},
+		{Pod: "web-1\"]\n#", PodNamespace: "shop"},
+		{Pod: "web-1", PodNamespace: "shop -n kube-system"},
+		{Pod: "web-1", PodNamespace: "shop", Output: "json --no-llm"},
+	} {
+		if j, err := DiagnoseJob(l, s); err == nil {
+			t.Errorf("%+v accepted: %+v", s, j.Spec.Template.Spec)
+		}
+	}
+	j, err := DiagnoseJob(l, JobSpec{Pod: "web-1", PodNamespace: "shop", Model: "registry.local:5000/team/phi3:mini", NoLLM: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := j.Spec.Template.Spec.Containers
+	if len(c) != 1 || len(j.Spec.Template.Spec.InitContainers) != 0 || j.Namespace != l.Agent.Namespace {
+		t.Fatalf("job: %+v", j.Spec.Template.Spec)
+	}
+	want := []string{"diagnose", "web-1", "-n", "shop", "--in-cluster-run", "-o", "markdown", "--llm-endpoint", l.InClusterLLMEndpoint(), "--model", "registry.local:5000/team/phi3:mini", "--no-llm"}
+	if strings.Join(c[0].Args, " ") != strings.Join(want, " ") {
+		t.Fatalf("args %q, want %q", c[0].Args, want)
+	}
+}

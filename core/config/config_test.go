@@ -54,3 +54,25 @@ func TestLoadDispatchesOnAPIVersion(t *testing.T) {
 		t.Error("Default differs from v1alpha1's")
 	}
 }
+
+// Names that end up in manifests are checked against their grammar at load,
+// each reported with its file, line and field (a crafted model name once
+// reached the in-cluster Job's YAML).
+func TestLoadRefusesNamesOutsideTheirGrammar(t *testing.T) {
+	_, err := Load("lab.yaml", []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\n"+
+		"stacks:\n  ollama: {model: \"phi3\\\"]\\n evil: x\"}\n"+
+		"agent:\n  namespaces: [demo, \"kube-system -A\"]\n  llm: {model: \"../../etc\"}\n"))
+	if !errors.Is(err, ErrInvalid) {
+		t.Fatalf("crafted names accepted: %v", err)
+	}
+	for _, want := range []string{"lab.yaml:4: stacks.ollama.model", "lab.yaml:6: agent.namespaces[1]", "lab.yaml:7: agent.llm.model"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+	for _, ok := range []string{"phi3:mini", "llama3:8b", "registry.local:5000/team/phi3:mini", "hf.co/org/model:Q4_K_M"} {
+		if !ModelName.MatchString(ok) {
+			t.Errorf("%s refused", ok)
+		}
+	}
+}

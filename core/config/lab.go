@@ -7,6 +7,7 @@ package config
 
 import (
 	"lab.dev/lab/core/state"
+	"regexp"
 
 	"sort"
 
@@ -235,3 +236,8 @@ type APF struct {
 	NominalConcurrencyShares, Queues, HandSize int
 	QueueLengthLimit, MatchingPrecedence       int
 }
+
+// ModelName is an Ollama model name: [host[:port]/][namespace/]name[:tag]
+// (Ollama's types/model grammar); lab.yaml's model fields are checked
+// against it at load, and so is every model that enters a manifest.
+var ModelName = regexp.MustCompile(`^([a-zA-Z0-9][a-zA-Z0-9._-]*(:[0-9]{1,5})?/)?([a-zA-Z0-9][a-zA-Z0-9._-]*/)?[a-zA-Z0-9][a-zA-Z0-9._-]{0,79}(:[a-zA-Z0-9_][a-zA-Z0-9._-]{0,79})?$`)

@@ -105,7 +105,7 @@ type Stack struct {
 // OllamaStack is the Ollama stack plus the model it pulls.
 type OllamaStack struct {
 	Stack `json:",inline"`
-	Model string `json:"model,omitempty" doc:"Ollama model to pull; auto = chosen from the GPU's VRAM (phi3:mini under 12 GB, llama3:8b from 12 GB)"`
+	Model string `json:"model,omitempty" doc:"Ollama model to pull; auto = chosen from the GPU's VRAM (phi3:mini under 12 GB, llama3:8b from 12 GB)" pattern:"^(auto|([a-zA-Z0-9][a-zA-Z0-9._-]*(:[0-9]{1,5})?/)?([a-zA-Z0-9][a-zA-Z0-9._-]*/)?[a-zA-Z0-9][a-zA-Z0-9._-]{0,79}(:[a-zA-Z0-9_][a-zA-Z0-9._-]{0,79})?)$"`
 }
 
 // IsEnabled reports whether the stack is on (defaults have been applied).
@@ -122,7 +122,7 @@ type GitOps struct {
 // Agent configures lab's SRE agent.
 type Agent struct {
 	Namespace   string      `json:"namespace" doc:"namespace the agent runs in" pattern:"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"`
-	Namespaces  []string    `json:"namespaces,omitempty" doc:"namespaces the agent may read (and remediate in, if enabled)"`
+	Namespaces  []string    `json:"namespaces,omitempty" doc:"namespaces the agent may read (and remediate in, if enabled)" pattern:"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"`
 	LLM         LLM         `json:"llm" doc:"the local model that explains findings"`
 	Remediation Remediation `json:"remediation" doc:"safe, whitelisted remediations"`
 	APF         APF         `json:"apf" doc:"API Priority and Fairness objects that keep agent traffic from starving the control plane"`
@@ -133,7 +133,7 @@ type Agent struct {
 // LLM is the agent's model endpoint and resilience settings.
 type LLM struct {
 	Endpoint    string   `json:"endpoint" doc:"Ollama base URL" pattern:"^https?://"`
-	Model       string   `json:"model,omitempty" doc:"model name; empty = stacks.ollama.model"`
+	Model       string   `json:"model,omitempty" doc:"model name; empty = stacks.ollama.model" pattern:"^([a-zA-Z0-9][a-zA-Z0-9._-]*(:[0-9]{1,5})?/)?([a-zA-Z0-9][a-zA-Z0-9._-]*/)?[a-zA-Z0-9][a-zA-Z0-9._-]{0,79}(:[a-zA-Z0-9_][a-zA-Z0-9._-]{0,79})?$"`
 	Timeout     Duration `json:"timeout,omitempty" doc:"timeout of one model call"`
 	TokenBudget int      `json:"tokenBudget" doc:"maximum prompt size in tokens" min:"256" max:"131072"`
 	Retry       Retry    `json:"retry" doc:"retries with jittered exponential backoff on 429, 5xx and timeouts"`
