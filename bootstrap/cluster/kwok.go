@@ -95,7 +95,7 @@ func (p *kwokProvider) Delete(context.Context) error {
 		return err
 	}
 	if err == nil {
-		kwok.StopState(st, 10*time.Second)
+		kwok.StopState(p.dir, st, 10*time.Second)
 	}
 	kwok.StopDir(p.dir, 10*time.Second)
 	return os.RemoveAll(p.dir)

@@ -89,10 +89,12 @@ func (s State) Running() (alive, dead []string) {
 	return alive, dead
 }
 
-// StopState stops every recorded component, newest first.
-func StopState(s State, grace time.Duration) {
+// StopState stops every recorded component of the lab in dir, newest
+// first — only a process that is still that component: after a reboot a
+// recorded PID may belong to anything, and it is left alone.
+func StopState(dir string, s State, grace time.Duration) {
 	for i := len(Binaries) - 1; i >= 0; i-- {
-		if pid, ok := s.PIDs[Binaries[i]]; ok {
+		if pid, ok := s.PIDs[Binaries[i]]; ok && Owned(pid, dir) {
 			StopPID(pid, grace)
 		}
 	}
@@ -174,7 +176,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 
 // launch starts a component unless state records it alive.
 func (c *Cluster) launch(name string, args []string) (*Proc, error) {
-	if pid, ok := c.State.PIDs[name]; ok && Alive(pid) {
+	if pid, ok := c.State.PIDs[name]; ok && Owned(pid, c.Dir) {
 		return nil, nil
 	}
 	if pid := filePID(c.Dir, name); pid > 0 { // started by a run killed before it recorded it
@@ -396,7 +398,7 @@ func (c *Cluster) stopStarted() {
 func (c *Cluster) Stop() {
 	c.stopOnce.Do(func() {
 		c.stopStarted()
-		StopState(c.State, 5*time.Second)
+		StopState(c.Dir, c.State, 5*time.Second)
 		if c.tempDir && os.Getenv("LAB_KEEP_HARNESS") == "" {
 			os.RemoveAll(c.Dir)
 		}

@@ -152,13 +152,21 @@ func filePID(dir, name string) int {
 		return 0
 	}
 	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil || pid <= 0 || !Alive(pid) {
-		return 0
-	}
-	if cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err == nil && !strings.Contains(string(cmdline), dir) {
-		return 0 // the PID was reused by an unrelated process
+	if err != nil || pid <= 0 || !Owned(pid, dir) {
+		return 0 // dead, or the PID was reused by an unrelated process
 	}
 	return pid
+}
+
+// Owned: pid is alive and is a component of the lab in dir — its command
+// line names dir (every component's flags point into it). A PID recorded
+// before a reboot and reused by another process is not owned.
+func Owned(pid int, dir string) bool {
+	if pid <= 0 || !Alive(pid) {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	return err == nil && dir != "" && strings.Contains(string(cmdline), dir)
 }
 
 // runsWith reports whether process pid was started with every one of args.

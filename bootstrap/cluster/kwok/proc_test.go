@@ -3,6 +3,7 @@ package kwok
 import (
 	"os/exec"
 	"testing"
+	"time"
 )
 
 // Ports handed out together never collide (they used to be taken one by
@@ -39,5 +40,34 @@ func TestRunsWith(t *testing.T) {
 	}
 	if runsWith(1<<30, nil) {
 		t.Error("a process that does not exist matched")
+	}
+}
+
+// After a reboot a recorded PID may be anyone's: StopState signals only a
+// process that is still the lab's component (its command line names the
+// lab's folder). Before, it killed whatever held the PID, and its group.
+func TestStopStateLeavesUnrelatedProcesses(t *testing.T) {
+	dir := t.TempDir()
+	stranger := exec.Command("sleep", "30") // a process that reused the recorded PID
+	if err := stranger.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer stranger.Process.Kill()
+	ours := exec.Command("sh", "-c", "sleep 30 # "+dir)
+	if err := ours.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer ours.Process.Kill()
+	go ours.Wait()
+	StopState(dir, State{PIDs: map[string]int{"etcd": stranger.Process.Pid, "kwok": ours.Process.Pid}}, time.Second)
+	if !Alive(stranger.Process.Pid) {
+		t.Fatal("an unrelated process holding a recorded PID was killed")
+	}
+	deadline := time.Now().Add(3 * time.Second)
+	for Alive(ours.Process.Pid) && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if Alive(ours.Process.Pid) {
+		t.Fatal("the lab's own component was not stopped")
 	}
 }
