@@ -1,9 +1,8 @@
 package gitops
 
 import (
-	"flag"
 	"fmt"
-	"os"
+	"lab.dev/lab/core/golden"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -14,8 +13,6 @@ import (
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/kube"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func TestRootAndChildrenGolden(t *testing.T) {
 	l := config.Default()
@@ -34,14 +31,7 @@ func TestRootAndChildrenGolden(t *testing.T) {
 		b.WriteString("---\n")
 		b.Write(y)
 	}
-	path := filepath.Join("testdata", "apps.golden.yaml")
-	if *update {
-		os.WriteFile(path, []byte(b.String()), 0o644)
-	}
-	want, _ := os.ReadFile(path)
-	if string(want) != b.String() {
-		t.Errorf("rendered Applications differ from %s (go test -update):\n%s", path, b.String())
-	}
+	golden.Check(t, filepath.Join("testdata", "apps.golden.yaml"), []byte(b.String()))
 	if children[0].GetName() != "lab-agent" || children[len(children)-1].GetName() != "demo" {
 		t.Errorf("children not in sync-wave order: %s … %s", children[0].GetName(), children[len(children)-1].GetName())
 	}

@@ -1,8 +1,7 @@
 package cluster
 
 import (
-	"flag"
-	"os"
+	"lab.dev/lab/core/golden"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -13,8 +12,6 @@ import (
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/engine"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 // lab.yaml → kind v1alpha4: multi-node, GPU workers, mirrors, port mappings;
 // and the same on a restricted host (no CAP_SYS_RESOURCE, cgroup v1): the
@@ -52,16 +49,10 @@ func TestKindConfigGolden(t *testing.T) {
 	}
 }
 
-// checkGolden compares got with the golden file (rewritten with -update).
-func checkGolden(t *testing.T, golden string, got []byte) {
+// checkGolden compares got with the golden file (golden.Check).
+func checkGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	if *update {
-		os.WriteFile(golden, got, 0o644)
-	}
-	want, _ := os.ReadFile(golden)
-	if string(want) != string(got) {
-		t.Errorf("output differs from %s (go test -update):\n%s", golden, got)
-	}
+	golden.Check(t, path, got)
 }
 
 func TestNodeImagePinned(t *testing.T) {

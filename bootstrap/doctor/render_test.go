@@ -2,15 +2,12 @@ package doctor
 
 import (
 	"bytes"
-	"flag"
-	"os"
+	"lab.dev/lab/core/golden"
 	"path/filepath"
 	"testing"
 
 	"lab.dev/lab/core/ui"
 )
-
-var update = flag.Bool("update", false, "rewrite golden files")
 
 func sampleReport() Report {
 	oc := func(cat, desc, hint string, st Status, msg string) Outcome {
@@ -37,20 +34,7 @@ func TestWriteGolden(t *testing.T) {
 			Write(&b, u, sampleReport())
 			b.WriteString("--- failed only\n")
 			Failed(&b, u, sampleReport())
-			golden := filepath.Join("testdata", "report-"+c.name+".golden")
-			if *update {
-				_ = os.MkdirAll("testdata", 0o755)
-				if err := os.WriteFile(golden, b.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run go test -update)", err)
-			}
-			if !bytes.Equal(b.Bytes(), want) {
-				t.Errorf("report differs from %s:\n%s", golden, b.String())
-			}
+			golden.Check(t, filepath.Join("testdata", "report-"+c.name+".golden"), b.Bytes())
 		})
 	}
 }

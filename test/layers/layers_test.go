@@ -53,7 +53,8 @@ var stages = map[string][][]string{
 		{"agent"},
 	},
 	"core": {
-		{"core/version", "core/state", "core/ui", "core/engine", "core/kube", "core/config/v1alpha1"},
+		{"core/version", "core/state", "core/ui", "core/engine", "core/kube", "core/golden"},
+		{"core/config/v1alpha1"},
 		{"core/config"},
 	},
 }

@@ -3,32 +3,17 @@ package v1alpha1
 import (
 	"encoding/json"
 	"errors"
-	"flag"
+	"lab.dev/lab/core/golden"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 )
 
-var update = flag.Bool("update", false, "rewrite golden files")
-
-// golden compares got with testdata/<name>, or rewrites it with -update.
-func golden(t *testing.T, name string, got []byte) {
+// checkGolden compares got with testdata/<name> (golden.Check).
+func checkGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update)", err)
-	}
-	if string(want) != string(got) {
-		t.Errorf("%s differs from golden file:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 func TestFixtures(t *testing.T) {
@@ -50,7 +35,7 @@ func TestFixtures(t *testing.T) {
 					t.Fatalf("want valid, got:\n%v", err)
 				}
 				js, _ := json.MarshalIndent(l, "", "  ")
-				golden(t, name+".golden.json", append(js, '\n'))
+				checkGolden(t, name+".golden.json", append(js, '\n'))
 			case strings.HasPrefix(name, "invalid-"):
 				if err == nil {
 					t.Fatal("want an error, got none")
@@ -63,7 +48,7 @@ func TestFixtures(t *testing.T) {
 						t.Errorf("error line lacks file name: %q", line)
 					}
 				}
-				golden(t, name+".golden.txt", []byte(err.Error()+"\n"))
+				checkGolden(t, name+".golden.txt", []byte(err.Error()+"\n"))
 			}
 		})
 	}
@@ -132,7 +117,7 @@ func TestRepoLabYAMLIsTemplate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if *update {
+	if golden.Updating() {
 		os.WriteFile("../../../lab.yaml", want, 0o644)
 		return
 	}
@@ -165,5 +150,5 @@ func TestSchema(t *testing.T) {
 			t.Errorf("stacks.ollama lacks %s (inline embed flattened?)", k)
 		}
 	}
-	golden(t, "schema.golden.json", append(b, '\n'))
+	checkGolden(t, "schema.golden.json", append(b, '\n'))
 }
