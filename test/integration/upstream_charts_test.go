@@ -4,11 +4,18 @@ package integration
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/stacks"
@@ -65,6 +72,7 @@ func TestUpstreamCharts(t *testing.T) {
 				defer cancel()
 				r.Chart = stacks.Source{Path: dir}
 				r.Timeout = 3 * time.Minute
+				adoptCRDs(ctx, t, r.Name, r.Namespace)
 				o, err := installer(t).Ensure(ctx, r)
 				if err != nil {
 					t.Fatalf("installing upstream %s with lab's values: %v", r.Chart.Path, err)
@@ -75,6 +83,29 @@ func TestUpstreamCharts(t *testing.T) {
 	}
 	if found == 0 {
 		t.Fatalf("no chart of the catalogue found under %s", root)
+	}
+}
+
+// adoptCRDs: earlier tests on this shared control plane created Argo CD's
+// Application CRD directly (lab talks to Argo CD through it), so the real
+// chart would find it unowned and refuse to install. Mark the CRDs it ships
+// for adoption by the release, as a user adopting existing CRDs does
+// (Helm's managed-by label and release annotations).
+func adoptCRDs(ctx context.Context, t *testing.T, release, namespace string) {
+	t.Helper()
+	if release != "argocd" {
+		return
+	}
+	dyn, err := dynamic.NewForConfig(cluster.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
+	for _, name := range []string{"applications.argoproj.io", "applicationsets.argoproj.io", "appprojects.argoproj.io"} {
+		patch := fmt.Sprintf(`{"metadata":{"labels":{"app.kubernetes.io/managed-by":"Helm"},"annotations":{"meta.helm.sh/release-name":%q,"meta.helm.sh/release-namespace":%q}}}`, release, namespace)
+		if _, err := crds.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			t.Fatalf("adopting CRD %s: %v", name, err)
+		}
 	}
 }
 
