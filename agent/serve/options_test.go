@@ -95,3 +95,23 @@ func TestFileSinkNamesAndModes(t *testing.T) {
 		t.Errorf("folder mode %v", fi.Mode().Perm())
 	}
 }
+
+// Text from outside (an alert's labels, a cause quoting a log line) cannot
+// ping a channel or plant a link in Slack: &, < and > are escaped.
+func TestSlackTextIsEscaped(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var m map[string]string
+		json.NewDecoder(r.Body).Decode(&m)
+		got = m["text"]
+	}))
+	defer srv.Close()
+	r := &report.Report{TraceID: "t1"}
+	tg := Target{Alert: "<!channel> deploy now", Namespace: "shop", Pod: "<http://evil.example|click me>"}
+	if err := (SlackSink{URL: srv.URL}).Write(context.Background(), tg, r); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got, "<!channel>") || strings.Contains(got, "<http://evil") || !strings.Contains(got, "&lt;!channel&gt;") {
+		t.Fatalf("unescaped: %q", got)
+	}
+}

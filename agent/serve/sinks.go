@@ -60,6 +60,14 @@ func (s FileSink) Write(_ context.Context, t Target, r *report.Report) error {
 	return os.WriteFile(base+".json", js.Bytes(), 0o600)
 }
 
+// slackEscape makes outside text (alert labels, causes quoting logs) plain
+// text in Slack's mrkdwn: &, < and > are the control characters of its
+// links and mentions (<!channel>, <@U123>, <http://x|click>), escaped as
+// Slack documents.
+func slackEscape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
 // SlackSink posts a one-message summary to a Slack-compatible incoming
 // webhook ({"text": …}; Mattermost and Rocket.Chat accept the same).
 type SlackSink struct {
@@ -73,13 +81,14 @@ func (s SlackSink) Write(ctx context.Context, t Target, r *report.Report) error 
 	if p := r.Primary(); p != nil {
 		cat = p.Category
 	}
-	text := fmt.Sprintf("*%s* on `%s/%s`: %s\nRoot cause: %s\n(trace %s, %s)", t.Alert, t.Namespace, t.Pod, cat, r.RootCause(), r.TraceID, r.Model.Mode)
-	text = strings.Replace(text, "\n", known(r)+"\n", 1)
+	e := slackEscape
+	text := fmt.Sprintf("*%s* on `%s/%s`: %s\nRoot cause: %s\n(trace %s, %s)", e(t.Alert), e(t.Namespace), e(t.Pod), e(cat), e(r.RootCause()), e(r.TraceID), e(r.Model.Mode))
+	text = strings.Replace(text, "\n", e(known(r))+"\n", 1)
 	if steps := r.Runbook(); len(steps) > 0 {
-		text += "\nNext: " + strings.Join(steps[:min(2, len(steps))], " / ")
+		text += "\nNext: " + e(strings.Join(steps[:min(2, len(steps))], " / "))
 	}
 	if len(r.Runbooks) > 0 {
-		text += "\nRunbook: " + r.Runbooks[0].Ref()
+		text += "\nRunbook: " + e(r.Runbooks[0].Ref())
 	}
 	body, _ := json.Marshal(map[string]string{"text": text})
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
