@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"lab.dev/lab/core/engine"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -84,7 +85,7 @@ type BundleOptions struct {
 	ModelRegistry string // default DefaultModelRegistry
 	HTTP          *http.Client
 	// Engine, when set, pulls and saves every chart's images into images/.
-	Engine   *Engine
+	Engine   *engine.Client
 	Progress func(string)
 }
 
@@ -179,7 +180,7 @@ func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, 
 				}
 			}
 		}
-		if m.Images, err = o.Engine.SaveImages(ctx, refs, dir, o.Progress); err != nil {
+		if m.Images, err = SaveImages(ctx, o.Engine, refs, dir, o.Progress); err != nil {
 			return nil, err
 		}
 		for _, img := range m.Images {

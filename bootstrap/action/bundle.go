@@ -44,7 +44,7 @@ func (b *Bundle) Run() error {
 	}
 	ctx := context.Background()
 	if !b.NoImages {
-		eng, err := stacks.NewEngine(ctx)
+		eng, err := engine.Connect(ctx)
 		switch {
 		case errors.Is(err, engine.ErrNoEngine):
 			b.UI.Progress("%s no container engine (%v): the images are listed in bundle.json, not saved; an air-gapped host needs them from elsewhere", b.UI.Mark(ui.MarkWarn), err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"lab.dev/lab/core/engine"
 	"os"
 	"path/filepath"
 	"strings"
@@ -93,7 +94,7 @@ func imageTar(ctx context.Context, image string) (path string, done func(), err 
 	if _, err := os.Stat(image); err == nil {
 		return image, func() {}, nil
 	}
-	eng, err := stacks.NewEngine(ctx)
+	eng, err := engine.Connect(ctx)
 	if err != nil {
 		return "", nil, fmt.Errorf("--image %s is no file, and no engine to save it from: %w", image, err)
 	}

@@ -3,11 +3,8 @@ package doctor
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,15 +31,7 @@ type Host interface {
 }
 
 // EngineInfo describes the container engine kind nodes run in.
-type EngineInfo struct {
-	Name     string   `json:"name"` // docker or podman
-	Socket   string   `json:"socket"`
-	Version  string   `json:"version"`
-	Runtimes []string `json:"runtimes,omitempty"` // e.g. runc, nvidia
-	// DefaultRuntime is the OCI runtime containers get unless they ask for
-	// another (runc; nvidia, or a wrapper such as lab's runc-bounded).
-	DefaultRuntime string `json:"defaultRuntime,omitempty"`
-}
+type EngineInfo = engine.Info
 
 // SystemHost reads the real machine.
 type SystemHost struct{}
@@ -117,64 +106,9 @@ func (SystemHost) PortFree(addr string) error {
 // LookPath finds a program on PATH.
 func (SystemHost) LookPath(name string) (string, error) { return exec.LookPath(name) }
 
-// Engine asks the first answering socket for /version and /info over the
-// Docker Engine API (Podman serves the same API).
+// Engine asks the first answering socket what engine it is (core/engine,
+// the Docker SDK; Podman serves the same API).
 func (SystemHost) Engine(ctx context.Context) (EngineInfo, error) {
-	var lastErr error = engine.ErrNoEngine
-	for _, sock := range engine.Sockets() {
-		if _, err := os.Stat(sock); err != nil {
-			continue
-		}
-		c := socketClient(sock, 3*time.Second)
-		var ver struct {
-			Version    string
-			Components []struct{ Name string }
-		}
-		if err := getJSON(ctx, c, "http://engine/version", &ver); err != nil {
-			lastErr = fmt.Errorf("%s: %w", sock, err)
-			continue
-		}
-		info := EngineInfo{Name: "docker", Socket: sock, Version: ver.Version}
-		for _, comp := range ver.Components {
-			if strings.Contains(strings.ToLower(comp.Name), "podman") {
-				info.Name = "podman"
-			}
-		}
-		var di struct {
-			Runtimes       map[string]any
-			DefaultRuntime string
-		}
-		if err := getJSON(ctx, c, "http://engine/info", &di); err == nil {
-			info.DefaultRuntime = di.DefaultRuntime
-			for r := range di.Runtimes {
-				info.Runtimes = append(info.Runtimes, r)
-			}
-		}
-		return info, nil
-	}
-	return EngineInfo{}, lastErr
+	return engine.Probe(ctx, 3*time.Second)
 }
 
-// socketClient speaks HTTP to the engine's unix socket (any host name).
-func socketClient(sock string, timeout time.Duration) *http.Client {
-	return &http.Client{Timeout: timeout, Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-		}}}
-}
-
-func getJSON(ctx context.Context, c *http.Client, url string, v any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: HTTP %d", url, resp.StatusCode)
-	}
-	return json.NewDecoder(resp.Body).Decode(v)
-}

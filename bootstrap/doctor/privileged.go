@@ -1,13 +1,8 @@
 package doctor
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -19,67 +14,18 @@ import (
 func (SystemHost) NodeHost() engine.NodeHost { return engine.ReadNodeHost() }
 
 // ErrImageAbsent means the probe's image is not in the engine (nothing is pulled).
-var ErrImageAbsent = fmt.Errorf("image not in the engine")
+var ErrImageAbsent = engine.ErrImageAbsent
 
 // PrivilegedProbe starts a privileged container from image, as kind starts a
-// node (entrypoint /bin/true, removed after), through the Docker API on the
-// engine's socket. Nothing is pulled: an absent image is ErrImageAbsent.
+// node (entrypoint /bin/true, removed after), on the engine's socket.
+// Nothing is pulled: an absent image is ErrImageAbsent.
 func (SystemHost) PrivilegedProbe(ctx context.Context, socket, image string) error {
-	c := socketClient(socket, 30*time.Second)
-	call := func(method, path string, body any, out any) error {
-		var r io.Reader
-		if body != nil {
-			b, _ := json.Marshal(body)
-			r = bytes.NewReader(b)
-		}
-		req, err := http.NewRequestWithContext(ctx, method, "http://engine"+path, r)
-		if err != nil {
-			return err
-		}
-		req.Header.Set("Content-Type", "application/json")
-		resp, err := c.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-		if resp.StatusCode/100 != 2 {
-			var m struct{ Message string }
-			if json.Unmarshal(b, &m) == nil && m.Message != "" {
-				return fmt.Errorf("%s", m.Message)
-			}
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		if out != nil {
-			return json.Unmarshal(b, out)
-		}
-		return nil
-	}
-	if err := call(http.MethodGet, "/images/"+url.PathEscape(image)+"/json", nil, nil); err != nil {
-		return ErrImageAbsent
-	}
-	var created struct {
-		ID string `json:"Id"`
-	}
-	if err := call(http.MethodPost, "/containers/create", map[string]any{
-		"Image": image, "Entrypoint": []string{"/bin/true"}, "Cmd": []string{},
-		"Labels":     map[string]string{"app.kubernetes.io/managed-by": "lab", "lab.dev/probe": "privileged"},
-		"HostConfig": map[string]any{"Privileged": true, "CgroupnsMode": "private"},
-	}, &created); err != nil {
-		return fmt.Errorf("creating a privileged container: %w", err)
-	}
-	defer call(http.MethodDelete, "/containers/"+created.ID+"?force=true", nil, nil) //nolint:errcheck // best effort
-	if err := call(http.MethodPost, "/containers/"+created.ID+"/start", nil, nil); err != nil {
-		return fmt.Errorf("starting a privileged container: %w", err)
-	}
-	var waited struct{ StatusCode int }
-	if err := call(http.MethodPost, "/containers/"+created.ID+"/wait", nil, &waited); err != nil {
+	c, err := engine.ConnectSocket(ctx, socket, 30*time.Second)
+	if err != nil {
 		return err
 	}
-	if waited.StatusCode != 0 {
-		return fmt.Errorf("the privileged container exited %d", waited.StatusCode)
-	}
-	return nil
+	defer c.Close()
+	return c.RunPrivileged(ctx, image)
 }
 
 // dockerMajor is 20 for "20.10.24+dfsg1" (0 when unreadable).

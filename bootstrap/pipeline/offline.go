@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"lab.dev/lab/core/engine"
 	"os"
 	"path/filepath"
 	"strings"
@@ -115,7 +116,7 @@ func (c *Context) LoadAgentImage(ctx context.Context) error {
 		c.UI.Debug(1, "agent image: %s nodes are not lab's containers; nothing to load", c.Provider.Name())
 		return nil
 	}
-	eng, err := stacks.NewEngine(ctx)
+	eng, err := engine.Connect(ctx)
 	if err != nil {
 		return err
 	}

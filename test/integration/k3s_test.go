@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"lab.dev/lab/core/engine"
-	"lab.dev/lab/stacks"
 )
 
 // The k3s provider on a real Docker engine: a node image that cannot be
@@ -59,9 +58,9 @@ func TestK3sFailedCreateLeavesNothing(t *testing.T) {
 }
 
 // needEngine connects to the container engine, or skips saying why.
-func needEngine(t *testing.T, ctx context.Context) *stacks.Engine {
+func needEngine(t *testing.T, ctx context.Context) *engine.Client {
 	t.Helper()
-	eng, err := stacks.NewEngine(ctx)
+	eng, err := engine.Connect(ctx)
 	if errors.Is(err, engine.ErrNoEngine) {
 		t.Skipf("no container engine here (%v)", err)
 	} else if err != nil {
