@@ -111,4 +111,3 @@ func (SystemHost) LookPath(name string) (string, error) { return exec.LookPath(n
 func (SystemHost) Engine(ctx context.Context) (EngineInfo, error) {
 	return engine.Probe(ctx, 3*time.Second)
 }
-
