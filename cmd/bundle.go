@@ -8,12 +8,7 @@ import (
 
 func newBundle(g *globals) *cobra.Command {
 	o := action.Bundle{Config: &g.action}
-	c := &cobra.Command{
-		Use:   "bundle",
-		Short: "Write the pinned charts of the enabled stacks, their container images and the Ollama model (each with its digest) into one archive for air-gapped `lab up --offline --bundle`",
-		Args:  cobra.NoArgs,
-		RunE:  func(*cobra.Command, []string) error { return g.run(o.Run) },
-	}
+	c := command("bundle", "Write the pinned charts of the enabled stacks, their container images and the Ollama model (each with its digest) into one archive for air-gapped `lab up --offline --bundle`", cobra.NoArgs, func([]string) error { return g.run(o.Run) })
 	f := c.Flags()
 	f.StringVarP(&o.Out, "output", "o", "lab-bundle.tar.gz", "archive to write (a file, not a format)")
 	f.StringVar(&o.ModelRegistry, "model-registry", action.DefaultModelRegistry, "Ollama registry (or mirror) to fetch the model from")

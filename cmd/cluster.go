@@ -14,18 +14,10 @@ func newCluster(g *globals) *cobra.Command {
 	o := action.ClusterOnly{Config: &g.action}
 	c := &cobra.Command{Use: "cluster", Short: "Create or delete only the lab's cluster (run by the Terraform module lab renders)", Hidden: true}
 	for _, verb := range []string{"create", "delete"} {
-		c.AddCommand(&cobra.Command{
-			Use:   verb,
-			Short: verb + " the cluster of lab.yaml, ignoring cluster.provisioner",
-			Args:  cobra.NoArgs,
-			RunE:  func(*cobra.Command, []string) error { return g.run(func() error { return o.Run(verb) }) },
-		})
+		c.AddCommand(command(verb, verb+" the cluster of lab.yaml, ignoring cluster.provisioner", cobra.NoArgs,
+			func([]string) error { return g.run(func() error { return o.Run(verb) }) }))
 	}
-	c.AddCommand(&cobra.Command{
-		Use:   "config",
-		Short: "print the cluster config lab gives the provider on this host (kind's v1alpha4 Cluster, k3d's SimpleConfig)",
-		Args:  cobra.NoArgs,
-		RunE:  func(*cobra.Command, []string) error { return g.run(o.Native) },
-	})
+	c.AddCommand(command("config", "print the cluster config lab gives the provider on this host (kind's v1alpha4 Cluster, k3d's SimpleConfig)", cobra.NoArgs,
+		func([]string) error { return g.run(o.Native) }))
 	return c
 }

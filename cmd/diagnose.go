@@ -11,19 +11,14 @@ import (
 
 func newDiagnose(g *globals) *cobra.Command {
 	o := action.Diagnose{Config: &g.action}
-	c := &cobra.Command{
-		Use:   "diagnose [POD]",
-		Short: "Diagnose a failing pod (evidence, rule-based findings, a grounded local-model explanation, post-mortem, runbook), or triage a namespace",
-		Long: "Collects the pod's status, owners, events, current and previous logs and node; detects the failure with rules;\n" +
-			"asks the local model (Ollama) to explain it citing evidence ids; prints a root cause, a runbook and, with\n" +
-			"-o markdown, a post-mortem. With --no-llm, or when the model is down, the report comes from the rules alone.\n\n" +
-			"Without POD: a triage of every pod of -n NAMESPACE (or -A, every namespace) with the rules — one line per pod\n" +
-			"with a finding (the decisive fact), worst first; healthy pods are counted, not listed.",
-		Args: cobra.MaximumNArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			return g.run(func() error { return o.Run(first(args)) })
-		},
-	}
+	c := command("diagnose [POD]", "Diagnose a failing pod (evidence, rule-based findings, a grounded local-model explanation, post-mortem, runbook), or triage a namespace", cobra.MaximumNArgs(1), func(args []string) error {
+		return g.run(func() error { return o.Run(first(args)) })
+	})
+	c.Long = "Collects the pod's status, owners, events, current and previous logs and node; detects the failure with rules;\n" +
+		"asks the local model (Ollama) to explain it citing evidence ids; prints a root cause, a runbook and, with\n" +
+		"-o markdown, a post-mortem. With --no-llm, or when the model is down, the report comes from the rules alone.\n\n" +
+		"Without POD: a triage of every pod of -n NAMESPACE (or -A, every namespace) with the rules — one line per pod\n" +
+		"with a finding (the decisive fact), worst first; healthy pods are counted, not listed."
 	f := c.Flags()
 	f.StringVarP(&o.Namespace, "namespace", "n", "default", "namespace of the pod (or of the triage)")
 	f.BoolVarP(&o.All, "all-namespaces", "A", false, "without POD: triage every namespace")

@@ -8,17 +8,12 @@ import (
 
 func newDown(g *globals) *cobra.Command {
 	o := action.Down{Config: &g.action}
-	c := &cobra.Command{
-		Use:   "down",
-		Short: "Delete the lab's cluster and everything lab put on the host (idempotent); --all for every lab",
-		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			if o.All { // every lab on the host: no lab.yaml needed
-				return g.bare(o.Run)
-			}
-			return g.run(o.Run)
-		},
-	}
+	c := command("down", "Delete the lab's cluster and everything lab put on the host (idempotent); --all for every lab", cobra.NoArgs, func([]string) error {
+		if o.All { // every lab on the host: no lab.yaml needed
+			return g.bare(o.Run)
+		}
+		return g.run(o.Run)
+	})
 	c.Flags().BoolVar(&o.All, "all", false, "remove every lab on this host (nightly CI teardown)")
 	c.Flags().DurationVar(&o.OlderThan, "older-than", 0, "with --all: only labs created longer ago than this, e.g. 12h")
 	c.Flags().BoolVar(&o.KeepCerts, "keep-certs", false, "keep the lab's certificates (Linkerd trust anchor) on the host")

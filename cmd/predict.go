@@ -11,17 +11,12 @@ import (
 
 func newPredict(g *globals) *cobra.Command {
 	o := action.Predict{Config: &g.action}
-	c := &cobra.Command{
-		Use:   "predict [-n NS | -A]",
-		Short: "Warn before a container, PVC or node runs out: memory, CPU, disk and restarts trends from Prometheus",
-		Long: "Reads each container's memory working set and CPU usage against its limits, each PVC's used bytes against\n" +
-			"its capacity, each node's memory against its allocatable and restart counters over --window, fits a robust\n" +
-			"trend (Theil–Sen with a 95 % band; garbage-collection sawtooth judged by its peaks) and prints what reaches\n" +
-			"its limit within --horizon, soonest first, with the series as evidence. Flat, noisy and sawtooth series raise\n" +
-			"nothing. Prometheus: --prometheus URL, else the lab's (kube-prometheus-stack) through the API server.",
-		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return g.run(o.Run) },
-	}
+	c := command("predict [-n NS | -A]", "Warn before a container, PVC or node runs out: memory, CPU, disk and restarts trends from Prometheus", cobra.NoArgs, func([]string) error { return g.run(o.Run) })
+	c.Long = "Reads each container's memory working set and CPU usage against its limits, each PVC's used bytes against\n" +
+		"its capacity, each node's memory against its allocatable and restart counters over --window, fits a robust\n" +
+		"trend (Theil–Sen with a 95 % band; garbage-collection sawtooth judged by its peaks) and prints what reaches\n" +
+		"its limit within --horizon, soonest first, with the series as evidence. Flat, noisy and sawtooth series raise\n" +
+		"nothing. Prometheus: --prometheus URL, else the lab's (kube-prometheus-stack) through the API server."
 	f := c.Flags()
 	f.StringVarP(&o.Namespace, "namespace", "n", "", "predict for this namespace's containers and PVCs")
 	f.BoolVarP(&o.All, "all-namespaces", "A", false, "every namespace, and the nodes")

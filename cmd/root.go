@@ -65,6 +65,12 @@ func kubeFlags(fs *pflag.FlagSet, a *action.Config) {
 	fs.StringVar(&a.Context, "context", "", "kubeconfig context to use")
 }
 
+// command is one cobra command: how it is called, a one-line summary, its
+// arguments and the one call it makes.
+func command(use, short string, args cobra.PositionalArgs, run func(args []string) error) *cobra.Command {
+	return &cobra.Command{Use: use, Short: short, Args: args, RunE: func(_ *cobra.Command, a []string) error { return run(a) }}
+}
+
 // first is args[0], or "" when there is none.
 func first(args []string) string {
 	if len(args) == 0 {

@@ -8,15 +8,10 @@ import (
 
 func newSBOM(g *globals) *cobra.Command {
 	o := action.SBOM{Config: &g.action}
-	c := &cobra.Command{
-		Use:   "sbom",
-		Short: "Print the CycloneDX SBOM of a bundle (verified), an image, a Go binary, or this lab binary",
-		Long: "--bundle F: the SBOM stored in a lab bundle, after the bundle's digests (the SBOM's included) are verified.\n" +
-			"--image REF: an image's Debian/Alpine packages and the Go modules of its binaries (a saved image tar, or a\n" +
-			"reference the container engine has). --binary PATH: a Go binary's modules. No flag: this binary.",
-		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error { return g.bare(o.Run) },
-	}
+	c := command("sbom", "Print the CycloneDX SBOM of a bundle (verified), an image, a Go binary, or this lab binary", cobra.NoArgs, func([]string) error { return g.bare(o.Run) })
+	c.Long = "--bundle F: the SBOM stored in a lab bundle, after the bundle's digests (the SBOM's included) are verified.\n" +
+		"--image REF: an image's Debian/Alpine packages and the Go modules of its binaries (a saved image tar, or a\n" +
+		"reference the container engine has). --binary PATH: a Go binary's modules. No flag: this binary."
 	f := c.Flags()
 	f.StringVar(&o.Bundle, "bundle", "", "a lab bundle (tar.gz)")
 	f.StringVar(&o.Image, "image", "", "an image: a saved tar, or a reference the engine has")

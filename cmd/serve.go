@@ -10,12 +10,7 @@ import (
 
 func newServe(g *globals) *cobra.Command {
 	o := action.NewServe(&g.action)
-	c := &cobra.Command{
-		Use:   "serve",
-		Short: "Receive Alertmanager webhooks (POST /alerts) and diagnose the alerted pods; /metrics, /healthz, /readyz",
-		Args:  cobra.NoArgs,
-		RunE:  func(*cobra.Command, []string) error { return g.run(o.Run) },
-	}
+	c := command("serve", "Receive Alertmanager webhooks (POST /alerts) and diagnose the alerted pods; /metrics, /healthz, /readyz", cobra.NoArgs, func([]string) error { return g.run(o.Run) })
 	f := c.Flags()
 	f.StringVar(&o.Listen, "listen", "", "address to listen on (default 127.0.0.1:8080; :8080 with --in-cluster)")
 	f.StringVar(&o.Reports, "reports", "", "folder to write each report into (Markdown + JSON)")

@@ -9,12 +9,7 @@ import (
 
 func newStatus(g *globals) *cobra.Command {
 	o := action.Status{Config: &g.action}
-	c := &cobra.Command{
-		Use:   "status",
-		Short: "Show the lab: cluster, nodes, releases, Applications, agent, model, drift from lab.yaml, last `lab up`; exit 1 when unhealthy",
-		Args:  cobra.NoArgs,
-		RunE:  func(*cobra.Command, []string) error { return g.run(o.Run) },
-	}
+	c := command("status", "Show the lab: cluster, nodes, releases, Applications, agent, model, drift from lab.yaml, last `lab up`; exit 1 when unhealthy", cobra.NoArgs, func([]string) error { return g.run(o.Run) })
 	outputFlag(c, &o.Output, ui.Text, "", ui.Text, ui.JSON)
 	return c
 }

@@ -9,18 +9,13 @@ import (
 
 func newUp(g *globals) *cobra.Command {
 	o := action.Up{Config: &g.action}
-	c := &cobra.Command{
-		Use:   "up",
-		Short: "Create or converge the lab: preflight, cluster, nodes, stacks, GitOps, agent (idempotent, resumable)",
-		Long: "Runs lab's steps in order. Each inspects what exists and acts only on the difference, so re-running\n" +
-			"on a healthy lab changes nothing, and an interrupted run resumes where it stopped. A lab.yaml that\n" +
-			"changes the cluster shows the diff and needs --force. --dry-run only reads: the host and the cluster\n" +
-			"are left exactly as they were.",
-		Args: cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			return g.run(func() error { o.ConfigPath = g.configPath; return o.Run() })
-		},
-	}
+	c := command("up", "Create or converge the lab: preflight, cluster, nodes, stacks, GitOps, agent (idempotent, resumable)", cobra.NoArgs, func([]string) error {
+		return g.run(func() error { o.ConfigPath = g.configPath; return o.Run() })
+	})
+	c.Long = "Runs lab's steps in order. Each inspects what exists and acts only on the difference, so re-running\n" +
+		"on a healthy lab changes nothing, and an interrupted run resumes where it stopped. A lab.yaml that\n" +
+		"changes the cluster shows the diff and needs --force. --dry-run only reads: the host and the cluster\n" +
+		"are left exactly as they were."
 	f := c.Flags()
 	f.BoolVar(&o.Force, "force", false, "apply cluster changes that alter or recreate the cluster")
 	f.BoolVar(&o.DryRun, "dry-run", false, "print the plan: what each step would do, change nothing")

@@ -9,12 +9,7 @@ import (
 
 func newVersion(g *globals) *cobra.Command {
 	o := action.Version{Config: &g.action}
-	c := &cobra.Command{
-		Use:   "version",
-		Short: "Print lab's version and the versions of the charts and components it pins",
-		Args:  cobra.NoArgs,
-		RunE:  func(*cobra.Command, []string) error { return g.bare(o.Run) },
-	}
+	c := command("version", "Print lab's version and the versions of the charts and components it pins", cobra.NoArgs, func([]string) error { return g.bare(o.Run) })
 	outputFlag(c, &o.Output, ui.Text, "", ui.Text, ui.JSON)
 	return c
 }
