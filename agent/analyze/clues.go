@@ -56,11 +56,11 @@ func decisive(b *collect.Bundle, container string) (Clue, bool) {
 		// setting, then the nil pointer it leads to): that line stays the
 		// decisive one and the crash follows it.
 		for _, src := range srcs {
-			c, ok := ParseCrash(src.text)
+			lines := strings.Split(src.text, "\n")
+			c, ok := ParseCrash(lines)
 			if !ok {
 				continue
 			}
-			lines := strings.Split(src.text, "\n")
 			crash := Clue{LogMatch: LogMatch{ID: fmt.Sprintf("log:%s:%s#L%d", container, src.which, c.Line+1), Line: strings.TrimSpace(lines[c.Line])},
 				Excerpt: excerpt(c.Text(), 0, 300), Tier: -1, Crash: &c}
 			for i, line := range lines[:c.Line] {

@@ -44,9 +44,9 @@ var grammars = []func(lines []string) (Crash, bool){
 	pythonCrash, jvmCrash, goCrash, rustCrash, dotnetCrash, nodeCrash, rubyCrash, phpCrash, loaderCrash, shellCrash, structuredCrash,
 }
 
-// ParseCrash finds the runtime's crash report in a log, if it has one.
-func ParseCrash(text string) (Crash, bool) {
-	lines := strings.Split(text, "\n")
+// ParseCrash finds the runtime's crash report in a log's lines, if it has
+// one; Crash.Line indexes lines.
+func ParseCrash(lines []string) (Crash, bool) {
 	for _, g := range grammars {
 		if c, ok := g(lines); ok {
 			c.Message = strings.TrimSpace(c.Message)

@@ -47,7 +47,7 @@ func detectImagePull(b *collect.Bundle) []Finding {
 			f.Category, f.Cause = "ImagePlatformMismatch", fmt.Sprintf("image %q has no variant for node %s's platform (%s): it was built for another OS/architecture", image, b.Pod.Spec.NodeName, nodePlatform(b))
 			f.Runbook = []string{"Build and push a multi-arch image (docker buildx --platform linux/amd64,linux/arm64), or schedule onto nodes of the image's architecture (nodeSelector kubernetes.io/arch)."}
 		case pullTLS.MatchString(text):
-			f.Category, f.Cause = "RegistryUnreachable", fmt.Sprintf("the node does not trust the TLS certificate of the registry of %q: %s", image, clip(pullTLS.FindString(text)+strings.SplitN(text[strings.Index(text, pullTLS.FindString(text))+len(pullTLS.FindString(text)):], "\n", 2)[0], 160))
+			f.Category, f.Cause = "RegistryUnreachable", fmt.Sprintf("the node does not trust the TLS certificate of the registry of %q: %s", image, clip(restOfLine(text, pullTLS.FindStringIndex(text)[0]), 160))
 			f.Runbook = []string{"Give the nodes the registry's CA (containerd's hosts.toml ca, or the node's trust store), or use a certificate from a trusted CA.", "Never turn verification off outside a throwaway lab."}
 		case w.Reason == "InvalidImageName":
 			f.Category, f.Cause = "InvalidImageName", fmt.Sprintf("image reference %q of container %s is not a valid image name: %s", image, s.Name, clip(invalidDetail(w.Message), 200))
@@ -67,6 +67,12 @@ func detectImagePull(b *collect.Bundle) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// restOfLine is text from i to the end of its line.
+func restOfLine(text string, i int) string {
+	line, _, _ := strings.Cut(text[i:], "\n")
+	return line
 }
 
 // nodePlatform is the pod's node's os/arch, when the node was read.

@@ -32,6 +32,7 @@ func detectPodEnded(b *collect.Bundle) []Finding {
 		}
 		return nil
 	}
+	byKubelet := disruption("TerminationByKubelet")
 	switch {
 	case st.Phase == corev1.PodFailed && st.Reason == "DeadlineExceeded":
 		return []Finding{deadline(b, "pod")}
@@ -46,7 +47,7 @@ func detectPodEnded(b *collect.Bundle) []Finding {
 			}
 		}
 		return []Finding{f}
-	case disruption("TerminationByKubelet") != nil && strings.Contains(strings.ToLower(st.Message+disruption("TerminationByKubelet").Message), "shutdown"),
+	case byKubelet != nil && strings.Contains(strings.ToLower(st.Message+byKubelet.Message), "shutdown"),
 		st.Phase == corev1.PodFailed && st.Reason == "Terminated" && strings.Contains(st.Message, "node shutdown"):
 		return []Finding{{Category: "NodeShutdown", Severity: Critical, Evidence: []string{"pod:phase", "pod:condition:DisruptionTarget"},
 			Cause: fmt.Sprintf("the pod was terminated because its node %s shut down (the kubelet's graceful node shutdown): %s", p.Spec.NodeName, clip(st.Message, 160)),

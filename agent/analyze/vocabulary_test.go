@@ -71,7 +71,10 @@ func moduleDir(t *testing.T, module string) string {
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
 	out, err := cmd.Output()
 	var m struct{ Dir, Error string }
-	if json.Unmarshal(out, &m); err != nil || m.Dir == "" {
+	if err == nil {
+		err = json.Unmarshal(out, &m)
+	}
+	if err != nil || m.Dir == "" {
 		t.Fatalf("go mod download %s@%s: %v %s (the vocabulary test reads Kubernetes' source from the module cache)", module, ver, err, m.Error)
 	}
 	return m.Dir

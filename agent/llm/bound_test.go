@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -44,5 +45,20 @@ func TestModelServerAnswersAreBounded(t *testing.T) {
 	_, _, err = c.Explain(context.Background(), Request{Evidence: []string{"e"}, OnToken: func(string) {}})
 	if err == nil || !strings.Contains(err.Error(), "passed") && !strings.Contains(err.Error(), "larger than lab reads") {
 		t.Errorf("chat: %v, want the size bound", err)
+	}
+}
+
+// An answer of exactly the bound is read whole; one byte more is an error.
+func TestBoundedBodyAtTheBound(t *testing.T) {
+	read := func(n int) error {
+		b := &boundedBody{rc: io.NopCloser(strings.NewReader(strings.Repeat("x", n))), left: 16}
+		_, err := io.ReadAll(b)
+		return err
+	}
+	if err := read(16); err != nil {
+		t.Errorf("16 bytes with a bound of 16: %v", err)
+	}
+	if err := read(17); err != ErrResponseTooLarge {
+		t.Errorf("17 bytes with a bound of 16: %v", err)
 	}
 }

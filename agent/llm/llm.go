@@ -118,7 +118,10 @@ type boundedBody struct {
 }
 
 func (b *boundedBody) Read(p []byte) (int, error) {
-	if b.left <= 0 {
+	if b.left <= 0 { // an answer of exactly the bound ends here; one byte more is too large
+		if n, err := b.rc.Read(make([]byte, 1)); n == 0 && err != nil {
+			return 0, err
+		}
 		return 0, ErrResponseTooLarge
 	}
 	if int64(len(p)) > b.left {

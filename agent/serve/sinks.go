@@ -33,7 +33,7 @@ func (s *LogSink) Write(_ context.Context, t Target, r *report.Report) error {
 }
 
 // FileSink writes each report as Markdown and JSON into Dir, readable by
-// its owner only (0600 in a 0700 folder): reports quote logs and events.
+// its owner only (0600; a folder it creates is 0700): reports quote logs and events.
 type FileSink struct{ Dir string }
 
 var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
@@ -41,10 +41,7 @@ var unsafeName = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
 // Write implements Sink. A target's pod may be "pvc/data" or "node/n1"
 // (predictions): the name is made safe, never a path.
 func (s FileSink) Write(_ context.Context, t Target, r *report.Report) error {
-	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
-		return err
-	}
-	if err := os.Chmod(s.Dir, 0o700); err != nil {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil { // a folder it creates is 0700; one given is left as it is
 		return err
 	}
 	name := fmt.Sprintf("%s-%s-%s-%s", r.Time.Format("20060102T150405Z"), t.Namespace, t.Pod, r.TraceID)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 )
 
 // checkGitOpsRepo: the gitops step will have a repository Argo CD can clone.
@@ -18,7 +17,7 @@ func checkGitOpsRepo(_ context.Context, e *Env) Result {
 		return skip("gitops off (stacks.argocd and gitops.enabled)")
 	}
 	repo := l.GitOps.Repo
-	if strings.Contains(repo, "://") || strings.HasPrefix(repo, "git@") {
+	if l.GitOps.RemoteRepo() {
 		return ok("Argo CD clones %s", repo)
 	}
 	served := l.Cluster.Capabilities().ServesHostRepo

@@ -130,6 +130,12 @@ type GitOps struct {
 	Repo, Revision, Path string
 }
 
+// RemoteRepo: gitops.repo is a URL Argo CD clones itself (https://, ssh://,
+// git@host:path), not a folder on this host.
+func (g GitOps) RemoteRepo() bool {
+	return strings.Contains(g.Repo, "://") || strings.HasPrefix(g.Repo, "git@")
+}
+
 // OwnGitOpsRepo is where `lab up` keeps the lab's own GitOps repository
 // when gitops.repo is empty: in the lab's state folder, alone under gitops/.
 func OwnGitOpsRepo(labName string) string {
@@ -159,7 +165,7 @@ func (l *Lab) GitOpsRepo() (string, bool) {
 // runbooks and proposes fixes as diffs of its files.
 func (g GitOps) LocalRepo() (string, bool) {
 	r := g.Repo
-	if r == "" || strings.Contains(r, "://") || strings.HasPrefix(r, "git@") {
+	if r == "" || g.RemoteRepo() {
 		return "", false
 	}
 	if fi, err := os.Stat(r); err != nil || !fi.IsDir() {
