@@ -44,7 +44,8 @@ test: prereqs ## everything CI runs: lint, unit, the built binaries start, integ
 	$(MAKE) lint
 	$(GO) test -count=1 ./...
 	./$(BIN) --help >/dev/null && ./bin/lab-nocgo --help >/dev/null && ./$(BIN) version
-	$(GO) test -tags integration -count=1 -timeout 60m -v ./test/... 2>&1 | tee /tmp/lab-integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' ; test $${PIPESTATUS[0]} -eq 0
+	$(GO) test -tags integration -count=1 -timeout 60m -v ./test/... 2>&1 | tee /tmp/lab-integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' ; \
+	  rc=$${PIPESTATUS[0]}; if [ $$rc -ne 0 ]; then test/bin/failures.sh /tmp/lab-integration.log; fi; exit $$rc
 
 lint: ## go vet + gofmt check
 	$(GO) vet ./...

@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/action"
+	"lab.dev/lab/core/ui"
 )
 
 func newServe(g *globals) *cobra.Command {
@@ -25,7 +26,12 @@ func newServe(g *globals) *cobra.Command {
 	f.StringVar(&o.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
 	f.BoolVar(&g.action.InPod, "in-cluster", false, "use the pod's ServiceAccount (when running in the cluster)")
 	f.IntVar(&o.Concurrency, "concurrency", o.Concurrency, "diagnoses at once")
-	f.IntVar(&o.Queue, "queue", o.Queue, "diagnoses waiting before alerts are dropped")
+	f.IntVar(&o.Queue, "queue", o.Queue, "alerts accepted and not yet reported; beyond, POST /alerts answers 503 with Retry-After and Alertmanager retries")
+	f.StringVar(&o.JournalDir, "journal", "", "folder keeping accepted alerts until reported, across restarts (default: beside the labs on this host; in a pod, required: lab's manifest mounts a volume); - for memory only")
+	f.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "on SIGTERM: how long diagnoses in flight may finish (the rest stays in the journal)")
+	f.IntVar(&o.Attempts, "attempts", o.Attempts, "tries of one alert's diagnosis (an agent crash during one counts) before it is given up")
+	f.BoolVar(&o.ShowStatus, "status", false, "print the running server's intake (at --listen): queued, in flight, reported, failed, retried, dropped, oldest queued age")
+	outputFlag(c, &o.Output, ui.Text, "", ui.Text, ui.JSON)
 	f.Float64Var(&o.RPS, "rate", o.RPS, "diagnoses started per second")
 	f.IntVar(&o.Burst, "burst", o.Burst, "rate burst")
 	f.DurationVar(&o.Dedupe, "dedupe", o.Dedupe, "do not diagnose the same pod again within this window (0: diagnose every alert)")

@@ -17,13 +17,15 @@ import (
 // --dedupe 0 means "diagnose every alert" (it used to become 10 minutes);
 // the defaults still de-duplicate; a zero that cannot work takes the default.
 func TestOptionsKeepMeaningfulZeros(t *testing.T) {
-	tg := Target{Namespace: "ns", Pod: "p"}
+	// Two alerts on one pod (the same alert delivered twice is one alert:
+	// a duplicate whatever Dedupe says).
+	tg, tg2 := Target{Namespace: "ns", Pod: "p", ID: "1"}, Target{Namespace: "ns", Pod: "p", ID: "2"}
 	s := New(Options{Dedupe: 0}, nil, NewMetrics())
-	if a, b := s.Accept(tg), s.Accept(tg); a != "accepted" || b != "accepted" {
-		t.Errorf("Dedupe 0: %s, %s; want both accepted", a, b)
+	if a, b, c := s.Accept(tg), s.Accept(tg2), s.Accept(tg); a != "accepted" || b != "accepted" || c != "duplicate" {
+		t.Errorf("Dedupe 0: %s, %s, %s; want accepted, accepted, duplicate", a, b, c)
 	}
 	s = New(DefaultOptions(), nil, NewMetrics())
-	if a, b := s.Accept(tg), s.Accept(tg); a != "accepted" || b != "duplicate" {
+	if a, b := s.Accept(tg), s.Accept(tg2); a != "accepted" || b != "duplicate" {
 		t.Errorf("defaults: %s, %s; want accepted, duplicate", a, b)
 	}
 	if s.opts.Dedupe != 10*time.Minute {

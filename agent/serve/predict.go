@@ -40,9 +40,9 @@ func (s *Server) RunPredictions(ctx context.Context, pr *Predictor) {
 		pr.Every = 5 * time.Minute
 	}
 	pr.active = map[string]bool{}
-	s.wg.Add(1)
+	s.bg.Add(1)
 	go func() {
-		defer s.wg.Done()
+		defer s.bg.Done()
 		tick := time.NewTicker(pr.Every)
 		defer tick.Stop()
 		for {

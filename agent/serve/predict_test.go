@@ -23,6 +23,12 @@ func (c *countSink) Write(_ context.Context, t Target, _ *report.Report) error {
 	return nil
 }
 
+func (c *countSink) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.got)
+}
+
 // One alert per incident while it stays predicted; a run that fails changes
 // nothing; an incident that clears and comes back alerts again.
 func TestPredictionsAlertOncePerIncident(t *testing.T) {

@@ -9,11 +9,15 @@ import (
 	"context"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
@@ -33,9 +37,15 @@ type Message struct {
 
 // Target is one pod to diagnose.
 type Target struct {
-	Namespace string
-	Pod       string
-	Alert     string
+	Namespace string `json:"namespace"`
+	Pod       string `json:"pod"`
+	Alert     string `json:"alert"`
+	// ID names the alert (AlertID) and Received is when the webhook
+	// accepted it; both empty for a prediction's target. A sink that names
+	// its output by them writes one report per alert, however often a
+	// replay reports it.
+	ID       string    `json:"id,omitempty"`
+	Received time.Time `json:"received,omitempty"`
 }
 
 func (t Target) key() string { return t.Namespace + "/" + t.Pod }
@@ -51,12 +61,20 @@ type Sink interface {
 // Options tune the server.
 type Options struct {
 	Concurrency int           // diagnoses at once (default 2)
-	Queue       int           // waiting diagnoses before alerts are dropped (default 100)
+	Queue       int           // alerts accepted and not yet reported; beyond, the webhook answers 503 (default 100)
 	Rate        rate.Limit    // diagnoses started per second (default 1)
 	Burst       int           // (default 5)
 	Dedupe      time.Duration // a pod diagnosed this recently is not diagnosed again (0: every alert is diagnosed)
 	Timeout     time.Duration // per diagnosis (default 3m)
-	Ready       func(context.Context) error
+	// Attempts is how many times one alert's diagnosis is tried (a crash
+	// of the agent during it counts) before it is given up (default 3).
+	Attempts int
+	// RetryAfter is what a 503 asks the sender to wait (default 10s).
+	RetryAfter time.Duration
+	// Journal keeps accepted alerts across restarts (OpenJournal); nil: an
+	// in-memory one of Queue entries, lost with the process.
+	Journal *Journal
+	Ready   func(context.Context) error
 	// Namespaces are the only namespaces whose pods are diagnosed (lab.yaml
 	// agent.namespaces): an alert naming a pod elsewhere is refused, so a
 	// sender cannot get any pod of the cluster summarised into reports and
@@ -78,18 +96,30 @@ type Server struct {
 	sinks    []Sink
 	metrics  *Metrics
 	limiter  *rate.Limiter
+	journal  *Journal
+	// queue holds the pending alerts' targets waiting for a worker. Its
+	// capacity is at least the journal's pending count, and every pending
+	// alert is in it, in a worker or in a retry's wait: a send never blocks.
 	queue    chan Target
+	stop     chan struct{} // closed by Drain: workers take no new alert
+	draining atomic.Bool
 
-	mu     sync.Mutex
-	recent map[string]time.Time // last accepted per pod
-	wg     sync.WaitGroup
+	mu      sync.Mutex
+	recent  map[string]time.Time // last accepted per pod
+	wg      sync.WaitGroup       // workers
+	bg      sync.WaitGroup       // predictions
+	retries sync.WaitGroup       // retries waiting to re-queue
+	stopped sync.Once
+	// retryBase is the first retry's wait (doubling after): 5s.
+	retryBase time.Duration
 }
 
 // DefaultOptions is the one place the server's defaults live; `lab agent
 // serve`'s flags start from it. A zero it is given back stays zero where
 // zero means something: Dedupe 0 diagnoses every alert.
 func DefaultOptions() Options {
-	return Options{Concurrency: 2, Queue: 100, Rate: 1, Burst: 5, Dedupe: 10 * time.Minute, Timeout: 3 * time.Minute}
+	return Options{Concurrency: 2, Queue: 100, Rate: 1, Burst: 5, Dedupe: 10 * time.Minute, Timeout: 3 * time.Minute,
+		Attempts: 3, RetryAfter: 10 * time.Second}
 }
 
 // New builds a server; call Run to start its workers. Fields where zero
@@ -102,8 +132,17 @@ func New(o Options, d DiagnoseFunc, m *Metrics, sinks ...Sink) *Server {
 	floor(&o.Rate, def.Rate)
 	floor(&o.Burst, def.Burst)
 	floor(&o.Timeout, def.Timeout)
-	return &Server{opts: o, diagnose: d, sinks: sinks, metrics: m, limiter: rate.NewLimiter(o.Rate, o.Burst),
-		queue: make(chan Target, o.Queue), recent: map[string]time.Time{}}
+	floor(&o.Attempts, def.Attempts)
+	floor(&o.RetryAfter, def.RetryAfter)
+	j := o.Journal
+	if j == nil {
+		j, _ = OpenJournal("", o.Queue) // in memory: cannot fail
+	}
+	s := &Server{opts: o, diagnose: d, sinks: sinks, metrics: m, limiter: rate.NewLimiter(o.Rate, o.Burst),
+		journal: j, queue: make(chan Target, max(j.capacity, len(j.Pending()))), stop: make(chan struct{}),
+		recent: map[string]time.Time{}, retryBase: 5 * time.Second}
+	m.watch(j)
+	return s
 }
 
 func (o Options) logf(format string, a ...any) {
@@ -119,18 +158,36 @@ func floor[T int | float64 | rate.Limit | time.Duration](p *T, def T) {
 	}
 }
 
-// Run starts the workers; they stop when ctx ends and the queue drains.
+// Run replays what the journal holds (accepted by an earlier server and
+// not reported) and starts the workers; they stop when ctx ends or Drain
+// is called. Work a stop interrupts stays in the journal for the next run.
 func (s *Server) Run(ctx context.Context) {
+	replayed := s.journal.Pending()
+	for _, e := range replayed {
+		s.queue <- e.Target
+	}
+	s.metrics.Replayed.Add(float64(len(replayed)))
+	if len(replayed) > 0 {
+		s.opts.logf("replaying %d alert(s) accepted before a restart and not yet reported", len(replayed))
+	}
 	for i := 0; i < s.opts.Concurrency; i++ {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			for {
+				select { // a stop wins over a waiting alert
+				case <-ctx.Done():
+					return
+				case <-s.stop:
+					return
+				default:
+				}
 				select {
 				case <-ctx.Done():
 					return
+				case <-s.stop:
+					return
 				case t := <-s.queue:
-					s.metrics.Queued.Dec()
 					s.work(ctx, t)
 				}
 			}
@@ -138,11 +195,41 @@ func (s *Server) Run(ctx context.Context) {
 	}
 }
 
-// Wait blocks until the workers stopped.
-func (s *Server) Wait() { s.wg.Wait() }
+// Drain stops intake (/readyz and POST /alerts answer 503, so the Service
+// and Alertmanager go elsewhere) and lets the workers finish what they
+// hold, but start nothing new, for at most grace; it reports whether they
+// finished. What they did not is still in the journal: cancel Run's
+// context to stop them, and the next server replays it.
+func (s *Server) Drain(grace time.Duration) bool {
+	s.draining.Store(true)
+	s.stopped.Do(func() { close(s.stop) })
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return true
+	case <-time.After(grace):
+		return false
+	}
+}
+
+// Wait blocks until the workers and the predictions stopped.
+func (s *Server) Wait() {
+	s.wg.Wait()
+	s.bg.Wait()
+}
 
 func (s *Server) work(ctx context.Context, t Target) {
 	if err := s.limiter.Wait(ctx); err != nil {
+		return // stopping: it stays pending
+	}
+	attempts, err := s.journal.Begin(t.ID)
+	if err != nil {
+		s.opts.logf("alert %s on %s/%s: %v", t.Alert, t.Namespace, t.Pod, err)
+	}
+	if attempts > s.opts.Attempts {
+		s.finish(t, "failed")
+		s.opts.logf("alert %s on %s/%s given up after %d attempts (the agent stopped during them)", t.Alert, t.Namespace, t.Pod, attempts-1)
 		return
 	}
 	s.metrics.InFlight.Inc()
@@ -152,10 +239,18 @@ func (s *Server) work(ctx context.Context, t Target) {
 	start := time.Now()
 	r, err := s.diagnose(dctx, t)
 	s.metrics.Duration.Observe(time.Since(start).Seconds())
+	if err != nil && ctx.Err() != nil { // stopped, not failed: the next server tries again
+		s.journal.Release(t.ID)
+		return
+	}
 	if err != nil {
 		s.metrics.Diagnoses.WithLabelValues("error").Inc()
-		s.opts.logf("diagnosis of %s/%s (alert %s) failed: %v", t.Namespace, t.Pod, t.Alert, err)
-		s.forget(t) // let a later alert retry
+		s.opts.logf("diagnosis of %s/%s (alert %s, attempt %d of %d) failed: %v", t.Namespace, t.Pod, t.Alert, attempts, s.opts.Attempts, err)
+		if attempts >= s.opts.Attempts {
+			s.finish(t, "failed")
+			return
+		}
+		s.retry(ctx, t, attempts)
 		return
 	}
 	s.metrics.observeReport(r)
@@ -165,6 +260,34 @@ func (s *Server) work(ctx context.Context, t Target) {
 			s.opts.logf("report %s of %s/%s not written to %T: %v", r.TraceID, t.Namespace, t.Pod, sink, err)
 		}
 	}
+	s.finish(t, "reported")
+}
+
+// retry puts t back in the queue after a backoff (5s, 10s, … with jitter);
+// meanwhile it stays in the journal.
+func (s *Server) retry(ctx context.Context, t Target, attempts int) {
+	s.metrics.Retried.Inc()
+	d := time.Duration(float64(s.retryBase<<(attempts-1)) * (0.5 + rand.Float64()))
+	s.retries.Add(1)
+	go func() {
+		defer s.retries.Done()
+		select {
+		case <-ctx.Done():
+		case <-time.After(d):
+			s.queue <- t // never blocks: t holds a slot of the queue's capacity
+		}
+	}()
+}
+
+// finish marks t done in the journal (reported or given up).
+func (s *Server) finish(t Target, outcome string) {
+	s.metrics.Finished.WithLabelValues(outcome).Inc()
+	if outcome == "failed" {
+		s.forget(t) // let a later alert on the pod be diagnosed
+	}
+	if err := s.journal.Done(t.ID, outcome); err != nil {
+		s.opts.logf("alert %s on %s/%s: %v (it may be reported again after a restart)", t.Alert, t.Namespace, t.Pod, err)
+	}
 }
 
 func (s *Server) forget(t Target) {
@@ -173,8 +296,18 @@ func (s *Server) forget(t Target) {
 	s.mu.Unlock()
 }
 
-// Accept decides what to do with one alerted pod: duplicate, queued or dropped.
+// Accept decides what to do with one alerted pod: "duplicate" (the same
+// alert delivered again, or the pod diagnosed within Dedupe), "accepted"
+// (journaled: it will be reported, across restarts), "busy" (the journal is
+// full: the sender must retry) or "error" (it could not be journaled:
+// likewise). Only "accepted" and "duplicate" may be answered 2xx.
 func (s *Server) Accept(t Target) string {
+	if t.ID == "" {
+		t.ID = AlertID(template.Alert{}, t)
+	}
+	if t.Received.IsZero() {
+		t.Received = time.Now().UTC()
+	}
 	s.mu.Lock()
 	if last, ok := s.recent[t.key()]; ok && time.Since(last) < s.opts.Dedupe {
 		s.mu.Unlock()
@@ -182,14 +315,20 @@ func (s *Server) Accept(t Target) string {
 	}
 	s.recent[t.key()] = time.Now()
 	s.mu.Unlock()
-	select {
-	case s.queue <- t:
-		s.metrics.Queued.Inc()
-		return "accepted"
-	default:
+	added, err := s.journal.Add(t)
+	switch {
+	case errors.Is(err, ErrFull):
 		s.forget(t)
-		return "dropped"
+		return "busy"
+	case err != nil:
+		s.forget(t)
+		s.opts.logf("alert %s on %s/%s not accepted: %v", t.Alert, t.Namespace, t.Pod, err)
+		return "error"
+	case !added:
+		return "duplicate"
 	}
+	s.queue <- t // never blocks: the journal admitted it, so it has a slot
+	return "accepted"
 }
 
 // Targets extracts the pods of the firing alerts (alerts without namespace
@@ -204,17 +343,23 @@ func Targets(m *Message) (out []Target, ignored int) {
 			ignored++
 			continue
 		}
-		out = append(out, Target{Namespace: ns, Pod: pod, Alert: a.Labels["alertname"]})
+		t := Target{Namespace: ns, Pod: pod, Alert: a.Labels["alertname"]}
+		t.ID = AlertID(a, t)
+		out = append(out, t)
 	}
 	return out, ignored
 }
 
-// Handler serves /alerts (webhook), /healthz, /readyz and /metrics.
+// Handler serves /alerts (webhook), /healthz, /readyz, /status and /metrics.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /alerts", s.authorized(s.alerts))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok\n") })
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if s.draining.Load() {
+			http.Error(w, "draining: shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		if s.opts.Ready != nil {
 			if err := s.opts.Ready(r.Context()); err != nil {
 				http.Error(w, err.Error(), http.StatusServiceUnavailable)
@@ -222,6 +367,10 @@ func (s *Server) Handler() http.Handler {
 			}
 		}
 		io.WriteString(w, "ok\n")
+	})
+	mux.HandleFunc("GET /status", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(s.Status())
 	})
 	mux.Handle("GET /metrics", s.metrics.Handler())
 	return mux
@@ -255,12 +404,21 @@ func (s *Server) authorized(next http.HandlerFunc) http.HandlerFunc {
 type AlertResponse struct {
 	Accepted  int `json:"accepted"`
 	Duplicate int `json:"duplicate"`
-	Dropped   int `json:"dropped"`
+	// Busy alerts were not accepted (the journal is full, or could not be
+	// written): the answer is 503 with Retry-After, and the sender's retry
+	// of the whole notification gets them in (the accepted ones come back
+	// as duplicates).
+	Busy      int `json:"busy"`
 	Ignored   int `json:"ignored"`
 	Forbidden int `json:"forbidden"` // pods outside the agent's namespaces
 }
 
 func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
+	if s.draining.Load() {
+		s.metrics.Alerts.WithLabelValues("draining").Inc()
+		s.unavailable(w, "draining: shutting down, send it to another replica or retry")
+		return
+	}
 	var m Message
 	if err := json.NewDecoder(io.LimitReader(r.Body, 4<<20)).Decode(&m); err != nil {
 		s.metrics.Alerts.WithLabelValues("invalid").Inc()
@@ -270,12 +428,14 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	targets, ignored := Targets(&m)
 	resp := AlertResponse{Ignored: ignored}
 	s.metrics.Alerts.WithLabelValues("ignored").Add(float64(ignored))
+	now := time.Now().UTC()
 	for _, t := range targets {
 		if len(s.opts.Namespaces) > 0 && !slices.Contains(s.opts.Namespaces, t.Namespace) {
 			resp.Forbidden++
 			s.metrics.Alerts.WithLabelValues("forbidden").Inc()
 			continue
 		}
+		t.Received = now
 		outcome := s.Accept(t)
 		s.metrics.Alerts.WithLabelValues(outcome).Inc()
 		switch outcome {
@@ -283,10 +443,54 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 			resp.Accepted++
 		case "duplicate":
 			resp.Duplicate++
-		case "dropped":
-			resp.Dropped++
+		default:
+			resp.Busy++
 		}
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if resp.Busy > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Round(time.Second).Seconds())))
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}
 	json.NewEncoder(w).Encode(resp)
+}
+
+// unavailable answers 503 with Retry-After: Alertmanager retries a 5xx.
+func (s *Server) unavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(s.opts.RetryAfter.Round(time.Second).Seconds())))
+	http.Error(w, msg, http.StatusServiceUnavailable)
+}
+
+// Status is what `lab agent serve --status` shows (GET /status).
+type Status struct {
+	Queued   int `json:"queued"`   // accepted, waiting for a worker or a retry
+	InFlight int `json:"inFlight"` // being diagnosed
+	Reported int `json:"reported"` // since this server started
+	Failed   int `json:"failed"`   // given up after the attempts, since start
+	Retried  int `json:"retried"`  // diagnoses tried again, since start
+	Replayed int `json:"replayed"` // taken over from before a restart
+	Busy     int `json:"busy"`     // alerts answered 503 (the sender retries them)
+	// Dropped counts accepted alerts that can no longer be reported (their
+	// journal entry unreadable: moved to bad/); it must stay 0.
+	Dropped        int     `json:"dropped"`
+	OldestQueuedS  float64 `json:"oldestQueuedSeconds"`
+	Journal        string  `json:"journal"` // its folder; "" in memory
+	Draining       bool    `json:"draining"`
+	JournalEntries int     `json:"journalEntries"` // pending, queued and in flight
+}
+
+// Status reports the intake's state now.
+func (s *Server) Status() Status {
+	js := s.journal.Stats()
+	in := int(gaugeValue(s.metrics.InFlight))
+	st := Status{InFlight: in, Queued: max(0, js.Pending-in), JournalEntries: js.Pending, Dropped: js.Unreadable,
+		Reported: int(counterValue(s.metrics.Finished.WithLabelValues("reported"))),
+		Failed:   int(counterValue(s.metrics.Finished.WithLabelValues("failed"))),
+		Retried:  int(counterValue(s.metrics.Retried)), Replayed: int(counterValue(s.metrics.Replayed)),
+		Busy:    int(counterValue(s.metrics.Alerts.WithLabelValues("busy")) + counterValue(s.metrics.Alerts.WithLabelValues("error")) + counterValue(s.metrics.Alerts.WithLabelValues("draining"))),
+		Journal: s.journal.Dir(), Draining: s.draining.Load()}
+	if !js.Oldest.IsZero() {
+		st.OldestQueuedS = time.Since(js.Oldest).Seconds()
+	}
+	return st
 }

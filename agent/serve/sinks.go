@@ -8,7 +8,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -44,17 +43,23 @@ func (s FileSink) Write(_ context.Context, t Target, r *report.Report) error {
 	if err := os.MkdirAll(s.Dir, 0o700); err != nil { // a folder it creates is 0700; one given is left as it is
 		return err
 	}
-	name := fmt.Sprintf("%s-%s-%s-%s", r.Time.Format("20060102T150405Z"), t.Namespace, t.Pod, r.TraceID)
-	base := filepath.Join(s.Dir, strings.Trim(unsafeName.ReplaceAllString(name, "_"), "._"))
+	// An alert's report is named by the alert (when it was accepted, its
+	// ID): a replay after a restart rewrites the same files, so one alert
+	// has one report. A prediction's is named by its trace.
+	name := fmt.Sprintf("%s-%s-%s-%s", r.Time.UTC().Format("20060102T150405Z"), t.Namespace, t.Pod, r.TraceID)
+	if t.ID != "" {
+		name = fmt.Sprintf("%s-%s-%s-alert-%s", t.Received.UTC().Format("20060102T150405Z"), t.Namespace, t.Pod, t.ID)
+	}
+	base := strings.Trim(unsafeName.ReplaceAllString(name, "_"), "._")
 	var md, js bytes.Buffer
 	r.Markdown(&md)
 	if err := r.JSON(&js); err != nil {
 		return err
 	}
-	if err := os.WriteFile(base+".md", md.Bytes(), 0o600); err != nil {
+	if err := writeSynced(s.Dir, base+".md", md.Bytes()); err != nil {
 		return err
 	}
-	return os.WriteFile(base+".json", js.Bytes(), 0o600)
+	return writeSynced(s.Dir, base+".json", js.Bytes())
 }
 
 // slackEscape makes outside text (alert labels, causes quoting logs) plain

@@ -2,11 +2,15 @@ package action
 
 import (
 	"context"
+	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +22,8 @@ import (
 	"lab.dev/lab/agent/predict"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/agent/serve"
+	"lab.dev/lab/core/state"
+	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks"
 )
 
@@ -33,17 +39,43 @@ type Serve struct {
 	RPS                               float64
 	PredictEvery                      time.Duration
 	Predict                           predict.Options
+	// JournalDir keeps accepted alerts across restarts (default: beside
+	// the labs on this host; in a pod, the volume lab's manifest mounts).
+	// "-" keeps them in memory only.
+	JournalDir string
+	// DrainTimeout is how long SIGTERM waits for diagnoses in flight
+	// (within the pod's terminationGracePeriodSeconds); what is left stays
+	// in the journal for the next start.
+	DrainTimeout time.Duration
+	// ShowStatus prints the running server's intake (GET /status at
+	// Listen) instead of serving.
+	ShowStatus bool
+	Output     ui.Format // of --status
 }
 
 // NewServe is Serve with the server's defaults (serve.DefaultOptions).
 func NewServe(c *Config) *Serve {
 	d := serve.DefaultOptions()
-	return &Serve{Config: c, Options: d, RPS: float64(d.Rate)}
+	return &Serve{Config: c, Options: d, RPS: float64(d.Rate), DrainTimeout: 20 * time.Second}
 }
+
+// JournalPath is where `lab agent serve` keeps lab's accepted alerts on
+// this host: beside the labs, not in the lab's folder (lab down removes
+// that; an alert accepted must outlive it until reported).
+func JournalPath(lab string) string { return filepath.Join(state.Home(), "journal", lab) }
 
 // Run serves until SIGINT/SIGTERM.
 func (s *Serve) Run() error {
 	var err error
+	if s.Listen == "" { // outside a pod, only this host's loopback by default
+		s.Listen = "127.0.0.1:8080"
+		if s.InPod {
+			s.Listen = ":8080"
+		}
+	}
+	if s.ShowStatus {
+		return s.status()
+	}
 	if s.Token, err = WebhookToken(s.TokenFile, s.NoAuth); err != nil {
 		return err
 	}
@@ -74,10 +106,20 @@ func (s *Serve) Run() error {
 	s.Rate = rate.Limit(s.RPS)
 	s.Namespaces = l.Agent.Namespaces
 	s.Log = func(format string, a ...any) { s.UI.Progress("lab agent serve: "+format, a...) }
-	if s.Listen == "" { // outside a pod, only this host's loopback by default
-		s.Listen = "127.0.0.1:8080"
-		if s.InPod {
-			s.Listen = ":8080"
+	switch {
+	case s.JournalDir == "-":
+		s.UI.Progress("lab agent serve: --journal - keeps accepted alerts in memory: a restart loses those not yet reported")
+	case s.JournalDir == "" && s.InPod:
+		return errors.New("--journal: in a pod, give the folder of a volume that outlives the container (lab's manifest mounts one at /var/lib/lab-agent), or - for none")
+	default:
+		if s.JournalDir == "" {
+			s.JournalDir = JournalPath(l.Metadata.Name)
+		}
+		if s.Journal, err = serve.OpenJournal(s.JournalDir, s.Queue); err != nil {
+			return err
+		}
+		if st := s.Journal.Stats(); st.Unreadable > 0 {
+			s.UI.Progress("lab agent serve: %d journal entries could not be read (kept in %s)", st.Unreadable, filepath.Join(s.JournalDir, "bad"))
 		}
 	}
 	s.Ready = func(ctx context.Context) error {
@@ -97,7 +139,10 @@ func (s *Serve) Run() error {
 	srvr := serve.New(s.Options, diag, serve.NewMetrics(), sinks...)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	srvr.Run(ctx)
+	// The workers outlive the signal by the drain timeout: work, not ctx.
+	work, cancelWork := context.WithCancel(context.Background())
+	defer cancelWork()
+	srvr.Run(work)
 	if s.PredictEvery > 0 && (s.Prometheus != "" || l.Stacks.Prometheus.Enabled) {
 		if s.Prometheus == "" && s.InPod {
 			ns, svc, port := stacks.PrometheusService()
@@ -114,18 +159,26 @@ func (s *Serve) Run() error {
 			}})
 		s.UI.Progress("lab agent serve: saturation predictions every %s (%s horizon)", s.PredictEvery, s.Predict.Horizon)
 	}
-	return s.listen(ctx, srvr)
+	return s.listen(ctx, work, cancelWork, srvr)
 }
 
-// listen serves HTTP(S) until ctx ends, then drains the workers.
-func (s *Serve) listen(ctx context.Context, srvr *serve.Server) error {
+// listen serves HTTP(S) until ctx ends (SIGTERM), then drains: intake
+// answers 503 and readiness fails while the diagnoses in flight get
+// DrainTimeout to finish; the rest is cancelled and stays in the journal.
+func (s *Serve) listen(ctx, work context.Context, cancelWork context.CancelFunc, srvr *serve.Server) error {
 	// Slow and idle clients are timed out: a webhook body is small, and an
 	// idle connection held forever is a file descriptor an attacker keeps.
 	srv := &http.Server{Addr: s.Listen, Handler: srvr.Handler(), ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout: 30 * time.Second, WriteTimeout: time.Minute, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 64 << 10}
+	drained := make(chan struct{})
 	go func() {
+		defer close(drained)
 		<-ctx.Done()
-		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if !srvr.Drain(s.DrainTimeout) {
+			s.UI.Progress("lab agent serve: diagnoses still running after %s: stopped, kept in the journal for the next start", s.DrainTimeout)
+		}
+		cancelWork()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx)
 	}()
@@ -136,7 +189,11 @@ func (s *Serve) listen(ctx context.Context, srvr *serve.Server) error {
 	if s.Token == "" {
 		auth = "NO AUTHENTICATION (--insecure-no-auth)"
 	}
-	s.UI.Progress("lab agent serve: listening on %s://%s (POST /alerts, %s)", scheme, s.Listen, auth)
+	journal := "in memory"
+	if s.Journal != nil {
+		journal = s.Journal.Dir()
+	}
+	s.UI.Progress("lab agent serve: listening on %s://%s (POST /alerts, %s; journal %s)", scheme, s.Listen, auth, journal)
 	var err error
 	if s.TLSCert != "" {
 		err = srv.ListenAndServeTLS(s.TLSCert, s.TLSKey)
@@ -146,7 +203,42 @@ func (s *Serve) listen(ctx context.Context, srvr *serve.Server) error {
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
+	<-drained
 	srvr.Wait()
+	return nil
+}
+
+// status prints the running server's intake (GET /status).
+func (s *Serve) status() error {
+	host := s.Listen
+	if strings.HasPrefix(host, ":") {
+		host = "127.0.0.1" + host
+	}
+	scheme := "http"
+	c := &http.Client{Timeout: 5 * time.Second}
+	if s.TLSCert != "" {
+		scheme = "https"
+		c.Transport = &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}} // #nosec G402 -- counts only, from our own server on this address
+	}
+	resp, err := c.Get(scheme + "://" + host + "/status")
+	if err != nil {
+		return fmt.Errorf("no lab agent serve answers at %s: %w", host, err)
+	}
+	defer resp.Body.Close()
+	var st serve.Status
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&st); err != nil || resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s/status: HTTP %d %v", host, resp.StatusCode, err)
+	}
+	if s.Output == ui.JSON {
+		return ui.Encode(s.UI.Out, s.Output, st)
+	}
+	journal := st.Journal
+	if journal == "" {
+		journal = "in memory"
+	}
+	fmt.Fprintf(s.UI.Out, "queued %d, in flight %d, oldest queued %s\nreported %d, failed %d, retried %d, replayed %d, answered 503 %d\ndropped %d (must stay 0)\njournal %s%s\n",
+		st.Queued, st.InFlight, (time.Duration(st.OldestQueuedS * float64(time.Second))).Round(time.Second),
+		st.Reported, st.Failed, st.Retried, st.Replayed, st.Busy, st.Dropped, journal, map[bool]string{true: " (draining)"}[st.Draining])
 	return nil
 }
 

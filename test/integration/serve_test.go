@@ -128,8 +128,8 @@ func TestServeAlertmanagerWebhook(t *testing.T) {
 }
 
 // A burst of 100 alerts for 100 pods: every one diagnosed, never more than
-// the configured concurrency at once, and a full queue drops instead of
-// piling up.
+// the configured concurrency at once, and a full queue answers 503 instead
+// of piling up.
 func TestServeBurstBoundedConcurrency(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -178,7 +178,8 @@ func TestServeBurstBoundedConcurrency(t *testing.T) {
 	if p := peak.Load(); p > 3 || p < 2 {
 		t.Errorf("peak concurrency %d, want 2..3", p)
 	}
-	// A tiny queue with a stalled worker drops the overflow.
+	// A tiny queue with a stalled worker answers the overflow 503 with
+	// Retry-After (Alertmanager retries it), never 2xx-and-drop.
 	block := make(chan struct{})
 	slow := serve.New(serve.Options{Concurrency: 1, Queue: 2, Rate: 1000, Burst: 100}, func(ctx context.Context, tg serve.Target) (*report.Report, error) {
 		<-block
@@ -188,10 +189,16 @@ func TestServeBurstBoundedConcurrency(t *testing.T) {
 	srv2 := httptest.NewServer(slow.Handler())
 	defer srv2.Close()
 	msg.Alerts = msg.Alerts[:10]
-	ar := post(t, srv2.URL, mustJSON(msg))
+	resp, err := http.Post(srv2.URL+"/alerts", "application/json", bytes.NewReader(mustJSON(msg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ar serve.AlertResponse
+	json.NewDecoder(resp.Body).Decode(&ar)
+	resp.Body.Close()
 	close(block)
-	if ar.Dropped < 6 || ar.Accepted+ar.Dropped != 10 {
-		t.Errorf("overflow: %+v", ar)
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || ar.Accepted != 2 || ar.Busy != 8 {
+		t.Errorf("overflow: HTTP %d Retry-After %q %+v", resp.StatusCode, resp.Header.Get("Retry-After"), ar)
 	}
 	t.Logf("burst: 100 diagnosed, peak concurrency %d; overflow %+v", peak.Load(), ar)
 }
