@@ -45,6 +45,14 @@ date=$(date -u +%Y-%m-%d)
   echo
   cat benchmarks/predict-before.md
   echo
+  echo "## The alert path (\`lab agent serve\`)"
+  echo
+  echo "Command: \`go run ./test/bench/labbench -only alerts -out benchmarks\` (needs \`make build\`) — the real binary, rules only,"
+  echo "against a harness control plane with 200 pods, journal on the machine's disk; senders follow Alertmanager's retry rules"
+  echo "(5xx or no answer: retry with backoff). Refreshed by hand (≈ 6 min with the 3-minute soak): benchmarks/alerts.md."
+  echo
+  cat benchmarks/alerts.md
+  echo
   echo "## A real kind lab (offline node image) vs kind itself"
   echo
   echo "Refreshed by hand (\`test/bench/kind.sh bin/lab 3 > /tmp/k.md\`, then benchmarks/kind.md): it needs Docker and the node image."

@@ -8,6 +8,10 @@
 #   test/bin/build.sh            build what is missing (everything the tests use)
 #   test/bin/build.sh demo       only what `make demo` runs: the control plane, etcd, kwok
 #   test/bin/build.sh kind       only the control plane and the offline kind node image
+#   test/bin/build.sh stacks     only the binaries of the stacks' images (kube-prometheus-stack's
+#                                operator, config-reloader, Alertmanager, node-exporter, Prometheus),
+#                                static, from the Go module proxy at the chart's tags (opt-in: no
+#                                test runs them yet; `make testbin` does not build them)
 #   test/bin/build.sh --print    print the cache folder and exit
 #
 # Versions come from manifests/versions.yaml (the one place they are pinned).
@@ -20,6 +24,7 @@ K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TER
 if [[ ${1:-} == --print ]]; then echo "$cache"; exit 0; fi
 if [[ ${1:-} == demo ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_KIND=1; fi
 if [[ ${1:-} == kind ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1; fi
+if [[ ${1:-} == stacks ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_KIND=1 LAB_STACKS=1; fi
 
 mkdir -p "$cache"
 export GOFLAGS="-buildvcs=false -modcacherw"
@@ -160,4 +165,22 @@ kind_parts() {
 if [[ ${LAB_SKIP_KIND:-} == 1 ]]; then log "kind node image: skipped (LAB_SKIP_KIND=1)"
 elif ! docker info >/dev/null 2>&1; then log "kind node image: skipped, no Docker engine answers (the kind tests will say so)"
 else kind_parts; fi
+# The binaries of kube-prometheus-stack's images, static (CGO off: they run
+# FROM scratch), each at the tag the chart references. Opt-in (build.sh
+# stacks) until a test runs them on the kind lab.
+stack_bins() {
+  local m
+  export CGO_ENABLED=0
+  gobin() { local out=${*: -1}; GOBIN="$out" go install -ldflags "-s -w" "${@:1:$#-1}"; }
+  m=github.com/prometheus-operator/prometheus-operator
+  build_once operator "$(pin stackPrometheusOperator)" gobin "$m/cmd/operator@$(pin stackPrometheusOperator)"
+  build_once prometheus-config-reloader "$(pin stackPrometheusOperator)" gobin "$m/cmd/prometheus-config-reloader@$(pin stackPrometheusOperator)"
+  build_once alertmanager "$(pin stackAlertmanager)" gobin "github.com/prometheus/alertmanager/cmd/alertmanager@$(pin stackAlertmanager)"
+  build_once node_exporter "$(pin stackNodeExporter)" gobin "github.com/prometheus/node_exporter@$(pin stackNodeExporter)"
+  # Named prometheus-server: "prometheus" is the tests' (another version).
+  promserver() { gobin "github.com/prometheus/prometheus/cmd/prometheus@$(pin stackPrometheus)" "$1" && mv "$1/prometheus" "$1/prometheus-server"; }
+  build_once prometheus-server "$(pin stackPrometheus)" promserver
+  unset CGO_ENABLED
+}
+if [[ ${LAB_STACKS:-} == 1 ]]; then stack_bins; fi
 log "ready in $cache"

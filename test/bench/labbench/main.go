@@ -52,7 +52,9 @@ func main() {
 	apfMutating := flag.Int("apf-mutating", 10, "--max-mutating-requests-inflight of the APF benchmark's API server")
 	apfWorkers := flag.Int("apf-workers", 64, "concurrent fast agent LISTs in the CPU-bound burst")
 	apfSlow := flag.Int("apf-slow-workers", 32, "concurrent slowly-read agent LISTs in the seat-bound burst")
-	only := flag.String("only", "", "run one benchmark: apf, digest, predict, or suite (both scenario sets, nothing else)")
+	only := flag.String("only", "", "run one benchmark: alerts, apf, digest, predict, or suite (both scenario sets, nothing else)")
+	labBin := flag.String("lab", "bin/lab", "alerts: the lab binary whose `agent serve` is measured")
+	soak := flag.Duration("soak", 3*time.Minute, "alerts: length of the steady-rate soak (0: none)")
 	containers := flag.Int("containers", 1000, "containers in the predict -A cost run")
 	apfPhase := flag.Duration("apf-phase", 15*time.Second, "length of each APF phase")
 	flag.Parse()
@@ -67,6 +69,16 @@ func main() {
 		return
 	}
 
+	if *only == "alerts" {
+		r := runAlerts(ctx, *labBin, *soak)
+		check(os.MkdirAll(*out, 0o755))
+		b, _ := json.MarshalIndent(r, "", "  ")
+		check(os.WriteFile(filepath.Join(*out, "alerts.json"), b, 0o644))
+		md := alertsTable(r)
+		check(os.WriteFile(filepath.Join(*out, "alerts.md"), []byte(md), 0o644))
+		fmt.Print(md)
+		return
+	}
 	if *only == "predict" {
 		r := runPredict(ctx, *containers)
 		check(os.MkdirAll(*out, 0o755))
