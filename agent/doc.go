@@ -6,8 +6,9 @@
 // the result and remediate runs whitelisted fixes. With no model the report
 // still comes out from the rules alone ("human-operator mode").
 //
-// Import order (checked by test/layers): collect, digest, llm, runbook and
-// predict are leaves; analyze sits on collect (and on digest's redactor,
-// through which every text that leaves passes); gitfix on analyze; report
-// on those; memory and serve on report; this package composes them all.
+// Import order (checked by test/layers): redact first — the one secret
+// masker: collect redacts what it gathers before anything reads it, the
+// digest every log line — then collect, digest, llm, runbook and predict;
+// analyze sits on collect; gitfix on analyze; report on those; memory and
+// serve on report; this package composes them all.
 package agent

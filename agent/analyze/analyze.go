@@ -13,7 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	"lab.dev/lab/agent/collect"
-	"lab.dev/lab/agent/digest"
+	"lab.dev/lab/agent/redact"
 )
 
 // Severity orders findings.
@@ -76,7 +76,7 @@ func run(b *collect.Bundle, ds []Detector) []Finding {
 			f.Detector, f.Category = d.Name, pick(f.Category, d.Category)
 			// Causes quote log lines and events: secrets in them are redacted
 			// here, before any report, prompt or incident memory sees them.
-			f.Cause, _ = digest.Redact(f.Cause)
+			f.Cause, _ = redact.String(f.Cause)
 			out = append(out, f)
 		}
 	}

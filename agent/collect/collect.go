@@ -251,6 +251,7 @@ func gather(ctx context.Context, pod *corev1.Pod, o Options, src source, cs kube
 	b.Logs = logs
 	sort.SliceStable(b.Events, func(i, j int) bool { return eventTime(b.Events[i]).Before(eventTime(b.Events[j])) })
 	sort.Strings(b.Errors)
+	redactBundle(b)
 	b.Evidence = BuildEvidence(b)
 	return b
 }

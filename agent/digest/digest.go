@@ -5,6 +5,8 @@ import (
 	"sort"
 	"strings"
 	"unicode/utf8"
+
+	"lab.dev/lab/agent/redact"
 )
 
 // Source is one log to digest.
@@ -253,7 +255,7 @@ func parse(src Source, maxLine int, d *Digest) *source {
 			inKey = !pemEnd.MatchString(l)
 			l, r = "[REDACTED:private-key]", 1
 		default:
-			l, r, lower = redact(l, lower)
+			l, r, lower = redact.Line(l, lower)
 		}
 		d.Redacted += r
 		if len(l) > maxLine {

@@ -1,7 +1,6 @@
 package digest
 
 import (
-	"bytes"
 	"regexp"
 	"strings"
 )
@@ -229,47 +228,6 @@ func allHex(s string) bool {
 		}
 	}
 	return len(s) > 0
-}
-
-// redact is Redact with a reused lower-case buffer, so a line without any
-// hint costs one pass and no allocation.
-func redact(s string, lower []byte) (string, int, []byte) {
-	lower = lower[:0]
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		lower = append(lower, c)
-	}
-	if !anyHint(lower) {
-		return s, 0, lower
-	}
-	out, n := Redact(s)
-	return out, n, lower
-}
-
-// hintBytes are every redactor's hints and the secret key names.
-var hintBytes = func() [][]byte {
-	var out [][]byte
-	for _, r := range redactors {
-		for _, h := range r.hint {
-			out = append(out, []byte(h))
-		}
-	}
-	for _, k := range []string{"pass", "pwd", "secret", "token", "key", "credential", "auth"} {
-		out = append(out, []byte(k))
-	}
-	return out
-}()
-
-func anyHint(lower []byte) bool {
-	for _, h := range hintBytes {
-		if bytes.Contains(lower, h) {
-			return true
-		}
-	}
-	return false
 }
 
 // isoPrefix is the length of a leading RFC 3339 / ISO 8601 timestamp

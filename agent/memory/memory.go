@@ -18,14 +18,20 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 
 	"lab.dev/lab/agent/digest"
+	"lab.dev/lab/agent/redact"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/core/state"
 )
 
 // Key is what makes two failures the same one.
 type Key struct {
+	// Namespace: a failure is the same one only within one namespace, so
+	// what one namespace's pods wrote (a log line, a cause) never steers
+	// the diagnosis of another's.
+	Namespace string `json:"namespace"`
 	Category  string `json:"category"`
 	OwnerKind string `json:"ownerKind,omitempty"`
 	Container string `json:"container,omitempty"`
@@ -61,14 +67,14 @@ func Fingerprint(r *report.Report) (Key, string, bool) {
 	if p == nil {
 		return Key{}, "", false
 	}
-	k := Key{Category: p.Category, Container: p.Container}
+	k := Key{Namespace: r.Namespace, Category: p.Category, Container: p.Container}
 	if len(r.Owners) > 0 {
 		k.OwnerKind = r.Owners[len(r.Owners)-1].Kind
 	}
 	if b := r.Source; b != nil {
 		for _, id := range p.Evidence {
 			if line, ok := logLine(r, id); ok {
-				red, _ := digest.Redact(line)
+				red, _ := redact.String(line)
 				k.Template = digest.Template(red)
 				break
 			}
@@ -146,6 +152,11 @@ func (s *Store) Record(r *report.Report) (*report.History, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	unlock, err := s.lock()
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	all, err := s.load()
 	if err != nil {
 		return nil, err
@@ -181,6 +192,24 @@ func (s *Store) List() ([]Incident, error) {
 	all, err := s.load()
 	sort.SliceStable(all, func(a, b int) bool { return all[a].Last.After(all[b].Last) })
 	return all, err
+}
+
+// lock takes the memory's lock file (PATH.lock, flock'd) for a
+// read-modify-write, so two processes recording at once (two `lab
+// diagnose`, a diagnose beside `lab agent serve`) do not lose an update.
+func (s *Store) lock() (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(s.Path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", f.Name(), err)
+	}
+	return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
 }
 
 type file struct {

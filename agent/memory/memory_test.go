@@ -3,6 +3,7 @@ package memory
 import (
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -31,10 +32,15 @@ func TestRecurringFailureRecognised(t *testing.T) {
 	if h, err := s.Record(crash("shop", "api-1-a", "db: dial tcp 10.0.0.7:5432: connect: connection refused password=hunter2", t0)); h != nil || err != nil {
 		t.Fatalf("first time: %v %v", h, err)
 	}
-	// another namespace, pod, address and secret: the same failure
-	r := crash("staging", "api-9-z", "db: dial tcp 10.0.3.1:5432: connect: connection refused password=s3cr3t", t0.Add(time.Hour))
+	// another pod, address and secret in the same namespace: the same failure
+	r := crash("shop", "api-9-z", "db: dial tcp 10.0.3.1:5432: connect: connection refused password=s3cr3t", t0.Add(time.Hour))
 	if h, _ := s.Lookup(r); h == nil || h.Count != 1 || h.LastNamespace != "shop" {
 		t.Fatalf("lookup %+v", h)
+	}
+	// the same text in another namespace is not: one namespace's history
+	// never steers another's diagnosis
+	if h, _ := s.Lookup(crash("staging", "api-1-a", "db: dial tcp 10.0.0.7:5432: connect: connection refused password=hunter2", t0)); h != nil {
+		t.Fatalf("another namespace matched shop's incident: %+v", h)
 	}
 	h, err := Open(path, 3).Record(r) // a new process reads the file
 	if err != nil || h == nil || h.Count != 1 || h.LastPod != "api-1-a" || h.LastWorkload != "Deployment/api" {
@@ -59,5 +65,30 @@ func TestRecurringFailureRecognised(t *testing.T) {
 		if strings.Contains(inc.Key.Template, "connection refused") {
 			t.Errorf("the oldest incident was kept: %+v", inc)
 		}
+	}
+}
+
+// Two processes recording at once (two stores on one file, each with its
+// own in-process mutex) lose no update: the file lock serialises them.
+func TestRecordIsLockedAcrossProcesses(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "lab.json")
+	a, b := Open(path, 10), Open(path, 10)
+	t0 := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for _, s := range []*Store{a, b} {
+		wg.Add(1)
+		go func(s *Store) {
+			defer wg.Done()
+			for i := 0; i < 25; i++ {
+				if _, err := s.Record(crash("shop", "api", "panic: boom", t0)); err != nil {
+					t.Error(err)
+				}
+			}
+		}(s)
+	}
+	wg.Wait()
+	list, _ := a.List()
+	if len(list) != 1 || list[0].Count != 50 {
+		t.Errorf("after 2 × 25 records: %+v", list)
 	}
 }

@@ -172,10 +172,32 @@ stack_bins() {
   local m
   export CGO_ENABLED=0
   gobin() { local out=${*: -1}; GOBIN="$out" go install -ldflags "-s -w" "${@:1:$#-1}"; }
+  # The operator's go.mod replaces its own API modules with folders its
+  # module zip does not carry: built inside a throwaway wrapper module
+  # that requires them at the same tag (the way kubernetes/ is built).
   m=github.com/prometheus-operator/prometheus-operator
-  build_once operator "$(pin stackPrometheusOperator)" gobin "$m/cmd/operator@$(pin stackPrometheusOperator)"
-  build_once prometheus-config-reloader "$(pin stackPrometheusOperator)" gobin "$m/cmd/prometheus-config-reloader@$(pin stackPrometheusOperator)"
-  build_once alertmanager "$(pin stackAlertmanager)" gobin "github.com/prometheus/alertmanager/cmd/alertmanager@$(pin stackAlertmanager)"
+  wrapped() { # OUT PKG MODULE@VERSION...
+    local out=$1 pkg=$2 w; shift 2
+    w=$(mktemp -d) && (cd "$w" && go mod init wrap >/dev/null 2>&1 && go get "$@" >/dev/null &&
+      go build -ldflags "-s -w" -o "$out/$(basename "$pkg")" "$pkg"); local rc=$?; rm -rf "$w"; return $rc
+  }
+  local op; op=$(pin stackPrometheusOperator)
+  opbin() { wrapped "$2" "$m/cmd/$1" "$m/cmd/$1@$op" "$m/pkg/apis/monitoring@$op" "$m/pkg/client@$op"; }
+  build_once operator "$op" opbin operator
+  build_once prometheus-config-reloader "$op" opbin prometheus-config-reloader
+  # Alertmanager embeds its web UI's built assets (ui/app/dist), which its
+  # module zip does not carry: built from a copy of the module with a
+  # one-page placeholder there. The API (what the alert path uses) is whole;
+  # the web UI says it was left out.
+  am() {
+    local src w
+    src=$(cd "$1" && go mod download -json "github.com/prometheus/alertmanager@$(pin stackAlertmanager)" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    [[ -n $src ]] || return 1
+    w=$(mktemp -d) && cp -r "$src/." "$w" && chmod -R u+w "$w" && mkdir -p "$w/ui/app/dist" &&
+      printf '<!doctype html><title>Alertmanager</title><p>Web UI not built (lab builds Alertmanager offline); the API is at /api/v2.\n' > "$w/ui/app/dist/index.html" &&
+      (cd "$w" && go build -ldflags "-s -w" -o "$1/alertmanager" ./cmd/alertmanager); local rc=$?; rm -rf "$w"; return $rc
+  }
+  build_once alertmanager "$(pin stackAlertmanager)" am
   build_once node_exporter "$(pin stackNodeExporter)" gobin "github.com/prometheus/node_exporter@$(pin stackNodeExporter)"
   # Named prometheus-server: "prometheus" is the tests' (another version).
   promserver() { gobin "github.com/prometheus/prometheus/cmd/prometheus@$(pin stackPrometheus)" "$1" && mv "$1/prometheus" "$1/prometheus-server"; }

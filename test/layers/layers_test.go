@@ -40,11 +40,13 @@ var layers = []struct {
 }
 
 // Orders inside a subtree: a package may import only packages of an earlier
-// stage. agent/: collect gathers, analyze detects, report renders; digest
-// (log shrinking and the redactor every text passes through), llm, runbook
-// and predict are leaves the later stages use; the agent package composes.
+// stage. agent/: redact (the one secret masker every outgoing text passes
+// through) comes first; collect gathers, analyze detects, report renders;
+// digest (log shrinking), llm, runbook and predict are leaves the later
+// stages use; the agent package composes.
 var stages = map[string][][]string{
 	"agent": {
+		{"agent/redact"},
 		{"agent/collect", "agent/digest", "agent/llm", "agent/runbook", "agent/predict", "agent/deploy"},
 		{"agent/analyze", "agent/remediate"},
 		{"agent/gitfix"},
