@@ -22,6 +22,7 @@ func newUp(g *globals) *cobra.Command {
 	f.BoolVar(&o.Retain, "retain", false, "keep a cluster whose creation failed, for inspection (kwok labs are always kept)")
 	f.BoolVar(&o.Offline, "offline", false, "air-gapped host: do not probe chart repositories")
 	f.StringVar(&o.Bundle, "bundle", "", "install the stacks from this `lab bundle` archive (digests verified; nothing is fetched)")
+	f.StringVar(&o.BundleDigest, "bundle-digest", "", "refuse any bundle but this one (sha256:…, as `lab bundle` printed it)")
 	f.StringVar(&o.Provider, "provider", "", "override cluster.provider (kind, k3s, kwok, existing)")
 	outputFlag(c, &o.Output, "", "with --dry-run, yaml renders every manifest that would be applied", ui.YAML)
 	return c

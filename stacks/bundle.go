@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"lab.dev/lab/core/engine"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	cdx "github.com/CycloneDX/cyclonedx-go"
 	"helm.sh/helm/v3/pkg/chartutil"
 
+	"lab.dev/lab/core/engine"
 	"lab.dev/lab/stacks/sbom"
 )
 
@@ -37,6 +37,29 @@ type BundleManifest struct {
 	// carries (charts, images with their packages and Go modules, model),
 	// verified like every other file when the bundle is opened.
 	SBOM *BundleFile `json:"sbom,omitempty"`
+	// Digest is the bundle's identity: the SHA-256 of its index
+	// (bundle.json, which holds every other file's digest). `lab bundle`
+	// prints it; `lab up --bundle F --bundle-digest D` refuses a bundle
+	// whose index is not D, so an edited chart with a recomputed digest in
+	// the same archive no longer passes.
+	Digest string `json:"-"`
+}
+
+// Limits of what opening a bundle writes to disk: a crafted archive (a
+// gzip bomb, a header claiming a terabyte) is refused with a clear error
+// before it fills the disk. A model is gigabytes: the caps leave room for
+// the largest a workstation runs.
+var (
+	MaxBundleBytes   int64 = 128 << 30 // all entries together
+	MaxBundleEntry   int64 = 64 << 30  // one entry
+	MaxBundleIndex   int64 = 16 << 20  // bundle.json
+	MaxBundleEntries       = 10000
+)
+
+// IndexDigest is the bundle identity of an index (bundle.json's bytes).
+func IndexDigest(index []byte) string {
+	sum := sha256.Sum256(index)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // BundleFile is a file of the bundle and its digest.
@@ -165,6 +188,9 @@ func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, 
 		if m.Model, err = FetchModel(ctx, hc, reg, o.Model, dir); err != nil {
 			return nil, err
 		}
+		if m.Model.ManifestSHA256, err = fileSHA256(filepath.Join(dir, filepath.FromSlash(m.Model.Manifest))); err != nil {
+			return nil, err
+		}
 		for _, name := range m.Model.Files() {
 			files[name] = filepath.Join(dir, filepath.FromSlash(name))
 		}
@@ -206,6 +232,7 @@ func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, 
 	m.SBOM = &BundleFile{File: "sbom.cdx.json", SHA256: sum}
 	files[m.SBOM.File] = sp
 	mj, _ := json.MarshalIndent(m, "", "  ")
+	m.Digest = IndexDigest(mj)
 	return m, writeTarGz(out, mj, files)
 }
 
@@ -272,8 +299,10 @@ func writeTarGz(out string, manifest []byte, files map[string]string) (err error
 // It extracts into a folder beside dir and renames it over dir only once all
 // is verified, so dir holds a whole, verified bundle or nothing: a run killed
 // while extracting (a model is gigabytes) leaves no half-extracted bundle that
-// a later run could mistake for a whole one.
-func OpenBundle(path, dir string) (*BundleManifest, error) {
+// a later run could mistake for a whole one. With want set (sha256:…, what
+// `lab bundle` printed), a bundle whose index has another digest is refused
+// before anything but its index is extracted.
+func OpenBundle(path, dir, want string) (*BundleManifest, error) {
 	parent := filepath.Dir(dir)
 	if err := os.MkdirAll(parent, 0o700); err != nil {
 		return nil, err
@@ -287,7 +316,7 @@ func OpenBundle(path, dir string) (*BundleManifest, error) {
 		return nil, err
 	}
 	defer os.RemoveAll(tmp) // gone after the rename; removed on any error
-	m, err := extractBundle(path, tmp)
+	m, err := extractBundle(path, tmp, want)
 	if err != nil {
 		return nil, err
 	}
@@ -300,8 +329,11 @@ func OpenBundle(path, dir string) (*BundleManifest, error) {
 	return m, nil
 }
 
-// extractBundle extracts the archive at path into dir and verifies it.
-func extractBundle(path, dir string) (*BundleManifest, error) {
+// extractBundle extracts the archive at path into dir and verifies it:
+// bundle.json first (its digest against want), every entry within the size
+// caps, every file against the digest the index gives it, every saved
+// image against the reference it claims to be.
+func extractBundle(path, dir, want string) (*BundleManifest, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -312,17 +344,25 @@ func extractBundle(path, dir string) (*BundleManifest, error) {
 		return nil, fmt.Errorf("%s: not a lab bundle: %w", path, err)
 	}
 	tr := tar.NewReader(gz)
-	for {
+	var index []byte
+	var total int64
+	for n := 0; ; n++ {
 		h, err := tr.Next()
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		if n >= MaxBundleEntries {
+			return nil, fmt.Errorf("%s: more than %d entries: not a bundle lab made", path, MaxBundleEntries)
 		}
 		name := filepath.Clean(h.Name)
 		if strings.HasPrefix(name, "..") || filepath.IsAbs(name) {
 			return nil, fmt.Errorf("%s: unsafe path %q in bundle", path, h.Name)
+		}
+		if n == 0 && name != "bundle.json" {
+			return nil, fmt.Errorf("%s: its first entry is %q, not bundle.json: not a bundle lab made", path, h.Name)
 		}
 		dst := filepath.Join(dir, name)
 		switch h.Typeflag {
@@ -335,27 +375,49 @@ func extractBundle(path, dir string) (*BundleManifest, error) {
 		default:
 			return nil, fmt.Errorf("%s: unexpected entry %q (type %c) in bundle", path, h.Name, h.Typeflag)
 		}
+		limit := MaxBundleEntry
+		if n == 0 {
+			limit = MaxBundleIndex
+		}
+		if h.Size < 0 || h.Size > limit {
+			return nil, fmt.Errorf("%s: entry %q is %d bytes, over the limit of %d", path, h.Name, h.Size, limit)
+		}
+		if total += h.Size; total > MaxBundleBytes {
+			return nil, fmt.Errorf("%s: entries add up to more than %d bytes, the limit", path, MaxBundleBytes)
+		}
+		if n == 0 {
+			if index, err = io.ReadAll(io.LimitReader(tr, limit)); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+			if d := IndexDigest(index); want != "" && d != want {
+				return nil, fmt.Errorf("%w: %s is bundle %s, --bundle-digest says %s", ErrDigest, path, d, want)
+			}
+		}
 		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
 			return nil, err
 		}
-		out, err := os.Create(dst)
+		out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o644)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%s: entry %q: %w", path, h.Name, err)
 		}
-		_, err = io.Copy(out, tr) // no more than the header's size
+		if n == 0 {
+			_, err = out.Write(index)
+		} else {
+			_, err = io.Copy(out, tr) // no more than the header's size
+		}
 		out.Close()
 		if err != nil {
 			return nil, err
 		}
 	}
-	b, err := os.ReadFile(filepath.Join(dir, "bundle.json"))
-	if err != nil {
+	if index == nil {
 		return nil, fmt.Errorf("%s: no bundle.json", path)
 	}
 	var m BundleManifest
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
+	if err := json.Unmarshal(index, &m); err != nil {
+		return nil, fmt.Errorf("%s: bundle.json: %w", path, err)
 	}
+	m.Digest = IndexDigest(index)
 	type digested struct{ file, sum string }
 	var all []digested
 	for _, c := range m.Charts {
@@ -367,6 +429,12 @@ func extractBundle(path, dir string) (*BundleManifest, error) {
 	if m.SBOM != nil {
 		all = append(all, digested{m.SBOM.File, m.SBOM.SHA256})
 	}
+	if m.Model != nil {
+		if m.Model.ManifestSHA256 == "" {
+			return nil, fmt.Errorf("%s: the model's manifest has no digest (a bundle made by an older lab: make it again with `lab bundle`)", path)
+		}
+		all = append(all, digested{m.Model.Manifest, m.Model.ManifestSHA256})
+	}
 	for _, d := range all {
 		if clean := filepath.Clean(filepath.FromSlash(d.file)); filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") {
 			return nil, fmt.Errorf("%s: bundle.json names %q, outside the bundle", path, d.file)
@@ -377,6 +445,11 @@ func extractBundle(path, dir string) (*BundleManifest, error) {
 		}
 		if sum != d.sum {
 			return nil, fmt.Errorf("%w: %s has sha256 %s, bundle.json says %s", ErrDigest, d.file, sum, d.sum)
+		}
+	}
+	for _, img := range m.Images {
+		if err := checkImageTags(filepath.Join(dir, filepath.FromSlash(img.File)), img.Ref); err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}
 	if m.Model != nil {
@@ -437,7 +510,7 @@ func BundleSBOMOf(path string) ([]byte, *cdx.BOM, error) {
 		return nil, nil, err
 	}
 	defer os.RemoveAll(dir)
-	m, err := OpenBundle(path, filepath.Join(dir, "b"))
+	m, err := OpenBundle(path, filepath.Join(dir, "b"), "")
 	if err != nil {
 		return nil, nil, err
 	}

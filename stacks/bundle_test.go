@@ -1,9 +1,22 @@
 package stacks
 
 import (
+	"archive/tar"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"lab.dev/lab/core/config"
 )
@@ -93,5 +106,128 @@ func TestWriteTarGzKeepsThePreviousOnFailure(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(out); string(b) == "the previous bundle" {
 		t.Fatal("a whole write did not replace the bundle")
+	}
+}
+
+type entry struct{ name, body string }
+
+// archive writes a tar.gz of entries (in order) and returns its path.
+func archive(t *testing.T, entries ...entry) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "b.tar.gz")
+	f, err := os.Create(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gz := gzip.NewWriter(f)
+	tw := tar.NewWriter(gz)
+	for _, e := range entries {
+		tw.WriteHeader(&tar.Header{Name: e.name, Mode: 0o644, Size: int64(len(e.body))})
+		tw.Write([]byte(e.body))
+	}
+	tw.Close()
+	gz.Close()
+	f.Close()
+	return p
+}
+
+func sha(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
+}
+
+// imageTar is a `docker save` archive holding one image tagged tags.
+func imageTar(tags ...string) string {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	man, _ := json.Marshal([]map[string]any{{"Config": "c.json", "RepoTags": tags, "Layers": []string{}}})
+	tw.WriteHeader(&tar.Header{Name: "manifest.json", Mode: 0o644, Size: int64(len(man))})
+	tw.Write(man)
+	tw.Close()
+	return b.String()
+}
+
+// A bundle has an identity a user can pin (the digest of its index); a
+// bundle is refused — with an error naming what — when it is not the one
+// pinned, when its first entry is not its index, when an entry is over
+// the size caps (before it is written), when a saved image is not the
+// image it claims to be, or when its model manifest has no digest or lies
+// outside it.
+func TestOpenBundleRefusesWhatItCannotTrust(t *testing.T) {
+	index := `{"labVersion":"t"}`
+	ok := archive(t, entry{"bundle.json", index})
+	if m, err := OpenBundle(ok, filepath.Join(t.TempDir(), "x"), IndexDigest([]byte(index))); err != nil || m.Digest != IndexDigest([]byte(index)) {
+		t.Fatalf("the pinned bundle: %v %v", m, err)
+	}
+	if _, err := OpenBundle(ok, filepath.Join(t.TempDir(), "x"), "sha256:"+strings.Repeat("0", 64)); !errors.Is(err, ErrDigest) {
+		t.Errorf("another pin: %v", err)
+	}
+	if _, err := OpenBundle(archive(t, entry{"charts/a.tgz", "x"}, entry{"bundle.json", index}), filepath.Join(t.TempDir(), "x"), ""); err == nil || !strings.Contains(err.Error(), "first entry") {
+		t.Errorf("index not first: %v", err)
+	}
+	defer func(e, i int64) { MaxBundleEntry, MaxBundleIndex = e, i }(MaxBundleEntry, MaxBundleIndex)
+	MaxBundleEntry, MaxBundleIndex = 16, 64
+	big := archive(t, entry{"bundle.json", index}, entry{"charts/a.tgz", strings.Repeat("x", 100)})
+	dir := filepath.Join(t.TempDir(), "x")
+	if _, err := OpenBundle(big, dir, ""); err == nil || !strings.Contains(err.Error(), "over the limit of 16") {
+		t.Errorf("an entry over the cap: %v", err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Error("a refused bundle left its folder")
+	}
+	MaxBundleEntry, MaxBundleIndex = 64<<20, 16<<20
+
+	img := func(ref string, tags ...string) string {
+		body := imageTar(tags...)
+		idx := fmt.Sprintf(`{"images":[{"ref":%q,"file":"images/a.tar","sha256":%q}]}`, ref, sha(body))
+		return archive(t, entry{"bundle.json", idx}, entry{"images/a.tar", body})
+	}
+	if _, err := OpenBundle(img("busybox:1.36", "docker.io/library/busybox:1.36"), filepath.Join(t.TempDir(), "x"), ""); err != nil {
+		t.Errorf("an image tagged as it claims (normalised names): %v", err)
+	}
+	if _, err := OpenBundle(img("quay.io/prometheus/alertmanager:v0.34.0", "registry.local/evil:1"), filepath.Join(t.TempDir(), "x"), ""); !errors.Is(err, ErrDigest) || !strings.Contains(err.Error(), "registry.local/evil:1") {
+		t.Errorf("an image that is another image: %v", err)
+	}
+
+	man := `{"layers":[]}`
+	for _, tc := range []struct{ idx, want string }{
+		{fmt.Sprintf(`{"model":{"name":"m","manifest":"models/m","blobs":[]}}`), "no digest"},
+		{fmt.Sprintf(`{"model":{"name":"m","manifest":"../../etc/m","manifestSha256":%q,"blobs":[]}}`, sha(man)), "outside the bundle"},
+	} {
+		if _, err := OpenBundle(archive(t, entry{"bundle.json", tc.idx}, entry{"models/m", man}), filepath.Join(t.TempDir(), "x"), ""); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("model %s: %v", tc.want, err)
+		}
+	}
+}
+
+// A registry that stops sending (here: after the headers and a few bytes
+// of a blob) fails `lab bundle`'s model fetch after ModelStallTimeout
+// instead of hanging it forever; one that never answers likewise.
+func TestModelFetchStallsOut(t *testing.T) {
+	defer func(d time.Duration) { ModelStallTimeout = d }(ModelStallTimeout)
+	ModelStallTimeout = 300 * time.Millisecond
+	blob := "sha256:" + strings.Repeat("a", 64)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/") {
+			fmt.Fprintf(w, `{"layers":[{"digest":%q,"size":100}]}`, blob)
+			return
+		}
+		w.Write([]byte("some"))
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // then nothing, until the client gives up
+	}))
+	defer srv.Close()
+	start := time.Now()
+	_, err := FetchModel(context.Background(), srv.Client(), srv.URL, "phi3:mini", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "no data for") {
+		t.Fatalf("a stalled blob: %v", err)
+	}
+	if time.Since(start) > 20*time.Second {
+		t.Errorf("gave up only after %s", time.Since(start))
+	}
+	mute := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { <-r.Context().Done() }))
+	defer mute.Close()
+	if _, err := FetchModel(context.Background(), mute.Client(), mute.URL, "phi3:mini", t.TempDir()); err == nil || !strings.Contains(err.Error(), "no data for") {
+		t.Errorf("a registry that never answers: %v", err)
 	}
 }

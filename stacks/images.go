@@ -1,11 +1,16 @@
 package stacks
 
 import (
+	"archive/tar"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
+
+	"github.com/distribution/reference"
 
 	"lab.dev/lab/core/engine"
 )
@@ -50,4 +55,46 @@ func SaveImages(ctx context.Context, e *engine.Client, refs []string, dir string
 		out = append(out, bi)
 	}
 	return out, nil
+}
+
+// checkImageTags verifies that the image archive at path (as `docker save`
+// writes it) is tagged as ref, the image the chart runs: a bundle whose
+// images/x.tar holds another image under the right file name is refused.
+func checkImageTags(path, ref string) error {
+	want, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return fmt.Errorf("image %q: %w", ref, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	tr := tar.NewReader(f)
+	for {
+		h, err := tr.Next()
+		if err == io.EOF {
+			return fmt.Errorf("%s: no manifest.json: not an image archive", filepath.Base(path))
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", filepath.Base(path), err)
+		}
+		if h.Name != "manifest.json" {
+			continue
+		}
+		var man []struct{ RepoTags []string }
+		if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&man); err != nil {
+			return fmt.Errorf("%s: manifest.json: %w", filepath.Base(path), err)
+		}
+		var tags []string
+		for _, m := range man {
+			for _, t := range m.RepoTags {
+				if got, err := reference.ParseNormalizedNamed(t); err == nil && got.String() == want.String() {
+					return nil
+				}
+				tags = append(tags, t)
+			}
+		}
+		return fmt.Errorf("%w: %s holds %v, bundle.json says it is %s", ErrDigest, filepath.Base(path), tags, ref)
+	}
 }

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/ollama/ollama/api"
 )
@@ -43,6 +45,9 @@ type ModelLayer struct {
 type BundleModel struct {
 	Name     string       `json:"name"`     // as lab.yaml names it: phi3:mini
 	Manifest string       `json:"manifest"` // path in the bundle
+	// ManifestSHA256 is the manifest's digest: it names the blobs, so it
+	// is verified like every other file (the blobs by their own names).
+	ManifestSHA256 string `json:"manifestSha256"`
 	Blobs    []ModelLayer `json:"blobs"`
 }
 
@@ -104,21 +109,73 @@ func FetchModel(ctx context.Context, hc *http.Client, registryURL, model, dir st
 	return bm, os.WriteFile(mp, raw, 0o644)
 }
 
+// ModelStallTimeout bounds how long a model download may go without a
+// byte (headers included): a registry that stops answering fails `lab
+// bundle` instead of hanging it. A whole model takes as long as it takes.
+var ModelStallTimeout = 60 * time.Second
+
+// httpGet GETs url; the body it returns fails once no byte arrived for
+// ModelStallTimeout.
 func httpGet(ctx context.Context, hc *http.Client, url, accept string) (io.ReadCloser, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	sb := &stallBody{cancel: cancel, url: url}
+	sb.timer = time.AfterFunc(ModelStallTimeout, sb.stall)
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
+		sb.Close()
 		return nil, err
 	}
 	req.Header.Set("Accept", accept)
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		sb.Close()
+		return nil, sb.why(err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
+		sb.Close()
 		return nil, fmt.Errorf("GET %s: %s", url, resp.Status)
 	}
-	return resp.Body, nil
+	sb.body = resp.Body
+	return sb, nil
+}
+
+// stallBody is a response body whose every byte re-arms the stall timer.
+type stallBody struct {
+	body    io.ReadCloser
+	timer   *time.Timer
+	cancel  context.CancelFunc
+	url     string
+	stalled atomic.Bool
+}
+
+func (b *stallBody) stall() { b.stalled.Store(true); b.cancel() }
+
+func (b *stallBody) why(err error) error {
+	if b.stalled.Load() {
+		return fmt.Errorf("GET %s: no data for %s, gave up (ModelStallTimeout)", b.url, ModelStallTimeout)
+	}
+	return err
+}
+
+func (b *stallBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if n > 0 {
+		b.timer.Reset(ModelStallTimeout)
+	}
+	if err != nil && err != io.EOF {
+		err = b.why(err)
+	}
+	return n, err
+}
+
+func (b *stallBody) Close() error {
+	b.timer.Stop()
+	b.cancel()
+	if b.body != nil {
+		return b.body.Close()
+	}
+	return nil
 }
 
 // blobName is a blob's path in a bundle (and in an Ollama model store):

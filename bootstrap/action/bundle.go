@@ -91,4 +91,5 @@ func (b *Bundle) print(m *stacks.BundleManifest) {
 	if m.SBOM != nil {
 		fmt.Fprintf(w, "sbom: %s sha256:%s (CycloneDX; lab sbom --bundle %s)\n", m.SBOM.File, m.SBOM.SHA256[:12], b.Out)
 	}
+	fmt.Fprintf(w, "bundle digest: %s\n  on the air-gapped host: lab up --offline --bundle %s --bundle-digest %s\n", m.Digest, filepath.Base(b.Out), m.Digest)
 }

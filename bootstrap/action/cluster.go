@@ -2,10 +2,12 @@ package action
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"syscall"
 	"time"
@@ -28,9 +30,17 @@ type Up struct {
 	Output   ui.Format // with DryRun: yaml renders every manifest
 }
 
+var bundleDigest = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+
 // Run plans, renders or runs the pipeline (SIGINT/SIGTERM stop it at a
 // resumable point) and prints the kubeconfig line.
 func (u *Up) Run() error {
+	if d := u.BundleDigest; d != "" && !bundleDigest.MatchString(d) {
+		return fmt.Errorf("--bundle-digest %q: want sha256: and 64 lower-case hex digits, as `lab bundle` prints it", d)
+	}
+	if u.BundleDigest != "" && u.Bundle == "" {
+		return errors.New("--bundle-digest pins the archive --bundle names: give both")
+	}
 	l, out := u.Config.Lab, u.Config.UI.Out
 	if u.Provider != "" {
 		l.Cluster.Provider = u.Provider

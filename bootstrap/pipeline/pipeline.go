@@ -30,10 +30,12 @@ type Context struct {
 	Provider cluster.Provider
 	UI       *ui.UI
 	Force    bool
-	Model    string               // the Ollama model, resolved from VRAM by the caller ("" = by lab.yaml, CPU)
-	Bundle   string               // lab bundle archive: install charts from it, fetch nothing
-	Client   kubernetes.Interface // set once the cluster is reachable
-	Doctor   *doctor.Env          // the preflight's environment (Up sets it: DoctorEnv)
+	Model    string // the Ollama model, resolved from VRAM by the caller ("" = by lab.yaml, CPU)
+	Bundle   string // lab bundle archive: install charts from it, fetch nothing
+	// BundleDigest: the bundle's pinned identity ("" : not pinned).
+	BundleDigest string
+	Client       kubernetes.Interface // set once the cluster is reachable
+	Doctor       *doctor.Env          // the preflight's environment (Up sets it: DoctorEnv)
 
 	bundle    *stacks.BundleManifest // the opened Bundle, once
 	preflight *doctor.Report         // the preflight's report, once per run

@@ -135,7 +135,7 @@ func (c *Context) stackPlans(write bool) (in *stacks.Installer, plans []stacks.P
 		switch {
 		case c.bundle != nil:
 		case write: // extract and verify once per run: a model is gigabytes
-			if c.bundle, err = stacks.OpenBundle(c.Bundle, dir); err != nil {
+			if c.bundle, err = stacks.OpenBundle(c.Bundle, dir, c.BundleDigest); err != nil {
 				return nil, nil, nil, "", err
 			}
 		default:

@@ -26,7 +26,10 @@ type Up struct {
 	Retain     bool   // keep a cluster whose creation failed
 	Offline    bool   // do not probe chart repositories
 	Bundle     string // install the stacks from this archive (implies Offline)
-	UI         *ui.UI
+	// BundleDigest pins the bundle's identity (sha256:…, what `lab bundle`
+	// printed): any other bundle is refused before it is extracted.
+	BundleDigest string
+	UI           *ui.UI
 }
 
 // context builds the steps' shared context; it writes nothing.
@@ -40,7 +43,7 @@ func (u *Up) context() (*Context, error) {
 		r.SetRetain(u.Retain)
 	}
 	env := DoctorEnv(u.Lab, u.Offline || u.Bundle != "", 5*time.Second)
-	return &Context{Lab: u.Lab, Dir: dir, Provider: p, UI: u.UI, Force: u.Force, Bundle: u.Bundle,
+	return &Context{Lab: u.Lab, Dir: dir, Provider: p, UI: u.UI, Force: u.Force, Bundle: u.Bundle, BundleDigest: u.BundleDigest,
 		Doctor: env, Model: Model(u.Lab, env)}, nil
 }
 

@@ -65,7 +65,7 @@ func TestBundleSavesImages(t *testing.T) {
 		t.Fatalf("bundle images: %+v", m.Images)
 	}
 	dir := t.TempDir()
-	om, err := stacks.OpenBundle(archive, dir)
+	om, err := stacks.OpenBundle(archive, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,16 +128,16 @@ func TestBundleSavesImages(t *testing.T) {
 	sb, _ := os.ReadFile(filepath.Join(dir, om.SBOM.File))
 	os.WriteFile(filepath.Join(dir, om.SBOM.File), []byte(strings.ReplaceAll(string(sb), "ca-certificates", "ca-certificatez")), 0o644)
 	tamperedSBOM := filepath.Join(t.TempDir(), "tampered-sbom.tar.gz")
-	repackAll(t, dir, tamperedSBOM)
-	if _, err := stacks.OpenBundle(tamperedSBOM, t.TempDir()); !errors.Is(err, stacks.ErrDigest) || !strings.Contains(err.Error(), "sbom.cdx.json") {
+	repack(t, dir, tamperedSBOM)
+	if _, err := stacks.OpenBundle(tamperedSBOM, t.TempDir(), ""); !errors.Is(err, stacks.ErrDigest) || !strings.Contains(err.Error(), "sbom.cdx.json") {
 		t.Errorf("tampered SBOM: %v", err)
 	}
 	os.WriteFile(filepath.Join(dir, om.SBOM.File), sb, 0o644)
 
 	os.WriteFile(filepath.Join(dir, om.Images[0].File), []byte("not an image"), 0o644)
 	tampered := filepath.Join(t.TempDir(), "tampered.tar.gz")
-	repackAll(t, dir, tampered)
-	if _, err := stacks.OpenBundle(tampered, t.TempDir()); !errors.Is(err, stacks.ErrDigest) {
+	repack(t, dir, tampered)
+	if _, err := stacks.OpenBundle(tampered, t.TempDir(), ""); !errors.Is(err, stacks.ErrDigest) {
 		t.Errorf("tampered image: %v", err)
 	}
 	// registry.local does not exist: the pull fails and says which image.

@@ -49,7 +49,7 @@ func TestBundleCarriesModel(t *testing.T) {
 	reg.Close() // air gap from here on
 
 	dir := t.TempDir()
-	om, err := stacks.OpenBundle(archive, dir)
+	om, err := stacks.OpenBundle(archive, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -98,8 +98,8 @@ func TestBundleCarriesModel(t *testing.T) {
 		t.Errorf("import of tampered weights: %v", err)
 	}
 	tampered := filepath.Join(t.TempDir(), "tampered.tar.gz")
-	repackAll(t, dir, tampered)
-	if _, err := stacks.OpenBundle(tampered, t.TempDir()); !errors.Is(err, stacks.ErrDigest) {
+	repack(t, dir, tampered)
+	if _, err := stacks.OpenBundle(tampered, t.TempDir(), ""); !errors.Is(err, stacks.ErrDigest) {
 		t.Errorf("open of a bundle with tampered weights: %v", err)
 	}
 }

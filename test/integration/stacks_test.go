@@ -3,7 +3,10 @@
 package integration
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -260,7 +263,7 @@ func TestBundleOffline(t *testing.T) {
 	// Air gap: a fresh installer with an empty cache, and the repository gone.
 	offline := installer(t)
 	dir := t.TempDir()
-	om, err := stacks.OpenBundle(archive, dir)
+	om, err := stacks.OpenBundle(archive, dir, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -276,22 +279,39 @@ func TestBundleOffline(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, om.Charts[0].File), []byte("not the chart"), 0o644)
 	tampered := filepath.Join(t.TempDir(), "tampered.tar.gz")
 	repack(t, dir, tampered)
-	if _, err := stacks.OpenBundle(tampered, t.TempDir()); !errors.Is(err, stacks.ErrDigest) {
+	if _, err := stacks.OpenBundle(tampered, t.TempDir(), ""); !errors.Is(err, stacks.ErrDigest) {
 		t.Errorf("tampered bundle: %v", err)
 	}
-}
-
-// repack writes dir (bundle.json + charts/) back into a tar.gz with tar(1).
-func repack(t *testing.T, dir, out string) {
-	cmd := exec.Command("tar", "-czf", out, "-C", dir, "bundle.json", "charts")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("tar: %v %s", err, b)
+	// An attacker who also rewrites the chart's digest in bundle.json
+	// passes the in-archive check, but not the bundle's pinned identity
+	// (what `lab bundle` printed, given to `lab up --bundle-digest`).
+	idx, _ := os.ReadFile(filepath.Join(dir, "bundle.json"))
+	sum := sha256.Sum256([]byte("not the chart"))
+	os.WriteFile(filepath.Join(dir, "bundle.json"), bytes.Replace(idx, []byte(om.Charts[0].SHA256), []byte(hex.EncodeToString(sum[:])), 1), 0o644)
+	repack(t, dir, tampered)
+	if _, err := stacks.OpenBundle(tampered, t.TempDir(), ""); err != nil {
+		t.Fatalf("a consistent rewrite should pass the in-archive digests (that is why bundles are pinned): %v", err)
+	}
+	if _, err := stacks.OpenBundle(tampered, t.TempDir(), m.Digest); !errors.Is(err, stacks.ErrDigest) || !strings.Contains(err.Error(), "--bundle-digest") {
+		t.Errorf("a rewritten bundle under the pinned digest: %v", err)
+	}
+	if _, err := stacks.OpenBundle(archive, t.TempDir(), m.Digest); err != nil {
+		t.Errorf("the original under its own digest: %v", err)
 	}
 }
 
-// repackAll writes all of dir back into a tar.gz with tar(1).
-func repackAll(t *testing.T, dir, out string) {
-	if b, err := exec.Command("tar", "-czf", out, "-C", dir, ".").CombinedOutput(); err != nil {
+// repack writes all of dir back into a tar.gz with tar(1), bundle.json
+// first as lab writes it (a bundle whose first entry is not its index is
+// refused).
+func repack(t *testing.T, dir, out string) {
+	args := []string{"-czf", out, "-C", dir, "bundle.json"}
+	des, _ := os.ReadDir(dir)
+	for _, de := range des {
+		if de.Name() != "bundle.json" {
+			args = append(args, de.Name())
+		}
+	}
+	if b, err := exec.Command("tar", args...).CombinedOutput(); err != nil {
 		t.Fatalf("tar: %v %s", err, b)
 	}
 }
