@@ -43,12 +43,12 @@ type ModelLayer struct {
 
 // BundleModel is the model entry of bundle.json.
 type BundleModel struct {
-	Name     string       `json:"name"`     // as lab.yaml names it: phi3:mini
-	Manifest string       `json:"manifest"` // path in the bundle
+	Name     string `json:"name"`     // as lab.yaml names it: phi3:mini
+	Manifest string `json:"manifest"` // path in the bundle
 	// ManifestSHA256 is the manifest's digest: it names the blobs, so it
 	// is verified like every other file (the blobs by their own names).
-	ManifestSHA256 string `json:"manifestSha256"`
-	Blobs    []ModelLayer `json:"blobs"`
+	ManifestSHA256 string       `json:"manifestSha256"`
+	Blobs          []ModelLayer `json:"blobs"`
 }
 
 // ModelRef splits an Ollama model name into registry host, repository
