@@ -36,7 +36,7 @@ timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 # Measured 2026-11-27: idle machine / while other builds ran beside it.
 declare -A took=([kube-apiserver]="2-6 minutes" [kube-controller-manager]="1 minute" [kube-scheduler]="10 seconds"
   [etcd]="15-30 seconds" [kwok]="1-2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds"
-  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds" [prometheus]="4 minutes")
+  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds" [prometheus]="4 minutes" [alertmanager]="1 minute")
 
 # build_once NAME VERSION CMD...: runs CMD unless $cache/NAME-VERSION/NAME exists.
 build_once() {
@@ -113,6 +113,22 @@ if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else
   ln -sfn "$cache/prometheus-$PROM/promtool" "$cache/promtool"
 fi
 
+# Alertmanager embeds its web UI's built assets (ui/app/dist), which its
+# module zip does not carry: built from a copy of the module with a
+# one-page placeholder there. The API (what the alert path uses) is whole;
+# the web UI says it was left out.
+am() {
+  local src w
+  src=$(cd "$1" && go mod download -json "github.com/prometheus/alertmanager@$(pin stackAlertmanager)" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -n $src ]] || return 1
+  w=$(mktemp -d) && cp -r "$src/." "$w" && chmod -R u+w "$w" && mkdir -p "$w/ui/app/dist" &&
+    printf '<!doctype html><title>Alertmanager</title><p>Web UI not built (lab builds Alertmanager offline); the API is at /api/v2.\n' > "$w/ui/app/dist/index.html" &&
+    (cd "$w" && go build -ldflags "-s -w" -o "$1/alertmanager" ./cmd/alertmanager); local rc=$?; rm -rf "$w"; return $rc
+}
+# Alertmanager is the sender in the alert-path tests (and an image of the
+# Prometheus stack): built by default.
+if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once alertmanager "$(pin stackAlertmanager)" am; fi
+
 # Ollama CPU-only: needs Debian's nlohmann-json3-dev and libstb-dev, and our own
 # stub for miniaudio.h (the module zip leaves out llama.cpp's vendor folder).
 ollama() {
@@ -185,18 +201,6 @@ stack_bins() {
   opbin() { wrapped "$2" "$m/cmd/$1" "$m/cmd/$1@$op" "$m/pkg/apis/monitoring@$op" "$m/pkg/client@$op"; }
   build_once operator "$op" opbin operator
   build_once prometheus-config-reloader "$op" opbin prometheus-config-reloader
-  # Alertmanager embeds its web UI's built assets (ui/app/dist), which its
-  # module zip does not carry: built from a copy of the module with a
-  # one-page placeholder there. The API (what the alert path uses) is whole;
-  # the web UI says it was left out.
-  am() {
-    local src w
-    src=$(cd "$1" && go mod download -json "github.com/prometheus/alertmanager@$(pin stackAlertmanager)" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-    [[ -n $src ]] || return 1
-    w=$(mktemp -d) && cp -r "$src/." "$w" && chmod -R u+w "$w" && mkdir -p "$w/ui/app/dist" &&
-      printf '<!doctype html><title>Alertmanager</title><p>Web UI not built (lab builds Alertmanager offline); the API is at /api/v2.\n' > "$w/ui/app/dist/index.html" &&
-      (cd "$w" && go build -ldflags "-s -w" -o "$1/alertmanager" ./cmd/alertmanager); local rc=$?; rm -rf "$w"; return $rc
-  }
   build_once alertmanager "$(pin stackAlertmanager)" am
   build_once node_exporter "$(pin stackNodeExporter)" gobin "github.com/prometheus/node_exporter@$(pin stackNodeExporter)"
   # Named prometheus-server: "prometheus" is the tests' (another version).

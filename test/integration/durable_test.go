@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/alertmanager/template"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -140,5 +141,103 @@ func TestServeLosesNoAlertAcrossKills(t *testing.T) {
 	e := &labEnv{t: t, bin: srv.Bin, home: home, cfg: cfg}
 	if code, out, _ := e.run("agent", "serve", "--status", "--listen", srv.Addr); code == 0 || out != "" {
 		t.Errorf("--status answered with no server: %q", out)
+	}
+}
+
+// The same with a real Alertmanager as the sender: alerts fired at its API
+// (as Prometheus fires them) reach `lab agent serve` through the webhook
+// receiver lab's AlertmanagerConfig describes — grouped by namespace and
+// pod, with the bearer token from a file — while the agent is SIGKILLed
+// and restarted; Alertmanager's own retries (each group_interval) and the
+// agent's journal give every alert exactly one report.
+func TestAlertmanagerToAgentAcrossKills(t *testing.T) {
+	const n, kills = 30, 4
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("LAB_KILL_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	rng := rand.New(rand.NewPCG(seed, seed))
+	t.Logf("seed %d (replay: LAB_KILL_SEED=%d)", seed, seed)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	ns := "serve-am"
+	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	for i := 0; i < n; i++ {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("am-%03d", i)}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.local/w:1"}}}}
+		if _, err := cluster.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	home := t.TempDir()
+	cfg, token := filepath.Join(home, "lab.yaml"), filepath.Join(home, "token")
+	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: am}\nagent: {namespaces: ["+ns+"]}\n"), 0o644)
+	os.WriteFile(token, []byte("0123456789abcdef0123456789abcdef\n"), 0o600)
+	reports := filepath.Join(home, "reports")
+	srv := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1"},
+		Args: []string{"-c", cfg, "--token-file", token, "--no-llm", "--journal", filepath.Join(home, "journal"), "--reports", reports,
+			"--dedupe", "0", "--concurrency", "2", "--queue", "8", "--rate", "10", "--burst", "2", "--predict-every", "0",
+			"--kubeconfig", cluster.Kubeconfig}}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	am, err := harness.StartAlertmanager(ctx, t.TempDir(), srv.URL()+"/alerts", token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer am.Stop()
+
+	startsAt := time.Now().UTC()
+	fire := func(from, to int) {
+		var alerts []template.Alert
+		for i := from; i < to; i++ {
+			alerts = append(alerts, template.Alert{StartsAt: startsAt, Labels: template.KV{"alertname": "KubePodCrashLooping", "namespace": ns, "pod": fmt.Sprintf("am-%03d", i), "severity": "warning"}})
+		}
+		if err := am.Fire(ctx, alerts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var at []string
+	// Each round: the agent is killed (work in flight and queued is lost
+	// with the process, kept by the journal), a batch fires while it is
+	// down (Alertmanager's sends fail and are retried), it comes back and
+	// works a random while before the next kill.
+	for k := 0; k < kills; k++ {
+		srv.Kill()
+		fire(k*n/kills, (k+1)*n/kills)
+		down := time.Duration(300+rng.IntN(1200)) * time.Millisecond
+		time.Sleep(down)
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		up := time.Duration(100+rng.IntN(700)) * time.Millisecond
+		time.Sleep(up)
+		at = append(at, "down "+down.String()+", up "+up.String())
+	}
+	t.Logf("killed %d times: %s", kills, strings.Join(at, "; "))
+	var per map[string]int
+	for deadline := time.Now().Add(3 * time.Minute); ; {
+		if per = harness.ReportsPerPod(reports, ns); len(per) == n || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // a late duplicate would show now
+	per = harness.ReportsPerPod(reports, ns)
+	for i := 0; i < n; i++ {
+		if c := per[fmt.Sprintf("am-%03d", i)]; c != 1 {
+			t.Errorf("alert on am-%03d: %d reports, want exactly 1", i, c)
+		}
+	}
+	// Requests are Alertmanager's attempts (its retry stage retries a
+	// failed request with backoff before a notification counts as failed).
+	sent := am.Metric("alertmanager_notifications_total", `integration="webhook"`)
+	failed := am.Metric("alertmanager_notification_requests_failed_total", `integration="webhook"`)
+	st, _ := srv.Status()
+	t.Logf("Alertmanager: %v notifications, %v failed requests (retried); agent's last run: %+v", sent, failed, st)
+	if sent < n || failed == 0 {
+		t.Errorf("Alertmanager sent %v notifications for %d alert groups, %v failed: every batch was fired at a killed agent, so some must have failed and been retried", sent, n, failed)
+	}
+	if st.Dropped != 0 || st.JournalEntries != 0 {
+		t.Errorf("agent status: %+v", st)
 	}
 }
