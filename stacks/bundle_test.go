@@ -114,10 +114,14 @@ type entry struct{ name, body string }
 // archive writes a tar.gz of entries (in order) and returns its path.
 func archive(t *testing.T, entries ...entry) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "b.tar.gz")
+	return writeArchive(t.TempDir(), entries...)
+}
+
+func writeArchive(dir string, entries ...entry) string {
+	p := filepath.Join(dir, "b.tar.gz")
 	f, err := os.Create(p)
 	if err != nil {
-		t.Fatal(err)
+		panic(err)
 	}
 	gz := gzip.NewWriter(f)
 	tw := tar.NewWriter(gz)

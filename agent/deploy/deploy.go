@@ -9,6 +9,7 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"text/template"
@@ -67,7 +68,11 @@ func Render(l *config.Lab, parts ...Part) ([]*unstructured.Unstructured, error) 
 		if err != nil {
 			return nil, err
 		}
-		t, err := template.New(string(p)).Option("missingkey=error").Parse(string(raw))
+		// Every value that comes from outside (lab.yaml's namespaces, the
+		// LLM endpoint, the image) enters as a quoted scalar (q: a JSON
+		// string, which YAML reads as that exact string), never as YAML
+		// text: whatever it holds, it cannot add a key or an object.
+		t, err := template.New(string(p)).Option("missingkey=error").Funcs(template.FuncMap{"q": quote}).Parse(string(raw))
 		if err != nil {
 			return nil, fmt.Errorf("manifests/agent/%s: %w", p, err)
 		}
@@ -86,6 +91,12 @@ func Render(l *config.Lab, parts ...Part) ([]*unstructured.Unstructured, error) 
 		}
 	}
 	return out, nil
+}
+
+// quote is a string as a double-quoted YAML (JSON) scalar.
+func quote(s string) string {
+	b, _ := json.Marshal(s)
+	return string(b)
 }
 
 // YAML renders objects as one multi-document YAML (for --dry-run -o yaml).

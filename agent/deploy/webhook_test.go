@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -82,5 +83,50 @@ func TestDiagnoseJobRefusesCraftedValues(t *testing.T) {
 	want := []string{"diagnose", "web-1", "-n", "shop", "--in-cluster-run", "-o", "markdown", "--llm-endpoint", l.InClusterLLMEndpoint(), "--model", "registry.local:5000/team/phi3:mini", "--no-llm"}
 	if strings.Join(c[0].Args, " ") != strings.Join(want, " ") {
 		t.Fatalf("args %q, want %q", c[0].Args, want)
+	}
+}
+
+// Values from outside enter the agent's manifests as quoted scalars: a
+// namespace, LLM endpoint or image carrying YAML (which lab.yaml's grammar
+// checks refuse at load — this is the second wall) yields objects holding
+// exactly that string, and no key or object it tried to add.
+func TestManifestsQuoteOutsideValues(t *testing.T) {
+	l := config.Default()
+	l.Agent.Namespace = "lab-agent\n  evil: true"
+	l.Agent.Namespaces = []string{"shop}, {kind: ClusterRoleBinding", "a\"b"}
+	l.Agent.Remediation.Enabled = true
+	l.Agent.LLM.Endpoint = `http://x/"], securityContext: {privileged: true}, y: ["`
+	objs, err := Render(l, RBAC, Remediation, Serve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, o := range objs {
+		if o.GetKind() == "ClusterRoleBinding" && strings.Contains(o.GetName(), "shop") {
+			t.Errorf("an injected object: %v", o.Object)
+		}
+		b, _ := json.Marshal(o.Object)
+		all.Write(b)
+	}
+	for _, bad := range []string{`"evil":`, `"privileged":`} {
+		if strings.Contains(all.String(), bad) {
+			t.Errorf("injected key %s in %s", bad, all.String())
+		}
+	}
+	found := 0
+	for _, o := range objs {
+		if o.GetNamespace() == l.Agent.Namespace || o.GetNamespace() == l.Agent.Namespaces[0] || o.GetNamespace() == l.Agent.Namespaces[1] {
+			found++
+		}
+		if o.GetKind() == "Deployment" {
+			args, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			c := args[0].(map[string]any)
+			if last := c["args"].([]any); last[len(last)-1] != "--llm-endpoint="+l.Agent.LLM.Endpoint {
+				t.Errorf("the endpoint argument: %q", last[len(last)-1])
+			}
+		}
+	}
+	if found == 0 {
+		t.Error("no object carries the namespaces verbatim")
 	}
 }

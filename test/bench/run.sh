@@ -53,6 +53,17 @@ date=$(date -u +%Y-%m-%d)
   echo
   cat benchmarks/alerts.md
   echo
+  echo "## Hostile input (issue #26)"
+  echo
+  cat benchmarks/hostile.md
+  echo
+  echo "### Fuzzing"
+  echo
+  echo "Command: \`test/bench/fuzz.sh 60s > benchmarks/fuzz.md\` — every fuzz target of an outside-input parser, one minute each"
+  echo "(2 cores; refreshed by hand)."
+  echo
+  cat benchmarks/fuzz.md
+  echo
   echo "## A real kind lab (offline node image) vs kind itself"
   echo
   echo "Refreshed by hand (\`test/bench/kind.sh bin/lab 3 > /tmp/k.md\`, then benchmarks/kind.md): it needs Docker and the node image."
