@@ -96,7 +96,7 @@ func newRoot() (*cobra.Command, *globals) {
 	pf.StringVarP(&g.configPath, "config", "c", "lab.yaml", "lab configuration file")
 	pf.CountVarP(&g.verbosity, "verbose", "v", "more detail on stderr (-v, -vv): decisions, skipped work, trace ids")
 	pf.BoolVarP(&g.quiet, "quiet", "q", false, "no progress output, results only")
-	root.AddCommand(newVersion(g), newInit(g), newSchema(g), newConfig(g), newDoctor(g), newUp(g), newStatus(g), newDown(g), newDiagnose(g), newAgent(g), newCerts(g), newGitOps(g), newBreak(g), newBundle(g), newCluster(g), newSBOM(g))
+	root.AddCommand(newVersion(g), newInit(g), newSchema(g), newConfig(g), newDoctor(g), newUp(g), newStatus(g), newDown(g), newDiagnose(g), newAgent(g), newCerts(g), newGitOps(g), newBreak(g), newBundle(g), newCluster(g), newSBOM(g), newMCP(g))
 	return root, g
 }
 

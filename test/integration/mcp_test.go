@@ -1,0 +1,140 @@
+//go:build integration
+
+package integration
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"lab.dev/lab/bootstrap/action"
+	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/ui"
+)
+
+// `lab mcp` (the real binary, over stdio, as a desktop assistant starts
+// it) answers the official SDK's client: its tools list with descriptions
+// and input schemas, a diagnosis of a real pod with its findings and
+// evidence, a triage, a runbook search, and a refusal for a namespace the
+// agent may not read.
+func TestMCPOverStdio(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pods, err := cluster.Apply(ctx, scenario(t, "missing-configmap"), "mcp-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	cfg := filepath.Join(home, "lab.yaml")
+	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: mcp}\nagent: {namespaces: [mcp-app]}\n"), 0o644)
+	cmd := exec.Command(buildLab(t), "mcp", "-c", cfg, "--no-llm", "--kubeconfig", cluster.Kubeconfig)
+	cmd.Env = append(os.Environ(), "LAB_HOME="+home, "NO_COLOR=1")
+	client := mcp.NewClient(&mcp.Implementation{Name: "lab-test", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+
+	tools, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for _, tl := range tools.Tools {
+		names[tl.Name] = true
+		if tl.Description == "" || tl.InputSchema == nil || tl.Annotations == nil || !tl.Annotations.ReadOnlyHint {
+			t.Errorf("tool %s: description %q, schema %v, annotations %+v", tl.Name, tl.Description, tl.InputSchema, tl.Annotations)
+		}
+	}
+	for _, want := range []string{"diagnose", "triage", "search_runbooks", "incidents"} {
+		if !names[want] {
+			t.Errorf("no tool %s in %v", want, names)
+		}
+	}
+
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "diagnose", Arguments: map[string]any{"pod": pods[0].Name, "namespace": "mcp-app"}})
+	if err != nil || res.IsError {
+		t.Fatalf("diagnose: %v %+v", err, res)
+	}
+	var rep struct {
+		TraceID  string
+		Findings []struct {
+			Category string
+			Evidence []string
+		}
+	}
+	b, _ := json.Marshal(res.StructuredContent)
+	json.Unmarshal(b, &rep)
+	if rep.TraceID == "" || len(rep.Findings) == 0 || rep.Findings[0].Category != "CreateContainerConfigError" || len(rep.Findings[0].Evidence) == 0 {
+		t.Errorf("diagnose structured content: %s", b)
+	}
+	if txt := res.Content[0].(*mcp.TextContent).Text; !strings.Contains(txt, "CreateContainerConfigError") {
+		t.Errorf("diagnose text: %s", txt)
+	}
+
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "diagnose", Arguments: map[string]any{"pod": "etcd-0", "namespace": "kube-system"}})
+	if err != nil || !res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "not one the agent may read") {
+		t.Errorf("a namespace outside agent.namespaces: %v %+v", err, res)
+	}
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "triage", Arguments: map[string]any{}})
+	if err != nil || res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, pods[0].Name) {
+		t.Errorf("triage: %v %+v", err, res)
+	}
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "search_runbooks", Arguments: map[string]any{"query": "configmap not found"}})
+	if err != nil || res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "runbook://") {
+		t.Errorf("search_runbooks: %v %+v", err, res)
+	}
+}
+
+// Over streamable HTTP (in the cluster) lab mcp wants the same bearer token
+// as the webhook: 401 without, the SDK's client works with it.
+func TestMCPOverHTTPNeedsTheToken(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	t.Setenv("LAB_HOME", t.TempDir())
+	l := config.Default()
+	l.Agent.Namespaces = []string{"mcp-app"}
+	u := ui.New(true, 0)
+	m := &action.MCP{Config: &action.Config{Lab: l, UI: u, Kubeconfig: cluster.Kubeconfig}, NoLLM: true}
+	s, err := m.Server()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const token = "0123456789abcdef0123456789abcdef"
+	srv := httptest.NewServer(action.MCPHandler(s, token))
+	defer srv.Close()
+	resp, err := http.Post(srv.URL+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("without the token: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	client := mcp.NewClient(&mcp.Implementation{Name: "lab-test", Version: "1"}, nil)
+	hc := &http.Client{Transport: bearer{token}}
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: srv.URL + "/mcp", HTTPClient: hc}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "incidents", Arguments: map[string]any{}})
+	if err != nil || res.IsError {
+		t.Fatalf("incidents over HTTP: %v %+v", err, res)
+	}
+}
+
+type bearer struct{ token string }
+
+func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
+	r = r.Clone(r.Context())
+	r.Header.Set("Authorization", "Bearer "+b.token)
+	return http.DefaultTransport.RoundTrip(r)
+}
