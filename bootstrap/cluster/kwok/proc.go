@@ -165,22 +165,32 @@ func Owned(pid int, dir string) bool {
 	if pid <= 0 || !Alive(pid) {
 		return false
 	}
-	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-	return err == nil && dir != "" && strings.Contains(string(cmdline), dir)
+	b, ok := cmdline(pid)
+	return ok && dir != "" && strings.Contains(string(b), dir)
 }
 
-// runsWith reports whether process pid was started with every one of args.
-// A process caught in exec shows an empty command line for a moment.
-func runsWith(pid int, args []string) bool {
+// cmdline is process pid's command line. A process caught in exec shows an
+// empty one for a moment (its parent's Start has returned, its new
+// arguments are not set yet): read again for up to a second.
+func cmdline(pid int) ([]byte, bool) {
 	var b []byte
 	for try := 0; try < 20 && len(b) == 0; try++ {
 		var err error
 		if b, err = os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid)); err != nil {
-			return false
+			return nil, false
 		}
 		if len(b) == 0 {
 			time.Sleep(50 * time.Millisecond)
 		}
+	}
+	return b, true
+}
+
+// runsWith reports whether process pid was started with every one of args.
+func runsWith(pid int, args []string) bool {
+	b, ok := cmdline(pid)
+	if !ok {
+		return false
 	}
 	have := map[string]bool{}
 	for _, a := range strings.Split(string(b), "\x00") {

@@ -1,6 +1,7 @@
 package kwok
 
 import (
+	"os"
 	"os/exec"
 	"testing"
 	"time"
@@ -53,7 +54,10 @@ func TestStopStateLeavesUnrelatedProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer stranger.Process.Kill()
-	ours := exec.Command("sh", "-c", "sleep 30 # "+dir)
+	// The lab's component: this test binary sleeping, with the lab's folder
+	// in its command line (a shell would exec sleep and drop it).
+	ours := exec.Command(os.Args[0], "-test.run=^TestHelperComponent$", "--", dir)
+	ours.Env = append(os.Environ(), "LAB_HELPER_COMPONENT=1")
 	if err := ours.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -69,5 +73,14 @@ func TestStopStateLeavesUnrelatedProcesses(t *testing.T) {
 	}
 	if Alive(ours.Process.Pid) {
 		t.Fatal("the lab's own component was not stopped")
+	}
+}
+
+// TestHelperComponent is the stand-in component of
+// TestStopStateLeavesUnrelatedProcesses (a process it starts); it does
+// nothing in a normal run.
+func TestHelperComponent(t *testing.T) {
+	if os.Getenv("LAB_HELPER_COMPONENT") == "1" {
+		time.Sleep(30 * time.Second)
 	}
 }
