@@ -216,8 +216,10 @@ func TestTriageNamespaces(t *testing.T) {
 	t.Logf("triage of %d pods in %.3f s:\n%s", all.Pods, all.Seconds, out.String())
 }
 
-// The same failure in another namespace, diagnosed by another process (a
-// new store on the same file), is recognised from the incident memory.
+// The same failure diagnosed again by another process (a new store on the
+// same file) is recognised from the incident memory; the same failure in
+// another namespace is not (one namespace's history never steers
+// another's diagnosis).
 func TestIncidentMemoryAcrossRuns(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "incidents.json")
 	s := loadScenarios(t)
@@ -231,10 +233,18 @@ func TestIncidentMemoryAcrossRuns(t *testing.T) {
 	if first.History != nil {
 		t.Fatalf("first diagnosis already has a history: %+v", first.History)
 	}
-	second := applyAndDiagnose(t, sc, "mem-b", agent.Options{NoLLM: true, Memory: memory.Open(path, 10)})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	second, err := agent.Diagnose(ctx, cluster.Client, "mem-a", first.Pod, agent.Options{NoLLM: true, Memory: memory.Open(path, 10)})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := second.History
 	if h == nil || h.Count < 1 || h.LastNamespace != "mem-a" || h.LastCause != first.RootCause() {
 		t.Fatalf("not recognised: %+v", h)
+	}
+	if other := applyAndDiagnose(t, sc, "mem-b", agent.Options{NoLLM: true, Memory: memory.Open(path, 10)}); other.History != nil {
+		t.Errorf("another namespace's failure was matched to mem-a's incident: %+v", other.History)
 	}
 	var md bytes.Buffer
 	second.Markdown(&md)

@@ -33,23 +33,12 @@ import (
 // replay with LAB_KILL_SEED.
 func TestServeLosesNoAlertAcrossKills(t *testing.T) {
 	const n, kills = 60, 6
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("LAB_KILL_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	rng := rand.New(rand.NewPCG(seed, seed))
-	t.Logf("seed %d (replay: LAB_KILL_SEED=%d)", seed, seed)
+	rng := killSeed(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 6*time.Minute)
 	defer cancel()
 	ns := "serve-durable"
-	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	for i := 0; i < n; i++ {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("d-%03d", i)}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.local/w:1"}}}}
-		if _, err := cluster.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	podsIn(ctx, t, ns, "d-", n)
 	home := t.TempDir()
 	cfg := filepath.Join(home, "lab.yaml")
 	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: durable}\nagent: {namespaces: ["+ns+"]}\n"), 0o644)
@@ -152,22 +141,11 @@ func TestServeLosesNoAlertAcrossKills(t *testing.T) {
 // agent's journal give every alert exactly one report.
 func TestAlertmanagerToAgentAcrossKills(t *testing.T) {
 	const n, kills = 30, 4
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("LAB_KILL_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
-	rng := rand.New(rand.NewPCG(seed, seed))
-	t.Logf("seed %d (replay: LAB_KILL_SEED=%d)", seed, seed)
+	rng := killSeed(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	ns := "serve-am"
-	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	for i := 0; i < n; i++ {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("am-%03d", i)}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.local/w:1"}}}}
-		if _, err := cluster.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	podsIn(ctx, t, ns, "am-", n)
 	home := t.TempDir()
 	cfg, token := filepath.Join(home, "lab.yaml"), filepath.Join(home, "token")
 	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: am}\nagent: {namespaces: ["+ns+"]}\n"), 0o644)
@@ -180,6 +158,7 @@ func TestAlertmanagerToAgentAcrossKills(t *testing.T) {
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
 	}
+	defer srv.Kill()
 	am, err := harness.StartAlertmanager(ctx, t.TempDir(), srv.URL()+"/alerts", token)
 	if err != nil {
 		t.Fatal(err)
@@ -240,4 +219,48 @@ func TestAlertmanagerToAgentAcrossKills(t *testing.T) {
 	if st.Dropped != 0 || st.JournalEntries != 0 {
 		t.Errorf("agent status: %+v", st)
 	}
+}
+
+// killSeed is the random source of a kill test, its seed logged (replay:
+// LAB_KILL_SEED).
+func killSeed(t *testing.T) *rand.Rand {
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("LAB_KILL_SEED"); s != "" {
+		seed, _ = strconv.ParseUint(s, 10, 64)
+	}
+	t.Logf("seed %d (replay: LAB_KILL_SEED=%d)", seed, seed)
+	return rand.New(rand.NewPCG(seed, seed))
+}
+
+// podsIn creates namespace ns with n pods PREFIX000… on the shared control
+// plane, and removes them when the test ends: the kwok nodes' pod capacity
+// is shared by every test.
+func podsIn(ctx context.Context, t *testing.T, ns, prefix string, n int) {
+	t.Helper()
+	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	t.Cleanup(func() { deleteNamespace(t, ns) })
+	for i := 0; i < n; i++ {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("%s%03d", prefix, i)}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.local/w:1"}}}}
+		if _, err := cluster.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// deleteNamespace deletes ns's pods at once and the namespace, and waits
+// (up to a minute) until its pods are gone.
+func deleteNamespace(t *testing.T, ns string) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	zero := int64(0)
+	pods := cluster.Client.CoreV1().Pods(ns)
+	pods.DeleteCollection(ctx, metav1.DeleteOptions{GracePeriodSeconds: &zero}, metav1.ListOptions{})
+	cluster.Client.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+	for ctx.Err() == nil {
+		if l, err := pods.List(ctx, metav1.ListOptions{}); err == nil && len(l.Items) == 0 {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	t.Logf("pods of %s still there after a minute", ns)
 }

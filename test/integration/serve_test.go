@@ -19,8 +19,6 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"lab.dev/lab/agent"
 	"lab.dev/lab/agent/report"
@@ -134,13 +132,7 @@ func TestServeBurstBoundedConcurrency(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	ns := "serve-burst"
-	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
-	for i := 0; i < 100; i++ {
-		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("w-%03d", i)}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "w", Image: "registry.local/w:1"}}}}
-		if _, err := cluster.Client.CoreV1().Pods(ns).Create(ctx, p, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	podsIn(ctx, t, ns, "w-", 100)
 	var inFlight, peak, done atomic.Int64
 	diag := func(ctx context.Context, tg serve.Target) (*report.Report, error) {
 		n := inFlight.Add(1)
