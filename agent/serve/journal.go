@@ -15,10 +15,13 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
+
+	"lab.dev/lab/core/state"
 )
 
 // The journal is the agent's durable intake. An alerted pod is written to
-// it (one small file, fsync'd, renamed into place, the folder fsync'd)
+// it (one small file, fsync'd, renamed into place, the folder fsync'd:
+// core/state.WriteFile)
 // before the webhook answers 2xx; the worker that reports it marks it done
 // (a done marker, then the entry removed). A server that starts replays
 // what was accepted and not reported, so neither a kill -9 nor a
@@ -202,13 +205,13 @@ func (j *Journal) attempt(id string, d int) (int, error) {
 func (j *Journal) Done(id, outcome string) error {
 	now := time.Now()
 	if j.dir != "" {
-		if err := writeSynced(filepath.Join(j.dir, "done"), id, []byte(outcome+"\n")); err != nil {
+		if err := state.WriteFile(filepath.Join(j.dir, "done", id), []byte(outcome+"\n"), 0o600); err != nil {
 			return fmt.Errorf("alert journal: %w", err)
 		}
 		if err := os.Remove(filepath.Join(j.dir, "pending", id+".json")); err != nil && !os.IsNotExist(err) {
 			return fmt.Errorf("alert journal: %w", err)
 		}
-		syncDir(filepath.Join(j.dir, "pending"))
+		state.SyncDir(filepath.Join(j.dir, "pending"))
 	}
 	j.mu.Lock()
 	delete(j.pending, id)
@@ -278,44 +281,7 @@ func (j *Journal) write(e *Entry) error {
 	if err != nil {
 		return err
 	}
-	return writeSynced(filepath.Join(j.dir, "pending"), e.ID+".json", b)
-}
-
-// writeSynced writes dir/name durably: a temporary file written and
-// fsync'd, renamed into place, the folder fsync'd. A kill at any instant
-// leaves either the old content or the new, never a torn file.
-func writeSynced(dir, name string, b []byte) error {
-	f, err := os.CreateTemp(dir, "."+name+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	if _, err = f.Write(b); err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Chmod(tmp, 0o600)
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return state.WriteFile(filepath.Join(j.dir, "pending", e.ID+".json"), b, 0o600)
 }
 
 // AlertID names one delivery-independent alert on one pod: the same alert

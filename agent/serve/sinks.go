@@ -8,12 +8,14 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
 	"time"
 
 	"lab.dev/lab/agent/report"
+	"lab.dev/lab/core/state"
 )
 
 // LogSink writes each report's text summary to a writer (stdout).
@@ -56,10 +58,10 @@ func (s FileSink) Write(_ context.Context, t Target, r *report.Report) error {
 	if err := r.JSON(&js); err != nil {
 		return err
 	}
-	if err := writeSynced(s.Dir, base+".md", md.Bytes()); err != nil {
+	if err := state.WriteFile(filepath.Join(s.Dir, base+".md"), md.Bytes(), 0o600); err != nil {
 		return err
 	}
-	return writeSynced(s.Dir, base+".json", js.Bytes())
+	return state.WriteFile(filepath.Join(s.Dir, base+".json"), js.Bytes(), 0o600)
 }
 
 // slackEscape makes outside text (alert labels, causes quoting logs) plain
