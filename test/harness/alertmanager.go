@@ -65,15 +65,7 @@ receivers:
 	}
 	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := a.Proc.WaitFor(wctx, "alertmanager /-/ready", func(ctx context.Context) (bool, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, a.URL+"/-/ready", nil)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return false, err
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK, nil
-	}); err != nil {
+	if err := a.Proc.WaitFor(wctx, "alertmanager /-/ready", answers200(a.URL+"/-/ready")); err != nil {
 		a.Stop()
 		return nil, err
 	}

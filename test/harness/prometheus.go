@@ -84,19 +84,25 @@ func StartPrometheus(ctx context.Context, o PrometheusOptions) (*Prometheus, err
 	}
 	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
 	defer cancel()
-	if err := p.Proc.WaitFor(wctx, "prometheus /-/ready", func(ctx context.Context) (bool, error) {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, p.URL+"/-/ready", nil)
+	if err := p.Proc.WaitFor(wctx, "prometheus /-/ready", answers200(p.URL+"/-/ready")); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// answers200 is a WaitFor condition: GET url answers 200 (the Prometheus
+// projects' /-/ready).
+func answers200(url string) func(context.Context) (bool, error) {
+	return func(ctx context.Context) (bool, error) {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			return false, err
 		}
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK, nil
-	}); err != nil {
-		p.Stop()
-		return nil, err
 	}
-	return p, nil
 }
 
 // Stop stops the server.

@@ -39,17 +39,8 @@ func TestServeLosesNoAlertAcrossKills(t *testing.T) {
 	defer cancel()
 	ns := "serve-durable"
 	podsIn(ctx, t, ns, "d-", n)
-	home := t.TempDir()
+	srv, home, reports := agentServer(t, ns, "--insecure-no-auth", "--queue", "12")
 	cfg := filepath.Join(home, "lab.yaml")
-	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: durable}\nagent: {namespaces: ["+ns+"]}\n"), 0o644)
-	reports := filepath.Join(home, "reports")
-	srv := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1"},
-		Args: []string{"-c", cfg, "--insecure-no-auth", "--no-llm", "--journal", filepath.Join(home, "journal"), "--reports", reports,
-			"--dedupe", "0", "--concurrency", "2", "--queue", "12", "--rate", "10", "--burst", "2", "--predict-every", "0",
-			"--kubeconfig", cluster.Kubeconfig}}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
 
 	// The senders: one alert every 40 ms, each retried as Alertmanager
 	// retries a webhook until it gets a 2xx.
@@ -89,18 +80,7 @@ func TestServeLosesNoAlertAcrossKills(t *testing.T) {
 		t.Fatal("the senders did not get every alert accepted in time")
 	}
 
-	var per map[string]int
-	for deadline := time.Now().Add(3 * time.Minute); ; {
-		if per = harness.ReportsPerPod(reports, ns); len(per) == n || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	for i := 0; i < n; i++ {
-		if c := per[fmt.Sprintf("d-%03d", i)]; c != 1 {
-			t.Errorf("alert on d-%03d: %d reports, want exactly 1", i, c)
-		}
-	}
+	reported := oneReportEach(t, reports, ns, "d-", n)
 	st, err := srv.Status()
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +88,7 @@ func TestServeLosesNoAlertAcrossKills(t *testing.T) {
 	if st.Dropped != 0 || st.JournalEntries != 0 || st.Failed != 0 {
 		t.Errorf("status after the burst: %+v", st)
 	}
-	t.Logf("%d alerts, %d kills: %d reports; answered 503 %d times, refused (server down) %d times; last server: %+v", n, kills, len(per), send.Got503.Load(), send.Refused.Load(), st)
+	t.Logf("%d alerts, %d kills: %d reports; answered 503 %d times, refused (server down) %d times; last server: %+v", n, kills, reported, send.Got503.Load(), send.Refused.Load(), st)
 	if send.Got503.Load() == 0 || send.Refused.Load() == 0 {
 		t.Errorf("the run did not test what it is for: %d answers 503 (a full journal), %d refused (a killed server)", send.Got503.Load(), send.Refused.Load())
 	}
@@ -146,18 +126,9 @@ func TestAlertmanagerToAgentAcrossKills(t *testing.T) {
 	defer cancel()
 	ns := "serve-am"
 	podsIn(ctx, t, ns, "am-", n)
-	home := t.TempDir()
-	cfg, token := filepath.Join(home, "lab.yaml"), filepath.Join(home, "token")
-	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: am}\nagent: {namespaces: ["+ns+"]}\n"), 0o644)
+	token := filepath.Join(t.TempDir(), "token")
 	os.WriteFile(token, []byte("0123456789abcdef0123456789abcdef\n"), 0o600)
-	reports := filepath.Join(home, "reports")
-	srv := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1"},
-		Args: []string{"-c", cfg, "--token-file", token, "--no-llm", "--journal", filepath.Join(home, "journal"), "--reports", reports,
-			"--dedupe", "0", "--concurrency", "2", "--queue", "8", "--rate", "10", "--burst", "2", "--predict-every", "0",
-			"--kubeconfig", cluster.Kubeconfig}}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	srv, _, reports := agentServer(t, ns, "--token-file", token, "--queue", "8")
 	defer srv.Kill()
 	am, err := harness.StartAlertmanager(ctx, t.TempDir(), srv.URL()+"/alerts", token)
 	if err != nil {
@@ -193,20 +164,7 @@ func TestAlertmanagerToAgentAcrossKills(t *testing.T) {
 		at = append(at, "down "+down.String()+", up "+up.String())
 	}
 	t.Logf("killed %d times: %s", kills, strings.Join(at, "; "))
-	var per map[string]int
-	for deadline := time.Now().Add(3 * time.Minute); ; {
-		if per = harness.ReportsPerPod(reports, ns); len(per) == n || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	time.Sleep(2 * time.Second) // a late duplicate would show now
-	per = harness.ReportsPerPod(reports, ns)
-	for i := 0; i < n; i++ {
-		if c := per[fmt.Sprintf("am-%03d", i)]; c != 1 {
-			t.Errorf("alert on am-%03d: %d reports, want exactly 1", i, c)
-		}
-	}
+	oneReportEach(t, reports, ns, "am-", n)
 	// Requests are Alertmanager's attempts (its retry stage retries a
 	// failed request with backoff before a notification counts as failed).
 	sent := am.Metric("alertmanager_notifications_total", `integration="webhook"`)
@@ -219,6 +177,44 @@ func TestAlertmanagerToAgentAcrossKills(t *testing.T) {
 	if st.Dropped != 0 || st.JournalEntries != 0 {
 		t.Errorf("agent status: %+v", st)
 	}
+}
+
+// agentServer starts `lab agent serve` (the real binary, rules only, a
+// journal and a reports folder in a fresh LAB_HOME, diagnosing every alert
+// of namespace ns, 2 workers at 10 diagnoses a second) with args added, on
+// the shared control plane. It returns the server, its home and its
+// reports folder.
+func agentServer(t *testing.T, ns string, args ...string) (*harness.AgentServer, string, string) {
+	t.Helper()
+	home := t.TempDir()
+	cfg, reports := filepath.Join(home, "lab.yaml"), filepath.Join(home, "reports")
+	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: "+ns+"}\nagent: {namespaces: ["+ns+"]}\n"), 0o644)
+	srv := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1"},
+		Args: append([]string{"-c", cfg, "--no-llm", "--journal", filepath.Join(home, "journal"), "--reports", reports,
+			"--dedupe", "0", "--concurrency", "2", "--rate", "10", "--burst", "2", "--predict-every", "0",
+			"--kubeconfig", cluster.Kubeconfig}, args...)}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return srv, home, reports
+}
+
+// oneReportEach waits (up to 3 minutes) until every pod PREFIX000… of ns
+// has a report in the folder, then a moment more for a late duplicate,
+// and checks each has exactly one; it returns how many pods have one.
+func oneReportEach(t *testing.T, reports, ns, prefix string, n int) int {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Minute); len(harness.ReportsPerPod(reports, ns)) < n && time.Now().Before(deadline); {
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // a late duplicate would show now
+	per := harness.ReportsPerPod(reports, ns)
+	for i := 0; i < n; i++ {
+		if c := per[fmt.Sprintf("%s%03d", prefix, i)]; c != 1 {
+			t.Errorf("alert on %s%03d: %d reports, want exactly 1", prefix, i, c)
+		}
+	}
+	return len(per)
 }
 
 // killSeed is the random source of a kill test, its seed logged (replay:
