@@ -108,16 +108,27 @@ type BundleChart struct {
 // ErrDigest means a bundle file does not match bundle.json.
 var ErrDigest = errors.New("bundle file does not match its digest")
 
-var imageRe = regexp.MustCompile(`(?m)^\s*(?:-\s+)?image:\s*["']?([^"'\s]+)["']?\s*$`)
+var (
+	imageRe = regexp.MustCompile(`(?m)^\s*(?:-\s+)?image:\s*["']?([^"'\s]+)["']?\s*$`)
+	// An image a controller runs in the pods it makes, named by a flag of
+	// its own: prometheus-operator's --prometheus-config-reloader=IMAGE (the
+	// sidecar of every Prometheus and Alertmanager it creates), the
+	// --*-image=IMAGE flags of other operators.
+	imageFlagRe = regexp.MustCompile(`(?m)^\s*-\s+["']?--(?:[a-z0-9-]*-image|prometheus-config-reloader)=([^"'\s]+)["']?\s*$`)
+)
 
-// Images lists the container images referenced by rendered manifests.
+// Images lists the container images referenced by rendered manifests:
+// containers' image fields and the image flags of operators that start
+// containers of their own.
 func Images(manifest string) []string {
 	seen := map[string]bool{}
 	var out []string
-	for _, m := range imageRe.FindAllStringSubmatch(manifest, -1) {
-		if !seen[m[1]] {
-			seen[m[1]] = true
-			out = append(out, m[1])
+	for _, re := range []*regexp.Regexp{imageRe, imageFlagRe} {
+		for _, m := range re.FindAllStringSubmatch(manifest, -1) {
+			if !seen[m[1]] {
+				seen[m[1]] = true
+				out = append(out, m[1])
+			}
 		}
 	}
 	sort.Strings(out)

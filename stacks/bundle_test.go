@@ -235,3 +235,102 @@ func TestModelFetchStallsOut(t *testing.T) {
 		t.Errorf("a registry that never answers: %v", err)
 	}
 }
+
+// A bundle must carry every image an offline install runs: the containers'
+// image fields, a hook Job's (kube-prometheus-stack's admission-webhook
+// patch Job is a pre-install hook, left out of the release manifest), and
+// the sidecar an operator adds to the pods it makes, named by its flag.
+func TestRenderedImagesIncludeHooksAndOperatorFlags(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"Chart.yaml": "apiVersion: v2\nname: op\nversion: 1.0.0\n",
+		"templates/deploy.yaml": `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: op}
+spec:
+  selector: {matchLabels: {app: op}}
+  template:
+    metadata: {labels: {app: op}}
+    spec:
+      containers:
+      - name: op
+        image: "quay.io/prometheus-operator/prometheus-operator:v0.93.1"
+        args:
+          - --kubelet-service=kube-system/kubelet
+          - --prometheus-config-reloader=quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1
+          - "--thanos-default-base-image=quay.io/thanos/thanos:v0.39.2"
+`,
+		"templates/hook.yaml": `apiVersion: batch/v1
+kind: Job
+metadata:
+  name: patch
+  annotations: {"helm.sh/hook": "pre-install,pre-upgrade"}
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: patch
+        image: ghcr.io/jkroepke/kube-webhook-certgen:1.8.7
+`,
+	}
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	in := &Installer{CacheDir: t.TempDir()}
+	out, err := in.Render(Release{Name: "op", Namespace: "monitoring", Chart: Source{Path: dir}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(Images(out), " ")
+	want := "quay.io/prometheus-operator/prometheus-operator:v0.93.1 ghcr.io/jkroepke/kube-webhook-certgen:1.8.7 " +
+		"quay.io/prometheus-operator/prometheus-config-reloader:v0.93.1 quay.io/thanos/thanos:v0.39.2"
+	for _, w := range strings.Fields(want) {
+		if !strings.Contains(got+" ", w+" ") {
+			t.Errorf("images %q lack %s", got, w)
+		}
+	}
+	if strings.Contains(got, "kube-system/kubelet") {
+		t.Errorf("a flag that names no image was taken for one: %s", got)
+	}
+	if !strings.Contains(out, "(hook: pre-install,pre-upgrade)") {
+		t.Errorf("rendered output does not show the hook:\n%s", out)
+	}
+}
+
+// lab bundle --charts DIR reads the pinned charts from a folder; a chart
+// missing there, or another version under the pinned file name, is refused
+// with the file named.
+func TestFromFolder(t *testing.T) {
+	dir := t.TempDir()
+	chart := func(name, version string) {
+		d := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Join(d, "templates"), 0o755)
+		os.WriteFile(filepath.Join(d, "Chart.yaml"), []byte("apiVersion: v2\nname: "+name+"\nversion: "+version+"\n"), 0o644)
+	}
+	plans := func() []Plan {
+		return []Plan{{Name: "x", Releases: []Release{{Name: "rel", Chart: Source{Repo: "https://example.invalid", Name: "ollama", Version: "1.77.0"}}}}}
+	}
+	p := plans()
+	if err := FromFolder(p, dir); err == nil || !strings.Contains(err.Error(), "ollama-1.77.0.tgz") {
+		t.Fatalf("missing chart: %v", err)
+	}
+	chart("ollama", "1.76.0")
+	if err := FromFolder(p, dir); err == nil || !strings.Contains(err.Error(), "Chart.yaml says ollama 1.76.0, lab pins ollama 1.77.0") {
+		t.Fatalf("another version: %v", err)
+	}
+	chart("ollama", "1.77.0")
+	if err := FromFolder(p, dir); err != nil || p[0].Releases[0].Chart.Path != filepath.Join(dir, "ollama") {
+		t.Fatalf("found: %v %+v", err, p[0].Releases[0].Chart)
+	}
+	if shared := "../../shared/charts"; FindChart(shared, "ollama", "1.77.0") != "" {
+		p = plans()
+		if err := FromFolder(p, shared); err != nil || !strings.HasSuffix(p[0].Releases[0].Chart.Path, "ollama-1.77.0.tgz") {
+			t.Errorf("the packed chart in %s: %v %+v", shared, err, p[0].Releases[0].Chart)
+		}
+	}
+}

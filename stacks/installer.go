@@ -326,8 +326,16 @@ func chartMeta(r *release.Release) *chart.Metadata {
 	return r.Chart.Metadata
 }
 
+func hookEvents(h *release.Hook) string {
+	ev := make([]string, len(h.Events))
+	for i, e := range h.Events {
+		ev[i] = string(e)
+	}
+	return strings.Join(ev, ",")
+}
+
 // Render returns the manifests the release would apply (helm template: a
-// client-only dry run, no cluster needed), CRDs included.
+// client-only dry run, no cluster needed), CRDs and hooks included.
 func (in *Installer) Render(r Release) (string, error) {
 	ch, err := in.Load(r.Chart)
 	if err != nil {
@@ -347,5 +355,11 @@ func (in *Installer) Render(r Release) (string, error) {
 		b.Write(crd.File.Data)
 	}
 	b.WriteString(rel.Manifest)
+	// Hooks too (as helm template prints them): their Jobs run images an
+	// offline install needs as much as the Deployments' (kube-prometheus-
+	// stack's admission-webhook patch Job is a pre-install hook).
+	for _, h := range rel.Hooks {
+		fmt.Fprintf(&b, "\n---\n# Source: %s (hook: %s)\n%s\n", h.Path, hookEvents(h), h.Manifest)
+	}
 	return b.String(), nil
 }

@@ -19,6 +19,9 @@ import (
 type Bundle struct {
 	*Config
 	Out, ModelRegistry, VulnDB string
+	// Charts: a folder holding the pinned charts (name-version.tgz), read
+	// instead of the charts' repositories.
+	Charts string
 	NoModel, NoImages, Scan    bool
 }
 
@@ -35,6 +38,11 @@ func (b *Bundle) Run() error {
 	plans, err := stacks.Plans(l, env)
 	if err != nil {
 		return err
+	}
+	if b.Charts != "" {
+		if err := stacks.FromFolder(plans, b.Charts); err != nil {
+			return err
+		}
 	}
 	in := &stacks.Installer{CacheDir: filepath.Join(b.Dir(), "helm")}
 	o := stacks.BundleOptions{LabVersion: version.Version, ModelRegistry: b.ModelRegistry}

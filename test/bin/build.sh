@@ -117,14 +117,24 @@ fi
 # module zip does not carry: built from a copy of the module with a
 # one-page placeholder there. The API (what the alert path uses) is whole;
 # the web UI says it was left out.
-am() {
-  local src w
-  src=$(cd "$1" && go mod download -json "github.com/prometheus/alertmanager@$(pin stackAlertmanager)" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+modcopy() { # MODULE@VERSION PKG OUT [PLACEHOLDER-DIR]: builds PKG from a
+  # writable copy of the module as the main module (its replace directives
+  # apply); PLACEHOLDER-DIR gets a one-page index.html where the module
+  # expects built web assets its zip does not carry.
+  local src w rc
+  src=$(cd "$3" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
   [[ -n $src ]] || return 1
-  w=$(mktemp -d) && cp -r "$src/." "$w" && chmod -R u+w "$w" && mkdir -p "$w/ui/app/dist" &&
-    printf '<!doctype html><title>Alertmanager</title><p>Web UI not built (lab builds Alertmanager offline); the API is at /api/v2.\n' > "$w/ui/app/dist/index.html" &&
-    (cd "$w" && go build -ldflags "-s -w" -o "$1/alertmanager" ./cmd/alertmanager); local rc=$?; rm -rf "$w"; return $rc
+  w=$(mktemp -d) && cp -r "$src/." "$w" && chmod -R u+w "$w" || return 1
+  if [[ -n ${4:-} ]]; then mkdir -p "$w/$4" &&
+    printf '<!doctype html><title>%s</title><p>Web UI not built (lab builds it offline); the API is whole.\n' "$(basename "$2")" > "$w/$4/index.html"; fi
+  (cd "$w" && rm -f go.work go.work.sum && GOWORK=off go build -ldflags "-s -w" -o "$3/$(basename "$2")" "./$2"); rc=$?; rm -rf "$w"; return $rc
 }
+# Alertmanager embeds its web UI's built assets (ui/app/dist), which its
+# module zip does not carry: built from a copy of the module with a
+# one-page placeholder there. The API (what the alert path uses) is whole;
+# the web UI says it was left out. Static: it also runs FROM scratch in the
+# stack's image.
+am() { CGO_ENABLED=0 modcopy "github.com/prometheus/alertmanager@$(pin stackAlertmanager)" cmd/alertmanager "$1" ui/app/dist; }
 # Alertmanager is the sender in the alert-path tests (and an image of the
 # Prometheus stack): built by default.
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once alertmanager "$(pin stackAlertmanager)" am; fi
@@ -204,7 +214,8 @@ stack_bins() {
   build_once alertmanager "$(pin stackAlertmanager)" am
   build_once node_exporter "$(pin stackNodeExporter)" gobin "github.com/prometheus/node_exporter@$(pin stackNodeExporter)"
   # Named prometheus-server: "prometheus" is the tests' (another version).
-  promserver() { gobin "github.com/prometheus/prometheus/cmd/prometheus@$(pin stackPrometheus)" "$1" && mv "$1/prometheus" "$1/prometheus-server"; }
+  # Built as the main module: its go.mod pins a dependency by a replace.
+  promserver() { modcopy "github.com/prometheus/prometheus@$(pin stackPrometheus)" cmd/prometheus "$1" && mv "$1/prometheus" "$1/prometheus-server"; }
   build_once prometheus-server "$(pin stackPrometheus)" promserver
   unset CGO_ENABLED
 }

@@ -22,24 +22,12 @@ import (
 	"lab.dev/lab/stacks/certs"
 )
 
-// upstreamChart finds chart name at version under LAB_UPSTREAM_CHARTS: a
-// folder DIR/name (a chart's own files, its dependencies in charts/) or an
-// archive DIR/name-version.tgz as `helm package` makes it (Helm's loader
-// reads both). make test points LAB_UPSTREAM_CHARTS at ../shared/charts
-// when it exists, as it does in CI.
+// upstreamChart finds chart name at version under LAB_UPSTREAM_CHARTS (see
+// stacks.FindChart). make test points LAB_UPSTREAM_CHARTS at
+// ../shared/charts when it exists, as it does in CI.
 func upstreamChart(root, name, version string) (string, bool) {
-	if root == "" {
-		return "", false
-	}
-	dir := filepath.Join(root, name)
-	if _, err := os.Stat(filepath.Join(dir, "Chart.yaml")); err == nil {
-		return dir, true
-	}
-	tgz := filepath.Join(root, name+"-"+version+".tgz")
-	if _, err := os.Stat(tgz); err == nil {
-		return tgz, true
-	}
-	return "", false
+	p := stacks.FindChart(root, name, version)
+	return p, p != ""
 }
 
 // The real upstream charts (this machine cannot reach chart repositories:

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# Builds the container images the stacks' pods run on the kind lab, offline,
+# from binaries test/bin/build.sh built from the Go module proxy, each named
+# exactly as the upstream chart lab pins references it, so the charts run
+# with lab's own values unchanged:
+#
+#   quay.io/prometheus-operator/prometheus-operator:<op>        operator          (FROM scratch, static)
+#   quay.io/prometheus-operator/prometheus-config-reloader:<op> config-reloader   (FROM scratch, static)
+#   quay.io/prometheus/prometheus:v<3.x>-distroless             prometheus server (FROM scratch, static)
+#   quay.io/prometheus/alertmanager:<am>                        alertmanager      (FROM scratch, static)
+#   quay.io/prometheus/node-exporter:<ne>-distroless            node_exporter     (FROM scratch, static)
+#   ollama/ollama:<chart appVersion>                            ollama <pinned>   (Debian base: cgo, glibc)
+#
+# Where the source differs from the tag: Ollama's chart 1.77.0 runs
+# ollama/ollama:0.32.15; the proxy serves github.com/ollama/ollama up to
+# v0.17.4, which is what the image holds (its API is the one lab uses).
+# Alertmanager's and Prometheus' web UIs are placeholders (their built
+# assets are not in the module zips); their APIs are whole.
+#
+#   test/bin/stack-images.sh CACHE   build (or load from CACHE) the images
+#
+# Saved to CACHE/stack-images-<rev>/images.tar (rev: a hash of this script,
+# the pins and the binaries), so a fresh Docker loads them instead of
+# building them again.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cache=${1:?usage: stack-images.sh CACHE}
+pin() { sed -n "s/^  $1: *//p" "$root/manifests/versions.yaml" | head -1; }
+OP=$(pin stackPrometheusOperator) AM=$(pin stackAlertmanager) NE=$(pin stackNodeExporter) PROM=$(pin stackPrometheus)
+OLLAMA=$(pin ollama) DEBIAN=$(pin debian) OLLAMA_TAG=$(pin stackOllamaImage)
+# Prometheus' module v0.314.0 is its release v3.14.0.
+promtag=${PROM#v0.}; promtag="v3.${promtag#3}"
+bin() { echo "$cache/$1-$2/$1"; }
+declare -A src=(
+  ["quay.io/prometheus-operator/prometheus-operator:$OP"]="$(bin operator "$OP")"
+  ["quay.io/prometheus-operator/prometheus-config-reloader:$OP"]="$(bin prometheus-config-reloader "$OP")"
+  ["quay.io/prometheus/prometheus:$promtag-distroless"]="$cache/prometheus-server-$PROM/prometheus-server"
+  ["quay.io/prometheus/alertmanager:$AM"]="$(bin alertmanager "$AM")"
+  ["quay.io/prometheus/node-exporter:$NE-distroless"]="$(bin node_exporter "$NE")"
+  ["ollama/ollama:$OLLAMA_TAG"]="$(bin ollama "$OLLAMA")"
+)
+log() { printf '[stack-images] %s\n' "$*" >&2; }
+for ref in "${!src[@]}"; do
+  [[ -x ${src[$ref]} ]] || { log "missing ${src[$ref]} for $ref: run test/bin/build.sh (stacks)"; exit 1; }
+done
+REV=$( (cat "$0" "$root/manifests/versions.yaml"; for ref in $(printf '%s\n' "${!src[@]}" | sort); do echo "$ref"; sha256sum < "${src[$ref]}"; done) | sha256sum | cut -c1-10)
+out=$cache/stack-images-$REV
+export DOCKER_BUILDKIT=0 # the classic builder: local bases only, no registry
+
+present=1
+for ref in "${!src[@]}"; do
+  [[ $(docker image inspect -f '{{index .Config.Labels "dev.lab.stack-images.rev"}}' "$ref" 2>/dev/null) == "$REV" ]] || present=0
+done
+if ((present)); then log "${#src[@]} images ($REV): present"; exit 0; fi
+if [[ -f $out/images.tar ]]; then
+  log "loading ${#src[@]} images ($REV) from $out/images.tar"
+  docker load -q -i "$out/images.tar" >/dev/null
+  exit 0
+fi
+start=$SECONDS
+work=$(mktemp -d) && trap 'rm -rf "$work"' EXIT
+if ! docker image inspect "lab.dev/kind/base:$DEBIAN" >/dev/null 2>&1; then
+  docker import "$cache/debian-min-$DEBIAN/debian-min.tar" "lab.dev/kind/base:$DEBIAN" >/dev/null
+fi
+dbuild() { local o; o=$(docker build "$@" 2>&1) || { printf '%s\n' "$o" >&2; return 1; }; }
+for ref in $(printf '%s\n' "${!src[@]}" | sort); do
+  b=${src[$ref]} name=$(basename "${src[$ref]}")
+  [[ $name == prometheus-server ]] && name=prometheus
+  d="$work/$name" && mkdir -p "$d" && cp "$b" "$d/$name"
+  if [[ $ref == ollama/* ]]; then
+    # The upstream image's layout: /bin/ollama, serve by default, models under /root/.ollama.
+    printf '%s\n' "FROM lab.dev/kind/base:$DEBIAN" "COPY $name /bin/$name" "ENV OLLAMA_HOST=0.0.0.0:11434" \
+      "LABEL dev.lab.stack-images.rev=$REV" 'ENTRYPOINT ["/bin/ollama"]' 'CMD ["serve"]' > "$d/Dockerfile"
+  else
+    # The upstream images' layout: /bin/NAME as the entrypoint, run as nobody.
+    printf '%s\n' "FROM scratch" "COPY $name /bin/$name" "USER 65534" \
+      "LABEL dev.lab.stack-images.rev=$REV" "ENTRYPOINT [\"/bin/$name\"]" > "$d/Dockerfile"
+  fi
+  dbuild -q -t "$ref" "$d"
+done
+mkdir -p "$out.tmp"
+docker save -o "$out.tmp/images.tar" "${!src[@]}"
+rm -rf "$out" && mv "$out.tmp" "$out"
+ln -sfn "$out" "$cache/stack-images"
+log "built and saved ${#src[@]} images in $((SECONDS - start))s: $(du -h "$out/images.tar" | cut -f1)"
