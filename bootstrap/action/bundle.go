@@ -21,8 +21,8 @@ type Bundle struct {
 	Out, ModelRegistry, VulnDB string
 	// Charts: a folder holding the pinned charts (name-version.tgz), read
 	// instead of the charts' repositories.
-	Charts string
-	NoModel, NoImages, Scan    bool
+	Charts                  string
+	NoModel, NoImages, Scan bool
 }
 
 // Run writes the archive and prints what it holds.
