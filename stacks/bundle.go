@@ -110,16 +110,17 @@ var ErrDigest = errors.New("bundle file does not match its digest")
 
 var (
 	imageRe = regexp.MustCompile(`(?m)^\s*(?:-\s+)?image:\s*["']?([^"'\s]+)["']?\s*$`)
-	// An image a controller runs in the pods it makes, named by a flag of
-	// its own: prometheus-operator's --prometheus-config-reloader=IMAGE (the
-	// sidecar of every Prometheus and Alertmanager it creates), the
-	// --*-image=IMAGE flags of other operators.
-	imageFlagRe = regexp.MustCompile(`(?m)^\s*-\s+["']?--(?:[a-z0-9-]*-image|prometheus-config-reloader)=([^"'\s]+)["']?\s*$`)
+	// An image a controller always runs in the pods it makes, named by a
+	// flag of its own: prometheus-operator's --prometheus-config-reloader=
+	// IMAGE, the sidecar of every Prometheus and Alertmanager it creates.
+	// (Not its --thanos-default-base-image: only a Prometheus that asks
+	// for Thanos runs that, and lab's do not.)
+	imageFlagRe = regexp.MustCompile(`(?m)^\s*-\s+["']?--prometheus-config-reloader=([^"'\s]+)["']?\s*$`)
 )
 
 // Images lists the container images referenced by rendered manifests:
 // containers' image fields and the image flags of operators that start
-// containers of their own.
+// containers of their own (imageFlagRe).
 func Images(manifest string) []string {
 	seen := map[string]bool{}
 	var out []string

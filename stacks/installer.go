@@ -326,6 +326,15 @@ func chartMeta(r *release.Release) *chart.Metadata {
 	return r.Chart.Metadata
 }
 
+func onlyTest(h *release.Hook) bool {
+	for _, e := range h.Events {
+		if e != release.HookTest {
+			return false
+		}
+	}
+	return len(h.Events) > 0
+}
+
 func hookEvents(h *release.Hook) string {
 	ev := make([]string, len(h.Events))
 	for i, e := range h.Events {
@@ -357,8 +366,12 @@ func (in *Installer) Render(r Release) (string, error) {
 	b.WriteString(rel.Manifest)
 	// Hooks too (as helm template prints them): their Jobs run images an
 	// offline install needs as much as the Deployments' (kube-prometheus-
-	// stack's admission-webhook patch Job is a pre-install hook).
+	// stack's admission-webhook patch Job is a pre-install hook). Not the
+	// chart's tests: they run only under `helm test`, never in lab's install.
 	for _, h := range rel.Hooks {
+		if onlyTest(h) {
+			continue
+		}
 		fmt.Fprintf(&b, "\n---\n# Source: %s (hook: %s)\n%s\n", h.Path, hookEvents(h), h.Manifest)
 	}
 	return b.String(), nil
