@@ -99,15 +99,15 @@ func linkerdValues(e Env) map[string]any {
 // pick up ServiceMonitors/rules from any release (the agent's included).
 func prometheusValues(e Env) map[string]any {
 	nilUses := false
+	prometheusSpec := map[string]any{
+		"retention": "12h",
+		"resources": res("100m", "512Mi", "2Gi"),
+		"serviceMonitorSelectorNilUsesHelmValues": nilUses,
+		"podMonitorSelectorNilUsesHelmValues":     nilUses,
+		"ruleSelectorNilUsesHelmValues":           nilUses,
+	}
 	return map[string]any{
 		"grafana": map[string]any{"enabled": true, "resources": res("50m", "128Mi", "256Mi")},
-		"prometheus": map[string]any{"prometheusSpec": map[string]any{
-			"retention": "12h",
-			"resources": res("100m", "512Mi", "2Gi"),
-			"serviceMonitorSelectorNilUsesHelmValues": nilUses,
-			"podMonitorSelectorNilUsesHelmValues":     nilUses,
-			"ruleSelectorNilUsesHelmValues":           nilUses,
-		}},
 		"alertmanager": map[string]any{"alertmanagerSpec": map[string]any{
 			"resources": res("10m", "32Mi", "128Mi"),
 			// AlertmanagerConfig objects (the agent's receiver) from any namespace.
@@ -116,7 +116,33 @@ func prometheusValues(e Env) map[string]any {
 			"alertmanagerConfigNamespaceSelector": map[string]any{},
 		}},
 		"prometheusOperator": map[string]any{"resources": res("50m", "64Mi", "256Mi")},
+		// The containers' limits as the kubelet's cAdvisor reports them:
+		// lab's saturation rules compare usage with kube-state-metrics'
+		// limits, or these where kube-state-metrics is off (the chart's own
+		// kubelet ServiceMonitor drops every container_spec_* series as
+		// kube-state-metrics' duplicate). Only the limits are kept.
+		"prometheus": map[string]any{
+			"prometheusSpec":            prometheusSpec,
+			"additionalServiceMonitors": []any{cadvisorLimits},
+		},
 	}
+}
+
+// cadvisorLimits is the additional ServiceMonitor that keeps the
+// containers' memory and CPU limits from the kubelets' cAdvisor endpoint
+// (the kubelet Service the operator maintains in kube-system), scraped the
+// way the chart's kubelet ServiceMonitor scrapes it.
+var cadvisorLimits = map[string]any{
+	"name":              "lab-cadvisor-limits",
+	"selector":          map[string]any{"matchLabels": map[string]any{"app.kubernetes.io/name": "kubelet", "k8s-app": "kubelet"}},
+	"namespaceSelector": map[string]any{"matchNames": []any{"kube-system"}},
+	"endpoints": []any{map[string]any{
+		"port": "https-metrics", "scheme": "https", "path": "/metrics/cadvisor", "interval": "30s", "honorLabels": true,
+		"bearerTokenFile": "/var/run/secrets/kubernetes.io/serviceaccount/token",
+		"tlsConfig":       map[string]any{"caFile": "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt", "insecureSkipVerify": true},
+		"metricRelabelings": []any{map[string]any{"sourceLabels": []any{"__name__"}, "action": "keep",
+			"regex": "container_spec_(memory_limit_bytes|cpu_quota|cpu_period)"}},
+	}},
 }
 
 // kyverno chart: one admission replica (a workstation), and its webhooks

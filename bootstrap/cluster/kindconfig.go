@@ -74,6 +74,9 @@ func KindConfig(l *config.Lab, host engine.NodeHost) *v1alpha4.Cluster {
 		kc.ContainerdConfigPatches = append(kc.ContainerdConfigPatches, `[plugins."io.containerd.grpc.v1.cri"]
   restrict_oom_score_adj = true`)
 	}
+	if l.Stacks.Prometheus.IsEnabled() {
+		kc.KubeadmConfigPatches = append(kc.KubeadmConfigPatches, metricsPatches...)
+	}
 	if host.CgroupV1 {
 		// On cgroup v1 the systemd cgroup driver makes runc freeze a
 		// container while systemd updates its device rules; a runc killed in
@@ -92,6 +95,29 @@ func KindConfig(l *config.Lab, host engine.NodeHost) *v1alpha4.Cluster {
 	}
 	return kc
 }
+
+// metricsPatches make the control plane's metrics reachable by the
+// Prometheus of kube-prometheus-stack, whose ServiceMonitors scrape them at
+// the node's address: kubeadm binds the controller manager's and the
+// scheduler's secure ports, etcd's metrics and kube-proxy's to loopback, so
+// on a kind lab those four targets are down and their alerts
+// (KubeControllerManagerDown, KubeSchedulerDown, etcdMembersDown,
+// KubeProxyDown) fire from the first minute and page the agent. The secure
+// ports still authenticate and authorize every scrape; etcd's and kube-
+// proxy's metrics listeners serve metrics only, on the nodes' own network.
+// Map-form extraArgs: kind merges them into kubeadm v1beta4's list.
+var metricsPatches = []string{`kind: ClusterConfiguration
+controllerManager:
+  extraArgs:
+    bind-address: 0.0.0.0
+scheduler:
+  extraArgs:
+    bind-address: 0.0.0.0
+etcd:
+  local:
+    extraArgs:
+      listen-metrics-urls: http://0.0.0.0:2381`, `kind: KubeProxyConfiguration
+metricsBindAddress: 0.0.0.0:10249`}
 
 // NativeConfig renders the config lab hands the provider for lab.yaml on
 // this host as YAML: kind's v1alpha4 Cluster or k3d's SimpleConfig (what

@@ -74,6 +74,7 @@ func TestNodeImagePinned(t *testing.T) {
 // host, failCgroupV1 only for a v1.35+ node there; nothing on cgroup v2.
 func TestKindCgroupV1PatchOnlyFrom135(t *testing.T) {
 	l := config.Default()
+	l.Stacks.Prometheus.Enabled = false // its metrics patches are another test's
 	for v, want := range map[string]bool{"v1.34.4": false, "v1.35.0": true, "v1.37.0": true, "bogus": false} {
 		l.Cluster.KubernetesVersion = v
 		patches := strings.Join(KindConfig(l, engine.NodeHost{CapSysResource: true, CgroupV1: true}).KubeadmConfigPatches, "\n")
@@ -89,3 +90,21 @@ func TestKindCgroupV1PatchOnlyFrom135(t *testing.T) {
 		}
 	}
 }
+
+// With kube-prometheus-stack the control plane's metrics listen beyond
+// loopback, where its ServiceMonitors scrape them (TestKindStacksForReal
+// checks every target up on real nodes); without it nothing is patched.
+func TestKindMetricsPatchesWithPrometheus(t *testing.T) {
+	l := config.Default()
+	patches := strings.Join(KindConfig(l, engine.NodeHost{CapSysResource: true}).KubeadmConfigPatches, "\n")
+	for _, want := range []string{"bind-address: 0.0.0.0", "listen-metrics-urls: http://0.0.0.0:2381", "metricsBindAddress: 0.0.0.0:10249"} {
+		if !strings.Contains(patches, want) {
+			t.Errorf("patches lack %q:\n%s", want, patches)
+		}
+	}
+	l.Stacks.Prometheus.Enabled = false
+	if p := KindConfig(l, engine.NodeHost{CapSysResource: true}).KubeadmConfigPatches; len(p) > 0 {
+		t.Errorf("patched without Prometheus: %v", p)
+	}
+}
+

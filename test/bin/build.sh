@@ -8,10 +8,11 @@
 #   test/bin/build.sh            build what is missing (everything the tests use)
 #   test/bin/build.sh demo       only what `make demo` runs: the control plane, etcd, kwok
 #   test/bin/build.sh kind       only the control plane and the offline kind node image
-#   test/bin/build.sh stacks     only the binaries of the stacks' images (kube-prometheus-stack's
-#                                operator, config-reloader, Alertmanager, node-exporter, Prometheus),
-#                                static, from the Go module proxy at the chart's tags (opt-in: no
-#                                test runs them yet; `make testbin` does not build them)
+#   test/bin/build.sh stacks     the control plane, Ollama and the stacks' images (kube-prometheus-
+#                                stack's operator, config-reloader, Prometheus, Alertmanager, node-
+#                                exporter; Ollama), their binaries static from the Go module proxy at
+#                                the charts' tags (test/bin/stack-images.sh; the images need the kind
+#                                parts' Debian base and a Docker engine)
 #   test/bin/build.sh --print    print the cache folder and exit
 #
 # Versions come from manifests/versions.yaml (the one place they are pinned).
@@ -22,9 +23,9 @@ cache=${LAB_TESTBIN:-${XDG_CACHE_HOME:-$HOME/.cache}/lab/testbin}
 pin() { sed -n "s/^  $1: *//p" "$root/manifests/versions.yaml" | head -1; }
 K8S=$(pin kubernetes) ETCD=$(pin etcd) KWOK=$(pin kwok) OLLAMA=$(pin ollama) TERRAFORM=$(pin terraform) PROMOP=$(pin prometheusOperator) PROM=$(pin prometheus) KYVERNO=$(pin kyvernoModule)
 if [[ ${1:-} == --print ]]; then echo "$cache"; exit 0; fi
-if [[ ${1:-} == demo ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_KIND=1; fi
-if [[ ${1:-} == kind ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1; fi
-if [[ ${1:-} == stacks ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_KIND=1 LAB_STACKS=1; fi
+if [[ ${1:-} == demo ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_KIND=1 LAB_SKIP_STACKS=1; fi
+if [[ ${1:-} == kind ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_STACKS=1; fi
+if [[ ${1:-} == stacks ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_KIND=1; fi
 
 mkdir -p "$cache"
 export GOFLAGS="-buildvcs=false -modcacherw"
@@ -105,9 +106,25 @@ kyverno_crds() {
 }
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once kyverno-crds "$KYVERNO" kyverno_crds; fi
 
+modcopy() { # MODULE@VERSION "PKG..." OUT [PLACEHOLDER-DIR]: builds each PKG
+  # (static: these binaries also run FROM scratch in the stacks' images) from
+  # a writable copy of the module as the main module, so its replace
+  # directives apply; PLACEHOLDER-DIR gets a one-page index.html where the
+  # module expects built web assets its zip does not carry.
+  local src w rc p pkgs=()
+  src=$(cd "$3" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -n $src ]] || return 1
+  w=$(mktemp -d) && cp -r "$src/." "$w" && chmod -R u+w "$w" || return 1
+  if [[ -n ${4:-} ]]; then mkdir -p "$w/$4" &&
+    printf '<!doctype html><title>%s</title><p>Web UI not built (lab builds it offline); the API is whole.\n' "${1%@*}" > "$w/$4/index.html"; fi
+  for p in $2; do pkgs+=("./$p"); done
+  (cd "$w" && rm -f go.work go.work.sum && CGO_ENABLED=0 GOWORK=off go build -ldflags "-s -w" -o "$3/" "${pkgs[@]}"); rc=$?; rm -rf "$w"; return $rc
+}
 # Prometheus and promtool, for `lab agent predict` against a real TSDB
-# (history backfilled with promtool, rules evaluated by the server).
-prometheus() { GOBIN="$1" go install -ldflags "-s -w" "github.com/prometheus/prometheus/cmd/prometheus@$PROM" "github.com/prometheus/prometheus/cmd/promtool@$PROM"; }
+# (history backfilled with promtool, rules evaluated by the server); the
+# same server is the stack's image. Built as the main module: its go.mod
+# pins a dependency by a replace directive.
+prometheus() { modcopy "github.com/prometheus/prometheus@$PROM" "cmd/prometheus cmd/promtool" "$1"; }
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else
   build_once prometheus "$PROM" prometheus
   ln -sfn "$cache/prometheus-$PROM/promtool" "$cache/promtool"
@@ -116,25 +133,9 @@ fi
 # Alertmanager embeds its web UI's built assets (ui/app/dist), which its
 # module zip does not carry: built from a copy of the module with a
 # one-page placeholder there. The API (what the alert path uses) is whole;
-# the web UI says it was left out.
-modcopy() { # MODULE@VERSION PKG OUT [PLACEHOLDER-DIR]: builds PKG from a
-  # writable copy of the module as the main module (its replace directives
-  # apply); PLACEHOLDER-DIR gets a one-page index.html where the module
-  # expects built web assets its zip does not carry.
-  local src w rc
-  src=$(cd "$3" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [[ -n $src ]] || return 1
-  w=$(mktemp -d) && cp -r "$src/." "$w" && chmod -R u+w "$w" || return 1
-  if [[ -n ${4:-} ]]; then mkdir -p "$w/$4" &&
-    printf '<!doctype html><title>%s</title><p>Web UI not built (lab builds it offline); the API is whole.\n' "$(basename "$2")" > "$w/$4/index.html"; fi
-  (cd "$w" && rm -f go.work go.work.sum && GOWORK=off go build -ldflags "-s -w" -o "$3/$(basename "$2")" "./$2"); rc=$?; rm -rf "$w"; return $rc
-}
-# Alertmanager embeds its web UI's built assets (ui/app/dist), which its
-# module zip does not carry: built from a copy of the module with a
-# one-page placeholder there. The API (what the alert path uses) is whole;
 # the web UI says it was left out. Static: it also runs FROM scratch in the
 # stack's image.
-am() { CGO_ENABLED=0 modcopy "github.com/prometheus/alertmanager@$(pin stackAlertmanager)" cmd/alertmanager "$1" ui/app/dist; }
+am() { modcopy "github.com/prometheus/alertmanager@$(pin stackAlertmanager)" cmd/alertmanager "$1" ui/app/dist; }
 # Alertmanager is the sender in the alert-path tests (and an image of the
 # Prometheus stack): built by default.
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once alertmanager "$(pin stackAlertmanager)" am; fi
@@ -192,8 +193,8 @@ if [[ ${LAB_SKIP_KIND:-} == 1 ]]; then log "kind node image: skipped (LAB_SKIP_K
 elif ! docker info >/dev/null 2>&1; then log "kind node image: skipped, no Docker engine answers (the kind tests will say so)"
 else kind_parts; fi
 # The binaries of kube-prometheus-stack's images, static (CGO off: they run
-# FROM scratch), each at the tag the chart references. Opt-in (build.sh
-# stacks) until a test runs them on the kind lab.
+# FROM scratch), each at the tag the chart references; TestKindStacksForReal
+# runs them on the kind lab.
 stack_bins() {
   local m
   export CGO_ENABLED=0
@@ -207,17 +208,21 @@ stack_bins() {
     w=$(mktemp -d) && (cd "$w" && go mod init wrap >/dev/null 2>&1 && go get "$@" >/dev/null &&
       go build -ldflags "-s -w" -o "$out/$(basename "$pkg")" "$pkg"); local rc=$?; rm -rf "$w"; return $rc
   }
-  local op; op=$(pin stackPrometheusOperator)
+  local op=$PROMOP
   opbin() { wrapped "$2" "$m/cmd/$1" "$m/cmd/$1@$op" "$m/pkg/apis/monitoring@$op" "$m/pkg/client@$op"; }
   build_once operator "$op" opbin operator
   build_once prometheus-config-reloader "$op" opbin prometheus-config-reloader
   build_once alertmanager "$(pin stackAlertmanager)" am
   build_once node_exporter "$(pin stackNodeExporter)" gobin "github.com/prometheus/node_exporter@$(pin stackNodeExporter)"
-  # Named prometheus-server: "prometheus" is the tests' (another version).
-  # Built as the main module: its go.mod pins a dependency by a replace.
-  promserver() { modcopy "github.com/prometheus/prometheus@$(pin stackPrometheus)" cmd/prometheus "$1" && mv "$1/prometheus" "$1/prometheus-server"; }
-  build_once prometheus-server "$(pin stackPrometheus)" promserver
+  build_once prometheus "$PROM" prometheus
   unset CGO_ENABLED
 }
-if [[ ${LAB_STACKS:-} == 1 ]]; then stack_bins; fi
+if [[ ${LAB_SKIP_STACKS:-} == 1 ]]; then log "stacks' images: skipped (LAB_SKIP_STACKS=1)"; else
+  stack_bins
+  # The images themselves (named as the charts reference them), once the
+  # node image's Debian base exists; a fresh engine loads them from the cache.
+  if ! docker info >/dev/null 2>&1; then log "stacks' images: skipped, no Docker engine answers (the kind stacks test will say so)"
+  elif [[ ! -f $cache/debian-min-$(pin debian)/debian-min.tar || ! -x $cache/ollama ]]; then log "stacks' images: skipped, no Debian base or ollama built (test/bin/build.sh)"
+  else "$here/stack-images.sh" "$cache"; fi
+fi
 log "ready in $cache"

@@ -27,7 +27,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 cache=${1:?usage: stack-images.sh CACHE}
 pin() { sed -n "s/^  $1: *//p" "$root/manifests/versions.yaml" | head -1; }
-OP=$(pin stackPrometheusOperator) AM=$(pin stackAlertmanager) NE=$(pin stackNodeExporter) PROM=$(pin stackPrometheus)
+OP=$(pin prometheusOperator) AM=$(pin stackAlertmanager) NE=$(pin stackNodeExporter) PROM=$(pin prometheus)
 OLLAMA=$(pin ollama) DEBIAN=$(pin debian) OLLAMA_TAG=$(pin stackOllamaImage)
 # Prometheus' module v0.314.0 is its release v3.14.0.
 promtag=${PROM#v0.}; promtag="v3.${promtag#3}"
@@ -35,7 +35,7 @@ bin() { echo "$cache/$1-$2/$1"; }
 declare -A src=(
   ["quay.io/prometheus-operator/prometheus-operator:$OP"]="$(bin operator "$OP")"
   ["quay.io/prometheus-operator/prometheus-config-reloader:$OP"]="$(bin prometheus-config-reloader "$OP")"
-  ["quay.io/prometheus/prometheus:$promtag-distroless"]="$cache/prometheus-server-$PROM/prometheus-server"
+  ["quay.io/prometheus/prometheus:$promtag-distroless"]="$(bin prometheus "$PROM")"
   ["quay.io/prometheus/alertmanager:$AM"]="$(bin alertmanager "$AM")"
   ["quay.io/prometheus/node-exporter:$NE-distroless"]="$(bin node_exporter "$NE")"
   ["ollama/ollama:$OLLAMA_TAG"]="$(bin ollama "$OLLAMA")"
@@ -66,7 +66,6 @@ fi
 dbuild() { local o; o=$(docker build "$@" 2>&1) || { printf '%s\n' "$o" >&2; return 1; }; }
 for ref in $(printf '%s\n' "${!src[@]}" | sort); do
   b=${src[$ref]} name=$(basename "${src[$ref]}")
-  [[ $name == prometheus-server ]] && name=prometheus
   d="$work/$name" && mkdir -p "$d" && cp "$b" "$d/$name"
   if [[ $ref == ollama/* ]]; then
     # The upstream image's layout: /bin/ollama, serve by default, models under /root/.ollama.

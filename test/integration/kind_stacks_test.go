@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,7 +14,9 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -90,6 +93,7 @@ func TestKindStacksForReal(t *testing.T) {
 		}
 	})
 
+	agentImage(t, ctx, k.labEnv) // lab up loads it into the nodes
 	reg := harness.ServeModels(src.ModelsDir())
 	archive := filepath.Join(t.TempDir(), "stacks.tar.gz")
 	start := time.Now()
@@ -142,6 +146,8 @@ func TestKindStacksForReal(t *testing.T) {
 	if code, st := k.status(); code != 0 || st["healthy"] != true {
 		t.Fatalf("status: %d %v", code, st)
 	}
+	t.Run("prometheus-targets", func(t *testing.T) { kindPrometheusTargets(t, ctx, k) })
+	t.Run("alert-to-agent", func(t *testing.T) { kindAlertToAgent(t, ctx, k) })
 	start = time.Now()
 	if code, _, errOut := k.run("up", "--offline", "--bundle", archive); code != 0 || !strings.Contains(errOut, "nothing changed") {
 		t.Errorf("second up was not a no-op: %d\n%s", code, errOut)
@@ -156,6 +162,127 @@ func TestKindStacksForReal(t *testing.T) {
 	if left := k.nodes(); len(left) > 0 {
 		t.Errorf("containers left after down: %v", left)
 	}
+}
+
+// promGet asks the stack's Prometheus through the API server's service
+// proxy (what `kubectl get --raw` does).
+func promGet(ctx context.Context, k *kindLab, path string, params map[string]string, into any) error {
+	b, err := k.cs.CoreV1().Services("monitoring").ProxyGet("http", "kube-prometheus-stack-prometheus", "9090", path, params).DoRaw(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: %v: %.300s", path, err, b)
+	}
+	return json.Unmarshal(b, into)
+}
+
+// Every target the chart's ServiceMonitors define is scraped on the kind
+// nodes: the kubelets and their cAdvisor (what the saturation rules read),
+// the API server, CoreDNS, node-exporter, the stack itself and the control
+// plane's components (kind binds their metrics to loopback unless lab
+// patches them: their Down alerts would page the agent from the first
+// minute). The alerts firing on a fresh lab are logged.
+func kindPrometheusTargets(t *testing.T, ctx context.Context, k *kindLab) {
+	var targets struct {
+		Data struct {
+			ActiveTargets []struct {
+				Labels    map[string]string
+				Health    string
+				LastError string
+			}
+		}
+	}
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		err := promGet(ctx, k, "/api/v1/targets", map[string]string{"state": "active"}, &targets)
+		jobs, down := map[string]int{}, []string{}
+		for _, tg := range targets.Data.ActiveTargets {
+			jobs[tg.Labels["job"]]++
+			if tg.Health != "up" {
+				down = append(down, fmt.Sprintf("%s %s: %s %s", tg.Labels["job"], tg.Labels["instance"], tg.Health, tg.LastError))
+			}
+		}
+		missing := []string{}
+		for _, j := range []string{"kubelet", "apiserver", "coredns", "node-exporter", "kube-controller-manager", "kube-scheduler", "kube-etcd", "kube-proxy", "kube-prometheus-stack-operator", "kube-prometheus-stack-prometheus", "kube-prometheus-stack-alertmanager"} {
+			if jobs[j] == 0 {
+				missing = append(missing, j)
+			}
+		}
+		if err == nil && len(down) == 0 && len(missing) == 0 {
+			t.Logf("%d targets up: %v", len(targets.Data.ActiveTargets), jobs)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus targets: %v; down: %v; no target for %v", err, down, missing)
+		}
+		time.Sleep(10 * time.Second)
+	}
+	var alerts struct {
+		Data struct {
+			Alerts []struct {
+				Labels map[string]string
+				State  string
+			}
+		}
+	}
+	if err := promGet(ctx, k, "/api/v1/alerts", nil, &alerts); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, a := range alerts.Data.Alerts {
+		names = append(names, a.Labels["alertname"]+"("+a.State+")")
+	}
+	t.Logf("alerts on the fresh lab: %v", names)
+}
+
+// The alert path on real components: a Deployment's container leaks
+// until the kernel OOM-kills it; Prometheus sees the restart in the
+// kubelet's cAdvisor metrics and lab's rule LabContainerRestarted fires;
+// Alertmanager routes it through lab's AlertmanagerConfig with the bearer
+// token to the in-cluster `lab agent serve` (past its NetworkPolicy); the
+// agent's log — what it received and what it concluded — names the alert,
+// the pod, OOMKilled and the 48Mi limit, with the trace id.
+func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
+	if code, _, errOut := k.run("agent", "apply", "--serve"); code != 0 {
+		t.Fatalf("lab agent apply --serve: %d\n%s", code, errOut)
+	}
+	targetImage(t, ctx, k)
+	if _, err := k.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	pod := targetPod("leaky", []string{"leak", "1"}, "", "48Mi")
+	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "leaky"}, Spec: appsv1.DeploymentSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: pod.Labels},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: pod.Labels}, Spec: pod.Spec}}}
+	leakStart := time.Now()
+	if _, err := k.cs.AppsV1().Deployments("demo").Create(ctx, d, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	var logs string
+	deadline := time.Now().Add(8 * time.Minute)
+	for time.Now().Before(deadline) {
+		b, err := k.cs.CoreV1().Pods("lab-agent").GetLogs(agentPod(ctx, t, k), &corev1.PodLogOptions{}).DoRaw(ctx)
+		if err == nil {
+			logs = string(b)
+		}
+		if i := strings.Index(logs, "--- alert LabContainerRestarted on demo/leaky-"); i >= 0 {
+			report := logs[i:]
+			if !containsAll(report, []string{"OOMKilled", "48Mi", "trace "}) {
+				t.Fatalf("the agent's report on the alert does not name OOMKilled and the limit:\n%s", report)
+			}
+			trace := report[strings.Index(report, "trace ")+6:]
+			t.Logf("leak start → the agent's report on Alertmanager's alert: %s (trace %.32s)\n%.900s", time.Since(leakStart).Round(time.Second), trace, report)
+			return
+		}
+		time.Sleep(10 * time.Second)
+	}
+	t.Fatalf("no report on LabContainerRestarted from the in-cluster agent after %s; its log:\n%s\npods:\n%s", time.Since(leakStart).Round(time.Second), logs, podTable(ctx, k.cs, ""))
+}
+
+func agentPod(ctx context.Context, t *testing.T, k *kindLab) string {
+	pods, err := k.cs.CoreV1().Pods("lab-agent").List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=lab-agent"})
+	if err != nil || len(pods.Items) == 0 {
+		return ""
+	}
+	return pods.Items[0].Name
 }
 
 // notReady lists, in namespaces, the pods that are not Running with every

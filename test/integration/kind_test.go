@@ -256,11 +256,7 @@ func kindRestart(t *testing.T, ctx context.Context, k *kindLab) {
 // Job with the agent's ServiceAccount, reading the API server and the pod's
 // logs from inside the cluster.
 func kindInCluster(t *testing.T, ctx context.Context, k *kindLab) {
-	ref := "lab.dev/lab:" + strings.Fields(k.mustRun("version"))[1] // the agent image this binary runs
-	out, err := exec.CommandContext(ctx, "make", "-C", "../..", "image", "IMAGE="+ref, "VERSION=dev").CombinedOutput()
-	if err != nil {
-		t.Fatalf("make image: %v\n%s", err, out)
-	}
+	ref := agentImage(t, ctx, k.labEnv)
 	if code, _, errOut := k.run("agent", "image"); code != 0 || !strings.Contains(errOut, "loaded into the nodes") {
 		t.Fatalf("lab agent image: %d\n%s", code, errOut)
 	}
@@ -299,15 +295,7 @@ func (d diagnosis) String() string {
 // Six ways the target application fails, each on a real kubelet; the
 // first finding must name the category and the decisive fact.
 func kindDiagnose(t *testing.T, ctx context.Context, k *kindLab) {
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "target")
-	build := exec.Command("go", "build", "-o", bin, "./test/apps/target")
-	build.Dir, build.Env = "../..", append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the target app: %v\n%s", err, out)
-	}
-	buildImage(t, ctx, "lab.dev/target:test", dir, "FROM scratch\nCOPY target /target\nENTRYPOINT [\"/target\"]\n")
-	k.loadImage("lab.dev/target:test")
+	targetImage(t, ctx, k)
 
 	cases := []struct {
 		name, category string
@@ -360,6 +348,35 @@ func kindDiagnose(t *testing.T, ctx context.Context, k *kindLab) {
 			t.Errorf("%s: want [%s] naming %q; last diagnosis: %s\npod status: %+v", c.name, c.category, c.want, last, p.Status.ContainerStatuses)
 		})
 	}
+}
+
+// agentImage builds the agent's image this lab binary runs (make image)
+// and returns its reference.
+func agentImage(t *testing.T, ctx context.Context, e *labEnv) string {
+	t.Helper()
+	code, out, _ := e.run("version")
+	if code != 0 || len(strings.Fields(out)) < 2 {
+		t.Fatalf("lab version: %d %s", code, out)
+	}
+	ref := "lab.dev/lab:" + strings.Fields(out)[1]
+	if b, err := exec.CommandContext(ctx, "make", "-C", "../..", "image", "IMAGE="+ref, "VERSION=dev").CombinedOutput(); err != nil {
+		t.Fatalf("make image: %v\n%s", err, b)
+	}
+	return ref
+}
+
+// targetImage builds the target application's image (test/apps/target,
+// FROM scratch) and loads it into the lab's nodes as lab.dev/target:test.
+func targetImage(t *testing.T, ctx context.Context, k *kindLab) {
+	t.Helper()
+	dir := t.TempDir()
+	build := exec.Command("go", "build", "-o", filepath.Join(dir, "target"), "./test/apps/target")
+	build.Dir, build.Env = "../..", append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the target app: %v\n%s", err, out)
+	}
+	buildImage(t, ctx, "lab.dev/target:test", dir, "FROM scratch\nCOPY target /target\nENTRYPOINT [\"/target\"]\n")
+	k.loadImage("lab.dev/target:test")
 }
 
 func containsAll(s string, want []string) bool {
