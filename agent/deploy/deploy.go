@@ -61,7 +61,8 @@ func Render(l *config.Lab, parts ...Part) ([]*unstructured.Unstructured, error) 
 		APF        config.APF
 		Image      string
 		LLM        string
-	}{l.Agent.Namespace, l.Agent.Namespaces, l.Agent.APF, AgentImage(), l.InClusterLLMEndpoint()}
+		Model      string // agent.llm.model, as the caller resolved it ("" leaves it to the pod)
+	}{l.Agent.Namespace, l.Agent.Namespaces, l.Agent.APF, AgentImage(), l.InClusterLLMEndpoint(), l.Agent.LLM.Model}
 	var out []*unstructured.Unstructured
 	for _, p := range parts {
 		raw, err := manifests.Agent.ReadFile("agent/" + string(p))

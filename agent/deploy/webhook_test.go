@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -128,5 +129,34 @@ func TestManifestsQuoteOutsideValues(t *testing.T) {
 	}
 	if found == 0 {
 		t.Error("no object carries the namespaces verbatim")
+	}
+}
+
+// The in-cluster agent has no lab.yaml and no lab state: it is told the
+// model the lab serves (on the kind lab it asked Ollama for its own
+// default, phi3:mini, which the lab's Ollama did not have), and nothing
+// when the caller resolved none.
+func TestServeManifestsNameTheModel(t *testing.T) {
+	argsOf := func(l *config.Lab) string {
+		objs, err := Render(l, Serve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if o.GetKind() == "Deployment" {
+				cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+				args, _ := cs[0].(map[string]any)["args"].([]any)
+				return fmt.Sprint(args)
+			}
+		}
+		return ""
+	}
+	l := config.Default()
+	if a := argsOf(l); strings.Contains(a, "--model") {
+		t.Errorf("a model flag with no model resolved: %s", a)
+	}
+	l.Agent.LLM.Model = "lab-tiny:latest"
+	if a := argsOf(l); !strings.Contains(a, "--model=lab-tiny:latest") {
+		t.Errorf("args %s lack the lab's model", a)
 	}
 }

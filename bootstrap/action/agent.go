@@ -26,6 +26,12 @@ type AgentApply struct {
 
 // Run applies (or renders) the agent's objects.
 func (a *AgentApply) Run() error {
+	if a.Serve && a.Lab.Agent.LLM.Model == "" {
+		// The pod has no lab.yaml nor the lab's state: it is told the model
+		// the lab's Ollama serves (the one lab up pulled or imported), else
+		// it would ask for the model its own default resolves to.
+		a.Lab.Agent.LLM.Model = a.Model("")
+	}
 	if a.Output == ui.YAML {
 		parts := deploy.Parts(a.Lab)
 		if a.Serve {

@@ -265,7 +265,9 @@ func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
 		}
 		if i := strings.Index(logs, "--- alert LabContainerRestarted on demo/leaky-"); i >= 0 {
 			report := logs[i:]
-			if !containsAll(report, []string{"OOMKilled", "48Mi", "trace "}) {
+			// The lab's Ollama answered (the tiny test model's text may be
+			// refused by the schema check; what matters is the call).
+			if !containsAll(report, []string{"OOMKilled", "48Mi", "trace "}) || strings.Contains(report, "model unavailable") {
 				t.Fatalf("the agent's report on the alert does not name OOMKilled and the limit:\n%s", report)
 			}
 			trace := report[strings.Index(report, "trace ")+6:]
