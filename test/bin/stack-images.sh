@@ -40,11 +40,19 @@ declare -A src=(
   ["quay.io/prometheus/node-exporter:$NE-distroless"]="$(bin node_exporter "$NE")"
   ["ollama/ollama:$OLLAMA_TAG"]="$(bin ollama "$OLLAMA")"
 )
+# Argo CD (opt-in: test/bin/build.sh argocd) and the Redis its chart runs,
+# when built: Argo CD v3.2.11 under the chart's tag v3.4.4 (see build.sh),
+# Redis from Debian (7.0) under the chart's redis:8.2.3-alpine.
+ARGOCD=$(pin argocd)
+if [[ -x $(bin argocd "$ARGOCD") ]]; then
+  src["quay.io/argoproj/argocd:v3.4.4"]="$(bin argocd "$ARGOCD")"
+  src["ecr-public.aws.com/docker/library/redis:8.2.3-alpine"]=debian:redis-server
+fi
 log() { printf '[stack-images] %s\n' "$*" >&2; }
 for ref in "${!src[@]}"; do
-  [[ -x ${src[$ref]} ]] || { log "missing ${src[$ref]} for $ref: run test/bin/build.sh (stacks)"; exit 1; }
+  [[ ${src[$ref]} == debian:* || -x ${src[$ref]} ]] || { log "missing ${src[$ref]} for $ref: run test/bin/build.sh (stacks)"; exit 1; }
 done
-REV=$( (cat "$0" "$root/manifests/versions.yaml"; for ref in $(printf '%s\n' "${!src[@]}" | sort); do echo "$ref"; sha256sum < "${src[$ref]}"; done) | sha256sum | cut -c1-10)
+REV=$( (cat "$0" "$root/manifests/versions.yaml"; for ref in $(printf '%s\n' "${!src[@]}" | sort); do echo "$ref ${src[$ref]}"; [[ ${src[$ref]} == debian:* ]] || sha256sum < "${src[$ref]}"; done) | sha256sum | cut -c1-10)
 out=$cache/stack-images-$REV
 export DOCKER_BUILDKIT=0 # the classic builder: local bases only, no registry
 
@@ -63,11 +71,31 @@ work=$(mktemp -d) && trap 'rm -rf "$work"' EXIT
 if ! docker image inspect "lab.dev/kind/base:$DEBIAN" >/dev/null 2>&1; then
   docker import "$cache/debian-min-$DEBIAN/debian-min.tar" "lab.dev/kind/base:$DEBIAN" >/dev/null
 fi
-dbuild() { local o; o=$(docker build "$@" 2>&1) || { printf '%s\n' "$o" >&2; return 1; }; }
+# Docker gives a build no network by default; apt needs it (the images
+# with Debian packages).
+dbuild() { local o; o=$(docker build --network host "$@" 2>&1) || { printf '%s\n' "$o" >&2; return 1; }; }
 for ref in $(printf '%s\n' "${!src[@]}" | sort); do
   b=${src[$ref]} name=$(basename "${src[$ref]}")
+  if [[ $b == debian:* ]]; then
+    # A Debian package on the Debian base (apt from the machine's mirror).
+    name=${b#debian:} d="$work/$name" && mkdir -p "$d"
+    printf '%s\n' "FROM lab.dev/kind/base:$DEBIAN" \
+      "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $name redis-tools >/dev/null && rm -rf /var/lib/apt/lists/*" \
+      "LABEL dev.lab.stack-images.rev=$REV" "ENTRYPOINT [\"$name\"]" > "$d/Dockerfile"
+    dbuild -q -t "$ref" "$d"
+    continue
+  fi
   d="$work/$name" && mkdir -p "$d" && cp "$b" "$d/$name"
-  if [[ $ref == ollama/* ]]; then
+  if [[ $ref == quay.io/argoproj/argocd:* ]]; then
+    # Upstream's layout: /usr/local/bin/argocd and a link per component, git
+    # and gpg for the repo-server, user argocd (999); the chart's args name
+    # the component's path.
+    printf '%s\n' "FROM lab.dev/kind/base:$DEBIAN" \
+      "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git git-lfs gnupg openssh-client >/dev/null && rm -rf /var/lib/apt/lists/* && groupadd -g 999 argocd && useradd -u 999 -g 999 -m -d /home/argocd -s /bin/sh argocd" \
+      "COPY argocd /usr/local/bin/argocd" \
+      "RUN cd /usr/local/bin && for c in server repo-server application-controller applicationset-controller cmp-server commit-server dex notifications k8s-auth git-ask-pass; do ln -s argocd argocd-\$c; done" \
+      "USER 999" "WORKDIR /home/argocd" "LABEL dev.lab.stack-images.rev=$REV" > "$d/Dockerfile"
+  elif [[ $ref == ollama/* ]]; then
     # The upstream image's layout: /bin/ollama, serve by default, models under /root/.ollama.
     printf '%s\n' "FROM lab.dev/kind/base:$DEBIAN" "COPY $name /bin/$name" "ENV OLLAMA_HOST=0.0.0.0:11434" \
       "LABEL dev.lab.stack-images.rev=$REV" 'ENTRYPOINT ["/bin/ollama"]' 'CMD ["serve"]' > "$d/Dockerfile"
