@@ -107,4 +107,3 @@ func TestKindMetricsPatchesWithPrometheus(t *testing.T) {
 		t.Errorf("patched without Prometheus: %v", p)
 	}
 }
-
