@@ -15,8 +15,9 @@ export LAB_UPSTREAM_CHARTS ?= $(wildcard $(abspath ../shared/charts))
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-build: ## build bin/lab with cgo (NVML)
+build: ## build bin/lab with cgo (NVML), and bin/kubectl-lab: the same binary as a kubectl plugin (kubectl lab …)
 	CGO_ENABLED=1 $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/lab
+	ln -f $(BIN) bin/kubectl-lab
 
 build-nocgo: ## build bin/lab-nocgo without cgo (no NVML)
 	CGO_ENABLED=0 $(GO) build -ldflags '-s -w -X lab.dev/lab/core/version.Version=$(VERSION)' -o bin/lab-nocgo ./cmd/lab

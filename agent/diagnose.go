@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
+	"go.opentelemetry.io/otel/attribute"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 
@@ -24,6 +25,7 @@ import (
 	"lab.dev/lab/agent/memory"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/agent/runbook"
+	"lab.dev/lab/core/telemetry"
 	"lab.dev/lab/core/ui"
 )
 
@@ -61,26 +63,40 @@ func NewTraceID() string {
 
 // Diagnose collects, detects, digests and (unless told not to, or the model
 // is unavailable) asks the model; the report always comes out.
-func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod string, o Options) (*report.Report, error) {
+func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod string, o Options) (_ *report.Report, err error) {
+	if o.TraceID == "" {
+		o.TraceID = telemetry.TraceID(ctx) // a caller's trace: the webhook's sender's
+	}
 	if o.TraceID == "" {
 		o.TraceID = NewTraceID()
 	}
+	ctx, span := telemetry.Start(ctx, o.TraceID, "diagnose", attribute.String("k8s.namespace.name", namespace), attribute.String("k8s.pod.name", pod))
+	defer func() { telemetry.End(span, err) }()
 	if o.Budget <= 0 {
 		o.Budget = 1500
 	}
 	log := ui.Or(o.Log)
 	logf := func(format string, a ...any) { log.Debug(1, format, a...) }
-	b, err := collect.Collect(ctx, cs, namespace, pod, collect.Options{LogBytes: o.LogBytes, Metrics: o.Metrics, Logs: o.Logs})
+	pctx, phase := telemetry.Start(ctx, "", "collect")
+	b, err := collect.Collect(pctx, cs, namespace, pod, collect.Options{LogBytes: o.LogBytes, Metrics: o.Metrics, Logs: o.Logs})
+	telemetry.End(phase, err)
 	if err != nil {
 		return nil, err
 	}
+	phase.SetAttributes(attribute.Int("lab.evidence", len(b.Evidence)))
 	r := &report.Report{TraceID: o.TraceID, Namespace: namespace, Pod: pod, Time: time.Now().UTC(),
 		Phase: string(b.Pod.Status.Phase), Owners: b.Owners, Evidence: b.Evidence, Errors: b.Errors, Source: b}
 	if b.Pod.Status.Reason != "" {
 		r.Phase += " (" + b.Pod.Status.Reason + ")"
 	}
+	_, phase = telemetry.Start(ctx, "", "analyze")
 	r.Findings = analyze.Analyze(b)
 	r.Timeline = timeline(b)
+	phase.SetAttributes(attribute.Int("lab.findings", len(r.Findings)))
+	if p := r.Primary(); p != nil {
+		span.SetAttributes(attribute.String("lab.category", p.Category))
+	}
+	phase.End()
 	if o.Memory != nil {
 		h, err := o.Memory.Lookup(r)
 		if err != nil {
@@ -94,7 +110,9 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 			}
 		}()
 	}
-	r.GitOps = gitOpsPart(ctx, cs, b, r, o)
+	pctx, phase = telemetry.Start(ctx, "", "gitops")
+	r.GitOps = gitOpsPart(pctx, cs, b, r, o)
+	phase.End()
 	if r.GitOps != nil && r.GitOps.Managed != nil {
 		o.Whitelist = nil // no live action on what Argo CD manages: the model is told so too
 	}
@@ -103,7 +121,10 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 		if !o.NoLLM && o.LLM != nil {
 			embed = o.LLM.Embed
 		}
-		hits, err := o.Runbooks.Hybrid(llm.WithTrace(ctx, o.TraceID), RunbookQuery(r.Findings, b.Owners), 10, embed)
+		pctx, phase := telemetry.Start(ctx, "", "runbooks")
+		hits, err := o.Runbooks.Hybrid(llm.WithTrace(pctx, o.TraceID), RunbookQuery(r.Findings, b.Owners), 10, embed)
+		phase.SetAttributes(attribute.Int("lab.runbook.hits", len(hits)), attribute.Bool("lab.runbook.embeddings", embed != nil && err == nil))
+		telemetry.End(phase, err)
 		if err != nil {
 			logf("trace %s: runbook embeddings: %v (lexical ranking only)", o.TraceID, err)
 		}
@@ -121,7 +142,10 @@ func Diagnose(ctx context.Context, cs kubernetes.Interface, namespace, pod strin
 			budget = fit
 		}
 	}
+	_, phase = telemetry.Start(ctx, "", "digest")
 	msgs, stats, evidenceIDs := buildPrompt(b, r, budget, o)
+	phase.SetAttributes(attribute.Int("lab.prompt.tokens", stats.Tokens), attribute.Int("lab.prompt.budget", budget))
+	phase.End()
 	stats.Budget, stats.Shrunk = o.Budget, budget < o.Budget
 	stats.ModelContext, stats.TokensPerChar = win.Context, win.TokensPerChar
 	r.Prompt = stats

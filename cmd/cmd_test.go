@@ -3,10 +3,16 @@ package cmd
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"lab.dev/lab/bootstrap/action"
 )
 
 func runLab(t *testing.T, args ...string) (code int, stdout, stderr string) {
@@ -121,5 +127,66 @@ func TestUnknownOutputFormatRefusedEverywhere(t *testing.T) {
 		if code != 1 || !strings.Contains(errOut, `invalid argument "xml" for "-o, --output" flag: want`) {
 			t.Errorf("lab %s -o xml: exit %d, stderr %q", strings.Join(args, " "), code, errOut)
 		}
+	}
+}
+
+// As a kubectl plugin (the binary named kubectl-lab, run by `kubectl lab`),
+// lab reads kubectl's cluster: $KUBECONFIG's current context and its
+// namespace, or --context / --kubeconfig / -n, never a lab's own cluster; its
+// usage says `kubectl lab`.
+func TestKubectlPlugin(t *testing.T) {
+	plugin := action.KubectlPlugin
+	if !plugin("/usr/local/bin/kubectl-lab") || plugin("/usr/bin/lab") || plugin("kubectl-labs") {
+		t.Fatal("plugin(): wrong name match")
+	}
+	hits := map[string][]string{}
+	server := func(name string) string {
+		s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			hits[name] = append(hits[name], r.URL.Path)
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			fmt.Fprint(w, `{"kind":"Status","apiVersion":"v1","status":"Failure","reason":"NotFound","code":404}`)
+		}))
+		t.Cleanup(s.Close)
+		return s.URL
+	}
+	dir := t.TempDir()
+	kc := filepath.Join(dir, "config")
+	os.WriteFile(kc, []byte("apiVersion: v1\nkind: Config\ncurrent-context: shop\n"+
+		"clusters:\n- name: a\n  cluster: {server: "+server("a")+"}\n- name: b\n  cluster: {server: "+server("b")+"}\n"+
+		"contexts:\n- name: shop\n  context: {cluster: a, user: u, namespace: shop}\n- name: other\n  context: {cluster: b, user: u}\n"+
+		"users:\n- name: u\n  user: {token: t}\n"), 0o600)
+	t.Setenv("KUBECONFIG", kc)
+	t.Setenv("LAB_HOME", dir)
+	t.Chdir(dir)
+	kubectl := func(args ...string) (string, string) {
+		root, g := newRoot()
+		asKubectlPlugin(root, g)
+		var out, errb bytes.Buffer
+		root.SetOut(&out)
+		root.SetErr(&errb)
+		run(root, args)
+		return out.String(), errb.String()
+	}
+	for _, c := range []struct {
+		args   []string
+		server string
+		path   string
+	}{
+		{[]string{"diagnose", "web", "--no-llm"}, "a", "/api/v1/namespaces/shop/pods/web"},
+		{[]string{"diagnose", "web", "--no-llm", "-n", "db"}, "a", "/api/v1/namespaces/db/pods/web"},
+		{[]string{"diagnose", "web", "--no-llm", "--context", "other"}, "b", "/api/v1/namespaces/default/pods/web"},
+		{[]string{"diagnose", "--no-llm", "--context", "other", "--namespace", "ops"}, "b", "/api/v1/namespaces/ops/pods"},
+	} {
+		clear(hits)
+		_, errOut := kubectl(c.args...)
+		other := map[string]string{"a": "b", "b": "a"}[c.server]
+		if !slices.Contains(hits[c.server], c.path) || len(hits[other]) > 0 {
+			t.Errorf("kubectl lab %v: asked %v, want %s on %s only\n%s", c.args, hits, c.path, c.server, errOut)
+		}
+	}
+	out, _ := kubectl("--help")
+	if !strings.Contains(out, "kubectl lab [command]") {
+		t.Errorf("kubectl lab --help does not name itself kubectl lab:\n%s", out)
 	}
 }

@@ -19,8 +19,13 @@ func newDiagnose(g *globals) *cobra.Command {
 		"-o markdown, a post-mortem. With --no-llm, or when the model is down, the report comes from the rules alone.\n\n" +
 		"Without POD: a triage of every pod of -n NAMESPACE (or -A, every namespace) with the rules — one line per pod\n" +
 		"with a finding (the decisive fact), worst first; healthy pods are counted, not listed."
+	c.PreRun = func(c *cobra.Command, _ []string) {
+		if g.action.Kubectl && !c.Flags().Changed("namespace") {
+			o.Namespace = "" // kubectl's: the context's namespace
+		}
+	}
 	f := c.Flags()
-	f.StringVarP(&o.Namespace, "namespace", "n", "default", "namespace of the pod (or of the triage)")
+	f.StringVarP(&o.Namespace, "namespace", "n", "default", "namespace of the pod (or of the triage; as kubectl lab: the context's)")
 	f.BoolVarP(&o.All, "all-namespaces", "A", false, "without POD: triage every namespace")
 	outputFlag(c, &o.Output, ui.Text, "markdown is the post-mortem; a triage is text or json", ui.Text, ui.Markdown, ui.JSON)
 	f.BoolVar(&o.NoLLM, "no-llm", false, "do not ask the model: rules only (human-operator mode)")

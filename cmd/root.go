@@ -102,8 +102,18 @@ func newRoot() (*cobra.Command, *globals) {
 
 // Execute runs lab with os.Args and returns the process exit code.
 func Execute() int {
-	root, _ := newRoot()
+	root, g := newRoot()
+	if action.KubectlPlugin(os.Args[0]) {
+		asKubectlPlugin(root, g)
+	}
 	return run(root, os.Args[1:])
+}
+
+// asKubectlPlugin makes lab speak as `kubectl lab`: its usage says so and
+// the cluster is kubectl's (kubeconfig, context, namespace), not the lab's.
+func asKubectlPlugin(root *cobra.Command, g *globals) {
+	root.Annotations = map[string]string{cobra.CommandDisplayNameAnnotation: "kubectl lab"}
+	g.action.Kubectl = true
 }
 
 func run(root *cobra.Command, args []string) int {

@@ -16,6 +16,10 @@ import (
 	"time"
 
 	"github.com/ollama/ollama/api"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"lab.dev/lab/core/telemetry"
 )
 
 // TraceHeader carries the report's trace id on every model request.
@@ -173,7 +177,10 @@ func (c *Client) Embed(ctx context.Context, texts []string) ([][]float32, error)
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
 	defer cancel()
+	ctx, span := telemetry.Start(ctx, "", "embeddings "+c.Model, attribute.String("gen_ai.operation.name", "embeddings"),
+		attribute.String("gen_ai.system", "ollama"), attribute.String("gen_ai.request.model", c.Model), attribute.Int("lab.llm.inputs", len(texts)))
 	r, err := c.API.Embed(ctx, &api.EmbedRequest{Model: c.Model, Input: texts})
+	telemetry.End(span, err)
 	if err != nil {
 		return nil, fmt.Errorf("embeddings from %s: %w", c.Model, err)
 	}
@@ -189,17 +196,25 @@ var ErrBadAnswer = errors.New("model answer is not valid JSON for the schema")
 var ErrAnswerCut = fmt.Errorf("%w: the answer hit num_predict", ErrBadAnswer)
 
 // Explain asks the model, retrying retryable failures, through the breaker.
-func (c *Client) Explain(ctx context.Context, req Request) (Answer, Meta, error) {
-	meta := Meta{Model: c.Model}
+func (c *Client) Explain(ctx context.Context, req Request) (_ Answer, meta Meta, err error) {
+	meta = Meta{Model: c.Model}
 	start := time.Now()
-	defer func() { meta.Latency = time.Since(start) }()
+	ctx, span := telemetry.Start(ctx, req.TraceID, "explain", attribute.String("gen_ai.request.model", c.Model))
+	defer func() {
+		meta.Latency = time.Since(start)
+		span.SetAttributes(attribute.Int("lab.llm.attempts", meta.Attempts), attribute.String("lab.llm.breaker", string(meta.Breaker)),
+			attribute.Int("gen_ai.usage.input_tokens", meta.PromptTokens), attribute.Int("gen_ai.usage.output_tokens", meta.ResponseTokens))
+		telemetry.End(span, err)
+	}()
 	ctx = context.WithValue(ctx, traceKey{}, req.TraceID)
 	attempts := max(c.Retry.Attempts, 1)
 	var lastErr error
 	grown := false
 	for n := 0; n < attempts; n++ {
 		if n > 0 && !errors.Is(lastErr, ErrAnswerCut) {
-			if err := c.Retry.sleep(ctx, c.Retry.Delay(n-1)); err != nil {
+			d := c.Retry.Delay(n - 1)
+			span.AddEvent("backoff", trace.WithAttributes(attribute.Int64("lab.llm.backoff_ms", d.Milliseconds())))
+			if err := c.Retry.sleep(ctx, d); err != nil {
 				return Answer{}, meta, err
 			}
 		}
@@ -208,7 +223,11 @@ func (c *Client) Explain(ctx context.Context, req Request) (Answer, Meta, error)
 			return Answer{}, meta, err
 		}
 		meta.Attempts++
-		ans, err := c.once(ctx, req, &meta)
+		actx, aspan := telemetry.Start(ctx, "", "chat "+c.Model, attribute.String("gen_ai.operation.name", "chat"),
+			attribute.String("gen_ai.system", "ollama"), attribute.String("gen_ai.request.model", c.Model), attribute.Int("lab.llm.attempt", meta.Attempts))
+		ans, err := c.once(actx, req, &meta)
+		aspan.SetAttributes(attribute.Int("gen_ai.usage.input_tokens", meta.PromptTokens), attribute.Int("gen_ai.usage.output_tokens", meta.ResponseTokens))
+		telemetry.End(aspan, err)
 		c.Breaker.Record(err == nil)
 		meta.Breaker = c.Breaker.State()
 		if err == nil {

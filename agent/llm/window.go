@@ -9,6 +9,9 @@ import (
 	"sync"
 
 	"github.com/ollama/ollama/api"
+	"go.opentelemetry.io/otel/attribute"
+
+	"lab.dev/lab/core/telemetry"
 )
 
 // Window is what one model can take in one call. Ollama cuts a prompt longer
@@ -68,7 +71,10 @@ func (c *Client) Window(ctx context.Context) (Window, error) {
 		if c.Breaker != nil && c.Breaker.State() == Open {
 			return Window{}, fmt.Errorf("model %s: circuit breaker open", c.Model)
 		}
-		w, err := c.measureWindow(context.WithValue(ctx, traceKey{}, TraceOf(ctx)))
+		mctx, span := telemetry.Start(ctx, "", "show "+c.Model, attribute.String("gen_ai.request.model", c.Model))
+		w, err := c.measureWindow(context.WithValue(mctx, traceKey{}, TraceOf(ctx)))
+		span.SetAttributes(attribute.Int("lab.llm.num_ctx", w.Context))
+		telemetry.End(span, err)
 		if err != nil {
 			return Window{}, err
 		}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/agent/collect"
+	"lab.dev/lab/core/telemetry"
 )
 
 // Actions lab knows.
@@ -127,14 +129,16 @@ func currentReplicas(b *collect.Bundle, kind string) int {
 }
 
 // Run performs a (server-side dry-run when dryRun) and describes what it did.
-func Run(ctx context.Context, cs kubernetes.Interface, a Action, dryRun bool) (string, error) {
+func Run(ctx context.Context, cs kubernetes.Interface, a Action, dryRun bool) (_ string, err error) {
+	ctx, span := telemetry.Start(ctx, "", "remediate "+string(a.Kind), attribute.Bool("lab.remediation.dry_run", dryRun),
+		attribute.String("k8s.namespace.name", a.Namespace), attribute.String("lab.remediation.target", a.Target))
+	defer func() { telemetry.End(span, err) }()
 	var dr []string
 	verb := "done"
 	if dryRun {
 		dr, verb = []string{metav1.DryRunAll}, "server dry run OK"
 	}
 	kind, name, _ := cut(a.Target)
-	var err error
 	switch a.Kind {
 	case RolloutRestart:
 		patch := fmt.Sprintf(`{"spec":{"template":{"metadata":{"annotations":{"kubectl.kubernetes.io/restartedAt":%q}}}}}`, time.Now().UTC().Format(time.RFC3339))

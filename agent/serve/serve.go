@@ -21,9 +21,11 @@ import (
 	"time"
 
 	"github.com/prometheus/alertmanager/template"
+	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/time/rate"
 
 	"lab.dev/lab/agent/report"
+	"lab.dev/lab/core/telemetry"
 )
 
 // Message is the body Alertmanager's webhook receiver POSTs (version 4): the
@@ -46,6 +48,10 @@ type Target struct {
 	// replay reports it.
 	ID       string    `json:"id,omitempty"`
 	Received time.Time `json:"received,omitempty"`
+	// Traceparent is the sender's W3C trace context, when it sent a valid
+	// one: the diagnosis continues the sender's trace (kept in the
+	// journal, so a diagnosis after a restart still does).
+	Traceparent string `json:"traceparent,omitempty"`
 }
 
 func (t Target) key() string { return t.Namespace + "/" + t.Pod }
@@ -234,10 +240,16 @@ func (s *Server) work(ctx context.Context, t Target) {
 	}
 	s.metrics.InFlight.Inc()
 	defer s.metrics.InFlight.Dec()
-	dctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
+	// One trace per alert: the sender's when it sent its traceparent.
+	tctx := telemetry.Extract(ctx, http.Header{"Traceparent": {t.Traceparent}})
+	tctx, span := telemetry.Start(tctx, telemetry.NewTraceID(), "alert "+t.Alert, attribute.String("k8s.namespace.name", t.Namespace),
+		attribute.String("k8s.pod.name", t.Pod), attribute.String("lab.alert.id", t.ID), attribute.Int("lab.alert.attempt", attempts))
+	defer span.End()
+	dctx, cancel := context.WithTimeout(tctx, s.opts.Timeout)
 	defer cancel()
 	start := time.Now()
 	r, err := s.diagnose(dctx, t)
+	telemetry.Record(span, err)
 	s.metrics.Duration.Observe(time.Since(start).Seconds())
 	if err != nil && ctx.Err() != nil { // stopped, not failed: the next server tries again
 		s.journal.Release(t.ID)
@@ -255,9 +267,12 @@ func (s *Server) work(ctx context.Context, t Target) {
 	}
 	s.metrics.observeReport(r)
 	for _, sink := range s.sinks {
-		if err := sink.Write(ctx, t, r); err != nil {
+		sctx, sspan := telemetry.Start(tctx, "", fmt.Sprintf("sink %T", sink))
+		werr := sink.Write(sctx, t, r)
+		telemetry.End(sspan, werr)
+		if werr != nil {
 			s.metrics.SinkErrors.Inc()
-			s.opts.logf("report %s of %s/%s not written to %T: %v", r.TraceID, t.Namespace, t.Pod, sink, err)
+			s.opts.logf("report %s of %s/%s not written to %T: %v", r.TraceID, t.Namespace, t.Pod, sink, werr)
 		}
 	}
 	s.finish(t, "reported")
@@ -427,6 +442,10 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	}
 	targets, ignored := Targets(&m)
 	resp := AlertResponse{Ignored: ignored}
+	traceparent := ""
+	if tctx := telemetry.Extract(r.Context(), r.Header); telemetry.TraceID(tctx) != "" {
+		traceparent = r.Header.Get("Traceparent") // well-formed: the propagator parsed it
+	}
 	s.metrics.Alerts.WithLabelValues("ignored").Add(float64(ignored))
 	now := time.Now().UTC()
 	for _, t := range targets {
@@ -436,6 +455,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		t.Received = now
+		t.Traceparent = traceparent
 		outcome := s.Accept(t)
 		s.metrics.Alerts.WithLabelValues(outcome).Inc()
 		switch outcome {

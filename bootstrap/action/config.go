@@ -9,6 +9,8 @@ package action
 
 import (
 	"context"
+	"path/filepath"
+	"time"
 
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -20,6 +22,7 @@ import (
 	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/state"
+	"lab.dev/lab/core/telemetry"
 	"lab.dev/lab/core/ui"
 	"lab.dev/lab/stacks"
 )
@@ -35,6 +38,11 @@ type Config struct {
 	Context string
 	// InPod: use the pod's ServiceAccount (the agent in the cluster).
 	InPod bool
+	// Kubectl: lab runs as a kubectl plugin (`kubectl lab …`, the binary
+	// named kubectl-lab), so the cluster is kubectl's — $KUBECONFIG or
+	// ~/.kube/config, --kubeconfig, --context — never the lab's own, and a
+	// command's namespace defaults to the context's, as kubectl's do.
+	Kubectl bool
 }
 
 // Dir is the lab's state folder on this host.
@@ -65,7 +73,7 @@ func (c *Config) restConfig() (*rest.Config, error) {
 	rules := clientcmd.NewDefaultClientConfigLoadingRules()
 	if c.Kubeconfig != "" {
 		rules.ExplicitPath = c.Kubeconfig
-	} else if c.Context == "" {
+	} else if c.Context == "" && !c.Kubectl {
 		if p, err := cluster.New(c.Lab, c.Dir()); err == nil {
 			if ok, _ := p.Exists(context.Background()); ok {
 				return p.RESTConfig()
@@ -74,6 +82,45 @@ func (c *Config) restConfig() (*rest.Config, error) {
 		c.UI.Debug(1, "no lab %s on this host: using the default kubeconfig", c.Lab.Metadata.Name)
 	}
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: c.Context}).ClientConfig()
+}
+
+// KubectlPlugin tells whether lab was started as a kubectl plugin: kubectl
+// runs `kubectl lab …` as kubectl-lab (krew's name for it) from PATH.
+func KubectlPlugin(argv0 string) bool {
+	return filepath.Base(argv0) == "kubectl-lab"
+}
+
+// Tracing exports this process's traces over OTLP when the OpenTelemetry
+// variables (OTEL_EXPORTER_OTLP_ENDPOINT, …) name a collector; the function
+// it returns flushes them (call it before exiting). Without one, nothing is
+// installed and it costs nothing.
+func (c *Config) Tracing(service string) (func(), error) {
+	stop, err := telemetry.Setup(context.Background(), "", service)
+	if err != nil {
+		return nil, err
+	}
+	if ep := telemetry.Endpoint(""); ep != "" {
+		c.UI.Debug(1, "traces to %s (OTLP/HTTP)", ep)
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := stop(ctx); err != nil {
+			c.UI.Progress("traces not all exported: %v", err)
+		}
+	}, nil
+}
+
+// KubeNamespace is the namespace of the kubeconfig's context (kubectl's
+// default for -n), "default" when it names none.
+func (c *Config) KubeNamespace() string {
+	rules := clientcmd.NewDefaultClientConfigLoadingRules()
+	rules.ExplicitPath = c.Kubeconfig
+	ns, _, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: c.Context}).Namespace()
+	if err != nil || ns == "" {
+		return "default"
+	}
+	return ns
 }
 
 // Clients returns the REST config and a clientset for it.

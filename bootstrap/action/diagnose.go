@@ -46,6 +46,14 @@ func (d *Diagnose) Run(pod string) error {
 	case pod == "" && d.Output == ui.Markdown:
 		return errors.New("--output: a triage is text or json")
 	}
+	if d.Namespace == "" {
+		d.Namespace = d.KubeNamespace()
+	}
+	flush, err := d.Tracing("lab")
+	if err != nil {
+		return err
+	}
+	defer flush()
 	_, cs, err := d.Clients()
 	if err != nil {
 		return err

@@ -199,6 +199,11 @@ func (m *MCP) Run() error {
 	if err != nil {
 		return err
 	}
+	flush, err := m.Tracing("lab-mcp")
+	if err != nil {
+		return err
+	}
+	defer flush()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if m.Listen == "" {

@@ -137,6 +137,11 @@ func (s *Serve) Run() error {
 		sinks = append(sinks, serve.SlackSink{URL: s.Slack})
 	}
 	srvr := serve.New(s.Options, diag, serve.NewMetrics(), sinks...)
+	flush, err := s.Tracing("lab-agent")
+	if err != nil {
+		return err
+	}
+	defer flush()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The workers outlive the signal by the drain timeout: work, not ctx.

@@ -56,6 +56,7 @@ var stages = map[string][][]string{
 	},
 	"core": {
 		{"core/version", "core/state", "core/ui", "core/engine", "core/kube", "core/golden"},
+		{"core/telemetry"},
 		{"core/config/v1alpha1"},
 		{"core/config"},
 	},
