@@ -8,7 +8,7 @@ import (
 
 func newMCP(g *globals) *cobra.Command {
 	o := action.MCP{Config: &g.action}
-	c := command("mcp", "Serve the agent to assistants over the Model Context Protocol: stdio (default) or streamable HTTP (--listen); read-only tools diagnose, triage, search_runbooks, incidents", cobra.NoArgs, func([]string) error { return g.run(o.Run) })
+	c := command("mcp", "Serve the agent to assistants over the Model Context Protocol: stdio (default) or streamable HTTP (--listen); read-only tools diagnose, triage, predict, lab_status, search_runbooks, incidents; resources runbook:// and postmortem://; remediate (plan, then confirm) only with --allow-remediation", cobra.NoArgs, func([]string) error { return g.run(o.Run) })
 	f := c.Flags()
 	f.StringVar(&o.Listen, "listen", "", "serve streamable HTTP at this address (POST/GET /mcp) instead of stdio; needs the bearer token")
 	f.StringVar(&o.TokenFile, "token-file", "", "with --listen: file holding the bearer token (else $LAB_AGENT_WEBHOOK_TOKEN, as the webhook)")
@@ -16,6 +16,8 @@ func newMCP(g *globals) *cobra.Command {
 	f.BoolVar(&o.NoLLM, "no-llm", false, "rules only: no model call")
 	f.StringVar(&o.Endpoint, "llm-endpoint", "", "Ollama URL (default agent.llm.endpoint)")
 	f.StringVar(&o.Model, "model", "", "model (default agent.llm.model, else the lab's)")
+	f.BoolVar(&o.AllowRemediation, "allow-remediation", false, "add the remediate tool: a first call plans (server dry run) and returns a one-time confirmation id, a second call with it acts; lab.yaml's agent.remediation policy still applies")
+	f.StringVar(&o.Prometheus, "prometheus", "", "Prometheus URL for predict (default: the lab's, through the API server)")
 	kubeFlags(f, &g.action)
 	return c
 }

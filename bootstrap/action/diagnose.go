@@ -14,6 +14,7 @@ import (
 	"lab.dev/lab/agent/memory"
 	"lab.dev/lab/agent/remediate"
 	"lab.dev/lab/agent/report"
+	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/ui"
 )
 
@@ -141,23 +142,9 @@ func (d *Diagnose) triage(ctx context.Context, cs kubernetes.Interface) error {
 // remediate runs the report's whitelisted action after a server-side dry run
 // and a person's yes (or --yes), then verifies it by diagnosing again.
 func (d *Diagnose) remediate(ctx context.Context, cs kubernetes.Interface, r *report.Report) error {
-	kind, replicas := r.ProposedAction()
-	if gp := r.GitOps; gp != nil && gp.Managed != nil {
-		r.Actions = append(r.Actions, fmt.Sprintf("not run: %s manages %s and would revert a live change; commit the change in git instead", gp.Managed.By, gp.Workload))
-		return nil
-	}
-	if kind == "" {
-		r.Actions = append(r.Actions, "nothing to remediate automatically")
-		return nil
-	}
-	if d.Replicas >= 0 {
-		replicas = d.Replicas
-	}
-	l := d.Lab
-	pol := remediate.Policy{Enabled: l.Agent.Remediation.Enabled, Allowed: l.Agent.Remediation.Allowed, Namespaces: l.Agent.Namespaces, MaxReplicas: l.Agent.Remediation.MaxReplicas, ScaleDown: d.ScaleDown}
-	a, err := remediate.Plan(kind, replicas, r.Source, pol)
-	if err != nil {
-		r.Actions = append(r.Actions, "refused: "+err.Error())
+	a, refused := planRemediation(d.Lab, r, d.Replicas, d.ScaleDown)
+	if refused != "" {
+		r.Actions = append(r.Actions, refused)
 		return nil
 	}
 	msg, err := remediate.Run(ctx, cs, a, true)
@@ -188,6 +175,31 @@ func (d *Diagnose) remediate(ctx context.Context, cs kubernetes.Interface, r *re
 	}
 	r.Actions = append(r.Actions, v)
 	return nil
+}
+
+// planRemediation is the one way from a report to a live action (the CLI's
+// --remediate and the MCP remediate tool): nothing on a workload Argo CD
+// manages (it would revert it: the fix is a commit), only what the report
+// proposes, within lab.yaml's agent.remediation policy. replicas ≥ 0
+// overrides a scale's count (a person's number, never a model's). It
+// returns the action, or why there is none.
+func planRemediation(l *config.Lab, r *report.Report, replicas int, scaleDown bool) (remediate.Action, string) {
+	kind, proposed := r.ProposedAction()
+	if gp := r.GitOps; gp != nil && gp.Managed != nil {
+		return remediate.Action{}, fmt.Sprintf("not run: %s manages %s and would revert a live change; commit the change in git instead", gp.Managed.By, gp.Workload)
+	}
+	if kind == "" {
+		return remediate.Action{}, "nothing to remediate automatically"
+	}
+	if replicas >= 0 {
+		proposed = replicas
+	}
+	pol := remediate.Policy{Enabled: l.Agent.Remediation.Enabled, Allowed: l.Agent.Remediation.Allowed, Namespaces: l.Agent.Namespaces, MaxReplicas: l.Agent.Remediation.MaxReplicas, ScaleDown: scaleDown}
+	a, err := remediate.Plan(kind, proposed, r.Source, pol)
+	if err != nil {
+		return remediate.Action{}, "refused: " + err.Error()
+	}
+	return a, ""
 }
 
 // runJob runs the diagnosis as a Job with the agent's ServiceAccount and

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"lab.dev/lab/bootstrap/action"
 	"lab.dev/lab/core/config"
@@ -56,7 +57,7 @@ func TestMCPOverStdio(t *testing.T) {
 			t.Errorf("tool %s: description %q, schema %v, annotations %+v", tl.Name, tl.Description, tl.InputSchema, tl.Annotations)
 		}
 	}
-	for _, want := range []string{"diagnose", "triage", "search_runbooks", "incidents"} {
+	for _, want := range []string{"diagnose", "triage", "predict", "lab_status", "search_runbooks", "incidents"} {
 		if !names[want] {
 			t.Errorf("no tool %s in %v", want, names)
 		}
@@ -137,4 +138,116 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 	r = r.Clone(r.Context())
 	r.Header.Set("Authorization", "Bearer "+b.token)
 	return http.DefaultTransport.RoundTrip(r)
+}
+
+// The remediate tool exists only with --allow-remediation and never acts in
+// one call: the first plans (the same policy and server dry run as the
+// CLI) and returns a one-time confirmation id, the Deployment unchanged;
+// the second, with the id, restarts it and verifies by diagnosing the new
+// pod; the id does not work twice, nor for another pod. The post-mortem of
+// the diagnosis and the runbook sections are resources.
+func TestMCPRemediationTakesTwoCalls(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const ns = "mcp-fix"
+	pods, err := cluster.Apply(ctx, scenario(t, "crashloop-exit1"), ns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("LAB_HOME", t.TempDir())
+	l := config.Default()
+	l.Agent.Namespaces = []string{ns}
+	l.Agent.Remediation.Enabled, l.Agent.Remediation.Allowed = true, []string{"rollout-restart"}
+	connect := func(allow bool) *mcp.ClientSession {
+		m := &action.MCP{Config: &action.Config{Lab: l, UI: ui.New(true, 0), Kubeconfig: cluster.Kubeconfig}, NoLLM: true, AllowRemediation: allow}
+		s, err := m.Server()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ct, st := mcp.NewInMemoryTransports()
+		if _, err := s.Connect(ctx, st, nil); err != nil {
+			t.Fatal(err)
+		}
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: "lab-test", Version: "1"}, nil).Connect(ctx, ct, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cs.Close() })
+		return cs
+	}
+	hasTool := func(cs *mcp.ClientSession, name string) bool {
+		tools, err := cs.ListTools(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tl := range tools.Tools {
+			if tl.Name == name {
+				return true
+			}
+		}
+		return false
+	}
+	call := func(cs *mcp.ClientSession, args map[string]any) (map[string]any, string, bool) {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "remediate", Arguments: args})
+		if err != nil {
+			return nil, err.Error(), true
+		}
+		var out map[string]any
+		b, _ := json.Marshal(res.StructuredContent)
+		json.Unmarshal(b, &out)
+		return out, res.Content[0].(*mcp.TextContent).Text, res.IsError
+	}
+	restartedAt := func() string {
+		d, err := cluster.Client.AppsV1().Deployments(ns).Get(ctx, "api", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.Spec.Template.Annotations["kubectl.kubernetes.io/restartedAt"]
+	}
+
+	ro := connect(false)
+	if hasTool(ro, "remediate") || !hasTool(ro, "predict") || !hasTool(ro, "lab_status") {
+		t.Error("read-only server: remediate listed, or predict/lab_status missing")
+	}
+	if _, msg, isErr := call(ro, map[string]any{"pod": pods[0].Name, "namespace": ns}); !isErr {
+		t.Errorf("remediate on a read-only server: %s", msg)
+	}
+
+	cs := connect(true)
+	plan, msg, isErr := call(cs, map[string]any{"pod": pods[0].Name, "namespace": ns})
+	id, _ := plan["confirmation"].(string)
+	if isErr || plan["planned"] != true || id == "" || !strings.Contains(msg, "rollout-restart") {
+		t.Fatalf("first call: %v %s %v", isErr, msg, plan)
+	}
+	if restartedAt() != "" {
+		t.Fatal("the first call changed the Deployment")
+	}
+	if _, msg, isErr := call(cs, map[string]any{"pod": "another-pod", "namespace": ns, "confirmation": id}); !isErr || !strings.Contains(msg, "confirmation") {
+		t.Errorf("the id for another pod: %s", msg)
+	}
+	// That try spent the id: plan again, then confirm.
+	plan, _, _ = call(cs, map[string]any{"pod": pods[0].Name, "namespace": ns})
+	id, _ = plan["confirmation"].(string)
+	done, msg, isErr := call(cs, map[string]any{"pod": pods[0].Name, "namespace": ns, "confirmation": id})
+	if isErr || restartedAt() == "" || !strings.Contains(msg, "verified") {
+		t.Fatalf("second call: %v %s %v", isErr, msg, done)
+	}
+	if _, msg, isErr := call(cs, map[string]any{"pod": pods[0].Name, "namespace": ns, "confirmation": id}); !isErr {
+		t.Errorf("the id worked twice: %s", msg)
+	}
+
+	// Resources: the post-mortem of the planning diagnosis, a runbook section.
+	trace, _ := plan["traceId"].(string)
+	pm, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: "postmortem://" + trace})
+	if err != nil || len(pm.Contents) == 0 || !strings.Contains(pm.Contents[0].Text, "CrashLoopBackOff") {
+		t.Errorf("postmortem://%s: %v %+v", trace, err, pm)
+	}
+	rs, err := cs.ListResources(ctx, nil)
+	if err != nil || len(rs.Resources) == 0 {
+		t.Fatalf("resources: %v %+v", err, rs)
+	}
+	sec, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: rs.Resources[0].URI})
+	if err != nil || !strings.HasPrefix(rs.Resources[0].URI, "runbook://") || len(sec.Contents) == 0 || sec.Contents[0].Text == "" {
+		t.Errorf("%s: %v %+v", rs.Resources[0].URI, err, sec)
+	}
 }
