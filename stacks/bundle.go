@@ -33,6 +33,10 @@ type BundleManifest struct {
 	// Images are the charts' images saved by a container engine; empty when
 	// the bundle was made without one (each chart still lists its images).
 	Images []BundleImage `json:"images,omitempty"`
+	// GitOpsImages are the images of the workloads the lab's GitOps
+	// repository deploys (a local repository: its manifests are read), saved
+	// with the charts' so an air-gapped lab's Argo CD can start them.
+	GitOpsImages []string `json:"gitopsImages,omitempty"`
 	// SBOM is the CycloneDX bill of materials of everything the bundle
 	// carries (charts, images with their packages and Go modules, model),
 	// verified like every other file when the bundle is opened.
@@ -93,6 +97,9 @@ type BundleOptions struct {
 	// Engine, when set, pulls and saves every chart's images into images/.
 	Engine   *engine.Client
 	Progress func(string)
+	// GitOpsImages are images beyond the charts' to save: those of the
+	// lab's GitOps repository's workloads.
+	GitOpsImages []string
 }
 
 // BundleChart is one chart archive in the bundle, with what it needs.
@@ -141,7 +148,7 @@ func Images(manifest string) []string {
 // archives and bundle.json with their SHA-256 digests, and, when asked, the
 // Ollama model as Ollama stores it (its blobs named by their digests).
 func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, o BundleOptions) (*BundleManifest, error) {
-	m := &BundleManifest{LabVersion: o.LabVersion}
+	m := &BundleManifest{LabVersion: o.LabVersion, GitOpsImages: o.GitOpsImages}
 	dir, err := os.MkdirTemp("", "lab-bundle-")
 	if err != nil {
 		return nil, err
@@ -193,8 +200,12 @@ func (in *Installer) WriteBundle(ctx context.Context, plans []Plan, out string, 
 	if o.Engine != nil {
 		var refs []string
 		seen := map[string]bool{}
+		lists := [][]string{o.GitOpsImages}
 		for _, c := range m.Charts {
-			for _, img := range c.Images {
+			lists = append(lists, c.Images)
+		}
+		for _, l := range lists {
+			for _, img := range l {
 				if !seen[img] {
 					seen[img] = true
 					refs = append(refs, img)

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"lab.dev/lab/bootstrap/doctor"
+	"lab.dev/lab/bootstrap/pipeline"
 	"lab.dev/lab/core/engine"
 	"lab.dev/lab/core/ui"
 	"lab.dev/lab/core/version"
@@ -52,6 +54,15 @@ func (b *Bundle) Run() error {
 	}
 	ctx := context.Background()
 	if !b.NoImages {
+		var note string
+		if o.GitOpsImages, note, err = pipeline.GitOpsImages(l); err != nil {
+			return fmt.Errorf("the GitOps repository's images: %w", err)
+		}
+		if note != "" {
+			b.UI.Progress("%s %s", b.UI.Mark(ui.MarkWarn), note)
+		}
+	}
+	if !b.NoImages {
 		eng, err := engine.Connect(ctx)
 		switch {
 		case errors.Is(err, engine.ErrNoEngine):
@@ -92,6 +103,9 @@ func (b *Bundle) print(m *stacks.BundleManifest) {
 			size += bl.Size
 		}
 		fmt.Fprintf(w, "model %s: %d blobs, %.1f MB\n", m.Model.Name, len(m.Model.Blobs), float64(size)/1e6)
+	}
+	if len(m.GitOpsImages) > 0 {
+		fmt.Fprintf(w, "gitops: %d images of the GitOps repository's workloads (%s)\n", len(m.GitOpsImages), strings.Join(m.GitOpsImages, ", "))
 	}
 	if len(m.Images) > 0 {
 		fmt.Fprintf(w, "images: %d saved\n", len(m.Images))

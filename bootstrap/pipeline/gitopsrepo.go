@@ -1,9 +1,16 @@
 package pipeline
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/gitops"
+	"lab.dev/lab/stacks"
 )
 
 // InitGitOpsRepo writes the lab's GitOps repository into dir: gitops' layout
@@ -14,4 +21,55 @@ func InitGitOpsRepo(dir string, l *config.Lab, repoURL string) ([]string, error)
 		return nil, err
 	}
 	return gitops.InitRepo(dir, l, repoURL, []byte(deploy.YAML(objs)))
+}
+
+// GitOpsImages lists the container images the lab's GitOps repository
+// deploys — every image field of its YAML files — so an air-gapped bundle
+// carries them beside the charts' (Argo CD syncs the workloads; their
+// nodes cannot pull). The repository is gitops.repo when it is a folder
+// here, else the lab's own: as `lab up` wrote it, or as it would write it.
+// A remote repository cannot be read: note says so and lists nothing.
+func GitOpsImages(l *config.Lab) (images []string, note string, err error) {
+	if !l.GitOps.Enabled || !l.Stacks.ArgoCD.IsEnabled() {
+		return nil, "", nil
+	}
+	repo, ok := l.GitOpsRepo()
+	if !ok && l.GitOps.Repo != "" {
+		return nil, "gitops.repo " + l.GitOps.Repo + " is not a folder here: the images its workloads run are not in the bundle (save them with docker save and load them into the nodes)", nil
+	}
+	if !ok {
+		tmp, err := os.MkdirTemp("", "lab-gitops-")
+		if err != nil {
+			return nil, "", err
+		}
+		defer os.RemoveAll(tmp)
+		if _, err := InitGitOpsRepo(tmp, l, "http://lab.invalid/lab.git"); err != nil {
+			return nil, "", err
+		}
+		repo = tmp
+	}
+	seen := map[string]bool{}
+	err = filepath.WalkDir(repo, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case err != nil:
+			return err
+		case d.IsDir() && d.Name() == ".git":
+			return filepath.SkipDir
+		case d.IsDir() || !(strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")):
+			return nil
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, img := range stacks.Images(string(b)) {
+			if !seen[img] {
+				seen[img] = true
+				images = append(images, img)
+			}
+		}
+		return nil
+	})
+	sort.Strings(images)
+	return images, "", err
 }

@@ -78,3 +78,32 @@ func atoi(s string) int {
 	}
 	return n
 }
+
+// A bundle carries the images of the GitOps repository's workloads: the
+// lab's own repository's demo app (before any up wrote it), a local
+// repository's own manifests; a remote repository is named as unread.
+func TestGitOpsImages(t *testing.T) {
+	t.Setenv("LAB_HOME", t.TempDir())
+	l := config.Default()
+	imgs, note, err := GitOpsImages(l)
+	if err != nil || note != "" || strings.Join(imgs, " ") != "nginx:1.27 redis:7.4" {
+		t.Errorf("own repository: %v %q %v", imgs, note, err)
+	}
+	repo := t.TempDir()
+	os.MkdirAll(filepath.Join(repo, "apps", ".git"), 0o755)
+	os.WriteFile(filepath.Join(repo, "apps", "shop.yaml"), []byte("kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: shop\n        image: registry.local/shop:2.1\n      initContainers:\n      - image: \"busybox:1.36\"\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, "apps", ".git", "x.yaml"), []byte("image: not-this:1\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, "README.md"), []byte("image: nor-this:1\n"), 0o644)
+	l.GitOps.Repo = repo
+	if imgs, note, err := GitOpsImages(l); err != nil || note != "" || strings.Join(imgs, " ") != "busybox:1.36 registry.local/shop:2.1" {
+		t.Errorf("local repository: %v %q %v", imgs, note, err)
+	}
+	l.GitOps.Repo = "https://git.example.com/team/lab.git"
+	if imgs, note, err := GitOpsImages(l); err != nil || len(imgs) > 0 || !strings.Contains(note, "not a folder here") {
+		t.Errorf("remote repository: %v %q %v", imgs, note, err)
+	}
+	l.GitOps.Enabled = false
+	if imgs, _, _ := GitOpsImages(l); len(imgs) > 0 {
+		t.Errorf("gitops off: %v", imgs)
+	}
+}
