@@ -42,12 +42,20 @@ declare -A src=(
 )
 # Argo CD (opt-in: test/bin/build.sh argocd) and the Redis its chart runs,
 # when built: Argo CD v3.2.11 under the chart's tag v3.4.4 (see build.sh),
-# Redis from Debian (7.0) under the chart's redis:8.2.3-alpine.
+# Redis from Debian (7.0) under the chart's redis:8.2.3-alpine; and the
+# images of the demo app Argo CD syncs from the lab's GitOps repository
+# (manifests/gitops/demo): nginx and Redis from Debian under its tags.
 ARGOCD=$(pin argocd)
 if [[ -x $(bin argocd "$ARGOCD") ]]; then
   src["quay.io/argoproj/argocd:v3.4.4"]="$(bin argocd "$ARGOCD")"
   src["ecr-public.aws.com/docker/library/redis:8.2.3-alpine"]=debian:redis-server
+  src["redis:7.4"]=debian:redis-server
+  src["nginx:1.27"]=debian:nginx-light
 fi
+# What a Debian package's image runs (the upstream image's command) and
+# holds (the Argo CD chart's Redis probes call redis-cli).
+declare -A debcmd=([redis-server]='["redis-server"]' [nginx-light]='["nginx", "-g", "daemon off;"]')
+declare -A debpkgs=([redis-server]="redis-server redis-tools" [nginx-light]="nginx-light")
 log() { printf '[stack-images] %s\n' "$*" >&2; }
 for ref in "${!src[@]}"; do
   [[ ${src[$ref]} == debian:* || -x ${src[$ref]} ]] || { log "missing ${src[$ref]} for $ref: run test/bin/build.sh (stacks)"; exit 1; }
@@ -80,8 +88,8 @@ for ref in $(printf '%s\n' "${!src[@]}" | sort); do
     # A Debian package on the Debian base (apt from the machine's mirror).
     name=${b#debian:} d="$work/$name" && mkdir -p "$d"
     printf '%s\n' "FROM lab.dev/kind/base:$DEBIAN" \
-      "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $name redis-tools >/dev/null && rm -rf /var/lib/apt/lists/*" \
-      "LABEL dev.lab.stack-images.rev=$REV" "ENTRYPOINT [\"$name\"]" > "$d/Dockerfile"
+      "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ${debpkgs[$name]} >/dev/null && rm -rf /var/lib/apt/lists/*" \
+      "LABEL dev.lab.stack-images.rev=$REV" "ENTRYPOINT ${debcmd[$name]}" > "$d/Dockerfile"
     dbuild -q -t "$ref" "$d"
     continue
   fi

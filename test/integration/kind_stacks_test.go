@@ -43,14 +43,19 @@ func stackImages(t *testing.T, ctx context.Context) {
 // AGPL; kube-state-metrics: its module is not served; the admission
 // webhook's certificate Job: ghcr.io/jkroepke/kube-webhook-certgen is not
 // served either; without it the operator's TLS, which mounts the
-// certificate that Job makes, is off too), and Ollama with the test model. Argo CD and Linkerd are
-// off: Argo CD's image is not built yet, Linkerd's proxy is Rust (no crate
-// registry here).
-func kindStacksConfig(name, img, model string) string {
+// certificate that Job makes, is off too), Ollama with the test model, and,
+// when its image was built (argoBuilt), Argo CD with GitOps from the lab's
+// own repository. Linkerd is off: its proxy is Rust (no crate registry
+// here).
+func kindStacksConfig(name, img, model string, argo bool) string {
+	argocd, gitops := "  argocd: {enabled: false}\n", "gitops: {enabled: false}\n"
+	if argo {
+		argocd, gitops = "  argocd: {timeout: 8m}\n", "gitops: {enabled: true}\n"
+	}
 	return "apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: " + name + "}\n" +
 		"cluster: {provider: kind, workers: 2, nodeImage: \"" + img + "\"}\n" +
 		"stacks:\n" +
-		"  argocd: {enabled: false}\n" +
+		argocd +
 		"  linkerd: {enabled: false}\n" +
 		"  prometheus:\n" +
 		"    timeout: 8m\n" +
@@ -59,7 +64,7 @@ func kindStacksConfig(name, img, model string) string {
 		"      kubeStateMetrics: {enabled: false}\n" +
 		"      prometheusOperator: {admissionWebhooks: {enabled: false}, tls: {enabled: false}}\n" +
 		"  ollama: {timeout: 5m, model: \"" + model + "\", values: {resources: {requests: {cpu: 100m, memory: 256Mi}}}}\n" +
-		"gitops: {enabled: false}\n" +
+		gitops +
 		"agent: {namespaces: [demo]}\n"
 }
 
@@ -81,10 +86,14 @@ func TestKindStacksForReal(t *testing.T) {
 	defer cancel()
 	needEngine(t, ctx)
 	img := kindNodeImage(t, ctx)
+	argo, argoBin := argoBuilt()
+	if !argo {
+		t.Logf("no Argo CD at %s (test/bin/build.sh builds it unless LAB_SKIP_ARGOCD=1): Argo CD and GitOps are off in this run", argoBin)
+	}
 	stackImages(t, ctx)
 	src := sharedOllama(t)
 	k := &kindLab{labEnv: newLabEnv(t, "stacks", 0), name: "stacks"}
-	if err := os.WriteFile(k.cfg, []byte(kindStacksConfig(k.name, img, src.Model)), 0o644); err != nil {
+	if err := os.WriteFile(k.cfg, []byte(kindStacksConfig(k.name, img, src.Model, argo)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -111,7 +120,11 @@ func TestKindStacksForReal(t *testing.T) {
 	for _, i := range m.Images {
 		refs = append(refs, i.Ref)
 	}
-	if !containsAll(strings.Join(refs, " "), []string{"prometheus-config-reloader", "prometheus-operator", "alertmanager", "node-exporter", "prometheus/prometheus", "ollama/ollama"}) {
+	want := []string{"prometheus-config-reloader", "prometheus-operator", "alertmanager", "node-exporter", "prometheus/prometheus", "ollama/ollama"}
+	if argo {
+		want = append(want, "argoproj/argocd", "redis:8.2.3", "nginx:1.27", "redis:7.4") // the chart's and the GitOps demo app's
+	}
+	if !containsAll(strings.Join(refs, " "), want) {
 		t.Fatalf("the bundle's images: %v", refs)
 	}
 
@@ -132,8 +145,13 @@ func TestKindStacksForReal(t *testing.T) {
 	// Every pod of the stacks Running and Ready (up waits for the releases;
 	// the operator's StatefulSets come after).
 	deadline := time.Now().Add(6 * time.Minute)
+	namespaces, want := []string{"monitoring", "ollama"}, []string{"operator", "prometheus-", "alertmanager-", "node-exporter", "ollama"}
+	if argo {
+		namespaces = append(namespaces, "argocd", "demo")
+		want = append(want, "argocd-server", "argocd-repo-server", "argocd-application-controller", "argocd-redis", "web-", "redis-")
+	}
 	for {
-		missing := notReady(ctx, k.cs, []string{"monitoring", "ollama"}, []string{"operator", "prometheus-", "alertmanager-", "node-exporter", "ollama"})
+		missing := notReady(ctx, k.cs, namespaces, want)
 		if len(missing) == 0 {
 			break
 		}
@@ -146,8 +164,14 @@ func TestKindStacksForReal(t *testing.T) {
 	if code, st := k.status(); code != 0 || st["healthy"] != true {
 		t.Fatalf("status: %d %v", code, st)
 	}
+	if argo {
+		t.Run("argocd-gitops", func(t *testing.T) { kindArgoGitOps(t, ctx, k) })
+	}
 	t.Run("prometheus-targets", func(t *testing.T) { kindPrometheusTargets(t, ctx, k) })
 	t.Run("alert-to-agent", func(t *testing.T) { kindAlertToAgent(t, ctx, k) })
+	if argo {
+		t.Run("gitops-loop", func(t *testing.T) { kindGitOpsLoop(t, ctx, k) })
+	}
 	start = time.Now()
 	if code, _, errOut := k.run("up", "--offline", "--bundle", archive); code != 0 || !strings.Contains(errOut, "nothing changed") {
 		t.Errorf("second up was not a no-op: %d\n%s", code, errOut)

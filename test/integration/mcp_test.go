@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,18 @@ func TestMCPOverStdio(t *testing.T) {
 	home := t.TempDir()
 	cfg := filepath.Join(home, "lab.yaml")
 	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: mcp}\nagent: {namespaces: [mcp-app]}\n"), 0o644)
-	cmd := exec.Command(buildLab(t), "mcp", "-c", cfg, "--no-llm", "--kubeconfig", cluster.Kubeconfig)
+	// Started the way the README tells an assistant to start it: its
+	// client configuration, with this test's lab.yaml (and no model, and the
+	// harness' cluster) added.
+	server := readmeMCPConfig(t)
+	args := append([]string{}, server.Args...)
+	for i := range args {
+		args[i] = strings.ReplaceAll(args[i], "/path/to/lab.yaml", cfg)
+	}
+	if server.Command != "lab" || len(args) == 0 || args[0] != "mcp" || !slices.Contains(args, cfg) {
+		t.Fatalf("README's MCP client configuration: %+v", server)
+	}
+	cmd := exec.Command(buildLab(t), append(args, "--no-llm", "--kubeconfig", cluster.Kubeconfig)...)
 	cmd.Env = append(os.Environ(), "LAB_HOME="+home, "NO_COLOR=1")
 	client := mcp.NewClient(&mcp.Implementation{Name: "lab-test", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
@@ -95,6 +107,30 @@ func TestMCPOverStdio(t *testing.T) {
 	if err != nil || res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "runbook://") {
 		t.Errorf("search_runbooks: %v %+v", err, res)
 	}
+}
+
+// readmeMCPConfig is the MCP client configuration README.md gives (the JSON
+// block after its mcp-client-config marker).
+func readmeMCPConfig(t *testing.T) struct {
+	Command string
+	Args    []string
+} {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "<!-- mcp-client-config -->\n```json\n")
+	block, _, ok2 := strings.Cut(rest, "```")
+	var c struct {
+		MCPServers map[string]struct {
+			Command string
+			Args    []string
+		}
+	}
+	if !ok || !ok2 || json.Unmarshal([]byte(block), &c) != nil || len(c.MCPServers["lab"].Args) == 0 {
+		t.Fatalf("README.md has no MCP client configuration after <!-- mcp-client-config -->: %.300q", rest)
+	}
+	return c.MCPServers["lab"]
 }
 
 // Over streamable HTTP (in the cluster) lab mcp wants the same bearer token

@@ -5,6 +5,7 @@
 //
 //	target panic                 panics after a moment (Go stack trace, exit 2)
 //	target leak MiB-per-second   touches memory until the kernel OOM-kills it
+//	target cache MiB-per-second MAX-MiB  fills a cache up to MAX MiB, then serves on :8080 (a steady need: OOM-killed under a lower limit, healthy above it)
 //	target serve PORT            serves HTTP on PORT (probes pointed elsewhere fail)
 //	target slow DELAY PORT       serves on PORT only after DELAY
 //	target env NAME              exits 1 when the environment variable NAME is unset
@@ -41,6 +42,10 @@ func main() {
 	case "leak":
 		rate, _ := strconv.Atoi(arg(2))
 		leak(rate)
+	case "cache":
+		rate, _ := strconv.Atoi(arg(2))
+		most, _ := strconv.Atoi(arg(3))
+		cache(rate, most)
 	case "serve":
 		serve(arg(2))
 	case "slow":
@@ -107,6 +112,25 @@ func leak(rate int) {
 		fmt.Printf("cache holds %d MiB\n", i*rate)
 		time.Sleep(time.Second)
 	}
+}
+
+func cache(rate, most int) {
+	if rate <= 0 {
+		rate = 10
+	}
+	var kept [][]byte
+	for held := 0; held < most; held += rate {
+		b := make([]byte, min(rate, most-held)<<20)
+		for j := range b {
+			b[j] = byte(j)
+		}
+		kept = append(kept, b)
+		fmt.Printf("cache holds %d MiB\n", held+len(b)>>20)
+		time.Sleep(time.Second)
+	}
+	fmt.Printf("cache warm (%d MiB in %d chunks)\n", most, len(kept))
+	serve("8080")
+	fmt.Println(len(kept)) // kept alive while serving
 }
 
 func serve(port string) {
