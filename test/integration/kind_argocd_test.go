@@ -245,7 +245,9 @@ spec:
 		}
 		if ok != nil {
 			code, out, _ := k.run("diagnose", ok.Name, "-n", "demo", "--no-llm", "-o", "json")
-			var v struct{ Findings []struct{ Category, Cause string } }
+			var v struct {
+				Findings []struct{ Category, Cause string }
+			}
 			json.Unmarshal([]byte(out), &v)
 			if code != 0 || len(v.Findings) > 0 {
 				t.Fatalf("the agent's verification of %s: %d %+v", ok.Name, code, v.Findings)
