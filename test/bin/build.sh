@@ -40,7 +40,7 @@ timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 # Measured 2026-11-27: idle machine / while other builds ran beside it.
 declare -A took=([kube-apiserver]="2-6 minutes" [kube-controller-manager]="1 minute" [kube-scheduler]="10 seconds"
   [etcd]="15-30 seconds" [kwok]="1-2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds"
-  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds" [prometheus]="4 minutes" [alertmanager]="1 minute")
+  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds" [prometheus]="4 minutes" [alertmanager]="1 minute" [otelcol]="1-2 minutes" [argocd]="6-11 minutes")
 
 # build_once NAME VERSION CMD...: runs CMD unless $cache/NAME-VERSION/NAME exists.
 build_once() {
@@ -142,6 +142,13 @@ am() { modcopy "github.com/prometheus/alertmanager@$(pin stackAlertmanager)" cmd
 # Alertmanager is the sender in the alert-path tests (and an image of the
 # Prometheus stack): built by default.
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once alertmanager "$(pin stackAlertmanager)" am; fi
+
+# An OpenTelemetry Collector (the OTLP receiver, contrib's file exporter)
+# for the tracing tests: a wrapper module, test/bin/otelcol, at one
+# collector release.
+otelcol() { (cd "$here/otelcol" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$1/otelcol" .); }
+grep -q "go.opentelemetry.io/collector/otelcol $(pin otelcol)\$" "$here/otelcol/go.mod" || { log "otelcol/go.mod does not pin $(pin otelcol)"; exit 1; }
+if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once otelcol "$(pin otelcol)" otelcol; fi
 
 # Ollama CPU-only: needs Debian's nlohmann-json3-dev and libstb-dev, and our own
 # stub for miniaudio.h (the module zip leaves out llama.cpp's vendor folder).

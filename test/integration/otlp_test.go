@@ -1,0 +1,191 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// collector starts the real OpenTelemetry Collector the harness builds
+// (test/bin/otelcol: OTLP receiver, file exporter) and returns its OTLP/HTTP
+// endpoint and the file its spans land in.
+func collector(t *testing.T) (endpoint, file string) {
+	t.Helper()
+	bin := filepath.Join(os.Getenv("LAB_TESTBIN"), "otelcol")
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("no OpenTelemetry Collector in the test-binary cache (test/bin/build.sh builds it): %v", err)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	file = filepath.Join(dir, "spans.json")
+	cfg := filepath.Join(dir, "otelcol.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: %s\n"+
+		"exporters:\n  file:\n    path: %s\n    flush_interval: 100ms\n"+
+		"service:\n  telemetry:\n    metrics:\n      level: none\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file]\n", addr, file)), 0o644)
+	cmd := exec.Command(bin, "--config", cfg)
+	logf, _ := os.Create(filepath.Join(dir, "otelcol.log"))
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; ; i++ {
+		if resp, err := http.Post("http://"+addr+"/v1/traces", "application/json", strings.NewReader("{}")); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if i > 100 {
+			b, _ := os.ReadFile(filepath.Join(dir, "otelcol.log"))
+			t.Fatalf("the collector did not start:\n%s", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return "http://" + addr, file
+}
+
+type otlpSpan struct {
+	TraceID, SpanID, ParentSpanID, Name string
+	Attributes                          []struct {
+		Key   string
+		Value map[string]any
+	}
+	Status struct{ Code int }
+}
+
+// spansOf reads the file exporter's OTLP JSON (a line per batch) and
+// returns trace's spans with their service.name, waiting until want spans
+// arrived.
+func spansOf(t *testing.T, file, trace string, want int) (map[string][]otlpSpan, string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		spans, service, n := map[string][]otlpSpan{}, "", 0
+		if f, err := os.Open(file); err == nil {
+			sc := bufio.NewScanner(f)
+			sc.Buffer(make([]byte, 1<<20), 16<<20)
+			for sc.Scan() {
+				var batch struct {
+					ResourceSpans []struct {
+						Resource struct {
+							Attributes []struct {
+								Key   string
+								Value struct{ StringValue string }
+							}
+						}
+						ScopeSpans []struct{ Spans []otlpSpan }
+					}
+				}
+				json.Unmarshal(sc.Bytes(), &batch)
+				for _, rs := range batch.ResourceSpans {
+					for _, ss := range rs.ScopeSpans {
+						for _, s := range ss.Spans {
+							if s.TraceID == trace {
+								spans[s.Name] = append(spans[s.Name], s)
+								n++
+								for _, a := range rs.Resource.Attributes {
+									if a.Key == "service.name" {
+										service = a.Value.StringValue
+									}
+								}
+							}
+						}
+					}
+				}
+			}
+			f.Close()
+		}
+		if n >= want || time.Now().After(deadline) {
+			return spans, service
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func attr(s otlpSpan, key string) any {
+	for _, a := range s.Attributes {
+		if a.Key == key {
+			for _, v := range a.Value {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// A diagnosis reaches a real OpenTelemetry Collector as one trace under the
+// id lab printed: the diagnose root, its phases as children, each call to
+// the real Ollama a span under explain with the token counts Ollama
+// reported. Without the variable nothing is sent.
+func TestTracesReachACollector(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	endpoint, file := collector(t)
+	pods, err := cluster.Apply(ctx, scenario(t, "crashloop-exit1"), "otlp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := sharedOllama(t)
+	home := t.TempDir()
+	cfg := filepath.Join(home, "lab.yaml")
+	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: otlp}\nagent: {namespaces: [otlp]}\n"), 0o644)
+	diagnose := func(env ...string) string {
+		cmd := exec.CommandContext(ctx, buildLab(t), "diagnose", pods[0].Name, "-n", "otlp", "-c", cfg, "--kubeconfig", cluster.Kubeconfig,
+			"--llm-endpoint", o.URL, "--model", o.Model, "-o", "json")
+		cmd.Env = append(append(os.Environ(), "LAB_HOME="+home, "NO_COLOR=1"), env...)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("lab diagnose: %v\n%s", err, out)
+		}
+		var r struct{ TraceID string }
+		if err := json.Unmarshal(out, &r); err != nil || len(r.TraceID) != 32 {
+			t.Fatalf("no trace id in the report: %v\n%.500s", err, out)
+		}
+		return r.TraceID
+	}
+	trace := diagnose("OTEL_EXPORTER_OTLP_ENDPOINT=" + endpoint)
+	spans, service := spansOf(t, file, trace, 7)
+	root := spans["diagnose"]
+	if service != "lab" || len(root) != 1 || root[0].ParentSpanID != "" {
+		t.Fatalf("trace %s at the collector: service %q, spans %v", trace, service, spans)
+	}
+	for _, phase := range []string{"collect", "analyze", "gitops", "digest", "explain"} {
+		if s := spans[phase]; len(s) != 1 || s[0].ParentSpanID != root[0].SpanID {
+			t.Errorf("%s is not one child of diagnose: %+v", phase, s)
+		}
+	}
+	chats := spans["chat "+o.Model]
+	if len(chats) == 0 || len(spans["explain"]) == 0 || chats[0].ParentSpanID != spans["explain"][0].SpanID {
+		t.Fatalf("no model call under explain: %v", spans)
+	}
+	in := attr(chats[len(chats)-1], "gen_ai.usage.input_tokens")
+	if n, _ := in.(string); n == "" || n == "0" {
+		t.Errorf("the model call's input tokens: %v (%+v)", in, chats[len(chats)-1].Attributes)
+	}
+	names := []string{}
+	for n := range spans {
+		names = append(names, n)
+	}
+	t.Logf("trace %s at the collector: %v", trace, names)
+
+	// No endpoint: nothing sent.
+	quiet := diagnose("OTEL_EXPORTER_OTLP_ENDPOINT=")
+	if spans, _ := spansOf(t, file, quiet, 0); len(spans) > 0 {
+		t.Errorf("spans exported without an endpoint: %v", spans)
+	}
+}
