@@ -1,6 +1,8 @@
 package cmd
 
 import (
+	"time"
+
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/action"
@@ -17,6 +19,7 @@ func newMCP(g *globals) *cobra.Command {
 	f.StringVar(&o.Endpoint, "llm-endpoint", "", "Ollama URL (default agent.llm.endpoint)")
 	f.StringVar(&o.Model, "model", "", "model (default agent.llm.model, else the lab's)")
 	f.BoolVar(&o.AllowRemediation, "allow-remediation", false, "add the remediate tool: a first call plans (server dry run) and returns a one-time confirmation id, a second call with it acts; lab.yaml's agent.remediation policy still applies")
+	f.DurationVar(&o.VerifyTimeout, "verify-timeout", 2*time.Minute, "with --allow-remediation: how long to wait for the rollout before diagnosing the new pod")
 	f.StringVar(&o.Prometheus, "prometheus", "", "Prometheus URL for predict (default: the lab's, through the API server)")
 	kubeFlags(f, &g.action)
 	return c

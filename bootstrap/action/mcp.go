@@ -45,6 +45,9 @@ type MCP struct {
 	AllowRemediation bool
 	// Prometheus is predict's source (default: the lab's, through the API server).
 	Prometheus string
+	// VerifyTimeout bounds the wait for a remediation's rollout before the
+	// new pod is diagnosed (default 2m).
+	VerifyTimeout time.Duration
 }
 
 // Tool inputs: their JSON schemas (and the descriptions a model reads) come
@@ -317,7 +320,11 @@ func (m *MCP) addRemediate(s *mcp.Server, cs kubernetes.Interface, ao agent.Opti
 				if err != nil {
 					return nil, nil, err
 				}
-				v, err := agent.Verify(ctx, cs, p.report, p.action, agent.Options{NoLLM: true}, 2*time.Minute)
+				wait := m.VerifyTimeout
+				if wait <= 0 {
+					wait = 2 * time.Minute
+				}
+				v, err := agent.Verify(ctx, cs, p.report, p.action, agent.Options{NoLLM: true}, wait)
 				if err != nil {
 					v = "not verified: " + err.Error()
 				}

@@ -183,7 +183,7 @@ func (b bearer) RoundTrip(r *http.Request) (*http.Response, error) {
 // pod; the id does not work twice, nor for another pod. The post-mortem of
 // the diagnosis and the runbook sections are resources.
 func TestMCPRemediationTakesTwoCalls(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	const ns = "mcp-fix"
 	pods, err := cluster.Apply(ctx, scenario(t, "crashloop-exit1"), ns)
@@ -195,7 +195,7 @@ func TestMCPRemediationTakesTwoCalls(t *testing.T) {
 	l.Agent.Namespaces = []string{ns}
 	l.Agent.Remediation.Enabled, l.Agent.Remediation.Allowed = true, []string{"rollout-restart"}
 	connect := func(allow bool) *mcp.ClientSession {
-		m := &action.MCP{Config: &action.Config{Lab: l, UI: ui.New(true, 0), Kubeconfig: cluster.Kubeconfig}, NoLLM: true, AllowRemediation: allow}
+		m := &action.MCP{Config: &action.Config{Lab: l, UI: ui.New(true, 0), Kubeconfig: cluster.Kubeconfig}, NoLLM: true, AllowRemediation: allow, VerifyTimeout: 15 * time.Second}
 		s, err := m.Server()
 		if err != nil {
 			t.Fatal(err)
