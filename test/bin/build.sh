@@ -13,8 +13,8 @@
 #                                exporter; Ollama), their binaries static from the Go module proxy at
 #                                the charts' tags (test/bin/stack-images.sh; the images need the kind
 #                                parts' Debian base and a Docker engine)
-#   test/bin/build.sh argocd     also Argo CD (opt-in: ≈ 10 min cold; its image, with Redis from
-#                                Debian, then joins the stacks' images)
+#                                and Argo CD (its image, Redis and the GitOps demo app's from Debian);
+#                                LAB_SKIP_ARGOCD=1 leaves Argo CD out
 #   test/bin/build.sh --print    print the cache folder and exit
 #
 # Versions come from manifests/versions.yaml (the one place they are pinned).
@@ -28,7 +28,6 @@ if [[ ${1:-} == --print ]]; then echo "$cache"; exit 0; fi
 if [[ ${1:-} == demo ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_KIND=1 LAB_SKIP_STACKS=1; fi
 if [[ ${1:-} == kind ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_OLLAMA=1 LAB_SKIP_STACKS=1; fi
 if [[ ${1:-} == stacks ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_KIND=1; fi
-if [[ ${1:-} == argocd ]]; then export LAB_SKIP_TERRAFORM=1 LAB_SKIP_KIND=1 LAB_ARGOCD=1; fi
 
 mkdir -p "$cache"
 export GOFLAGS="-buildvcs=false -modcacherw"
@@ -56,6 +55,42 @@ build_once() {
   fi
   ln -sfn "$dir/$name" "$cache/$name"
 }
+
+modcopy() { # MODULE@VERSION "PKG..." OUT [PLACEHOLDER-DIR]: builds each PKG
+  # (static: these binaries also run FROM scratch in the stacks' images) from
+  # a writable copy of the module as the main module, so its replace
+  # directives apply; PLACEHOLDER-DIR gets a one-page index.html where the
+  # module expects built web assets its zip does not carry.
+  local src w rc p pkgs=()
+  src=$(cd "$3" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  [[ -n $src ]] || return 1
+  w=$(mktemp -d) && cp -r "$src/." "$w" && chmod -R u+w "$w" || return 1
+  if [[ -n ${4:-} ]]; then mkdir -p "$w/$4" &&
+    printf '<!doctype html><title>%s</title><p>Web UI not built (lab builds it offline); the API is whole.\n' "${1%@*}" > "$w/$4/index.html"; fi
+  for p in $2; do pkgs+=("./$p"); done
+  (cd "$w" && rm -f go.work go.work.sum && CGO_ENABLED=0 GOWORK=off go build -ldflags "-s -w" -o "$3/" "${pkgs[@]}"); rc=$?; rm -rf "$w"; return $rc
+}
+# Argo CD: the chart's appVersion is v3.4.4, whose go.mod requires its
+# gitops-engine under a module path the proxy does not serve (and v3.3.x
+# replace it with a folder the zip lacks, whose served twin lacks an API they
+# call); v3.2.12 calls a function its own tree lacks. v3.2.11 builds: its
+# go.mod requires a served gitops-engine pseudo-version. One binary, every
+# component a symbolic link to it (as upstream's image does). Built beside
+# the rest — its ≈ 6 minutes of compiling overlap the other builds' links,
+# downloads, debootstrap and image builds — and joined before the stacks'
+# images; LAB_SKIP_ARGOCD=1 leaves it out (the kind stacks test then runs
+# without Argo CD and GitOps, and says so).
+argocd() {
+  modcopy "github.com/argoproj/argo-cd/v3@$(pin argocd)" cmd "$1" && mv "$1/cmd" "$1/argocd"
+}
+argo_pid=
+if [[ ${LAB_SKIP_STACKS:-} == 1 || ${LAB_SKIP_ARGOCD:-} == 1 ]]; then log "argocd: skipped"
+elif [[ -x $cache/argocd-$(pin argocd)/argocd ]]; then build_once argocd "$(pin argocd)" argocd
+else
+  log "argocd $(pin argocd): building beside the rest (log: $cache/argocd-build.log)"
+  build_once argocd "$(pin argocd)" argocd >"$cache/argocd-build.log" 2>&1 &
+  argo_pid=$!
+fi
 
 # Kubernetes: a wrapper module whose go.mod replaces every k8s.io staging module
 # with the release's v0.x twin (k8s.io/kubernetes requires them at v0.0.0).
@@ -109,20 +144,6 @@ kyverno_crds() {
 }
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once kyverno-crds "$KYVERNO" kyverno_crds; fi
 
-modcopy() { # MODULE@VERSION "PKG..." OUT [PLACEHOLDER-DIR]: builds each PKG
-  # (static: these binaries also run FROM scratch in the stacks' images) from
-  # a writable copy of the module as the main module, so its replace
-  # directives apply; PLACEHOLDER-DIR gets a one-page index.html where the
-  # module expects built web assets its zip does not carry.
-  local src w rc p pkgs=()
-  src=$(cd "$3" && go mod download -json "$1" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
-  [[ -n $src ]] || return 1
-  w=$(mktemp -d) && cp -r "$src/." "$w" && chmod -R u+w "$w" || return 1
-  if [[ -n ${4:-} ]]; then mkdir -p "$w/$4" &&
-    printf '<!doctype html><title>%s</title><p>Web UI not built (lab builds it offline); the API is whole.\n' "${1%@*}" > "$w/$4/index.html"; fi
-  for p in $2; do pkgs+=("./$p"); done
-  (cd "$w" && rm -f go.work go.work.sum && CGO_ENABLED=0 GOWORK=off go build -ldflags "-s -w" -o "$3/" "${pkgs[@]}"); rc=$?; rm -rf "$w"; return $rc
-}
 # Prometheus and promtool, for `lab agent predict` against a real TSDB
 # (history backfilled with promtool, rules evaluated by the server); the
 # same server is the stack's image. Built as the main module: its go.mod
@@ -227,16 +248,10 @@ stack_bins() {
   build_once prometheus "$PROM" prometheus
   unset CGO_ENABLED
 }
-# Argo CD: the chart's appVersion is v3.4.4, whose go.mod requires its
-# gitops-engine under a module path the proxy does not serve (and v3.3.x
-# replace it with a folder the zip lacks, whose served twin lacks an API they
-# call); v3.2.12 calls a function its own tree lacks. v3.2.11 builds: its
-# go.mod requires a served gitops-engine pseudo-version. One binary, every
-# component a symbolic link to it (as upstream's image does).
-argocd() {
-  modcopy "github.com/argoproj/argo-cd/v3@$(pin argocd)" cmd "$1" && mv "$1/cmd" "$1/argocd"
-}
-if [[ ${LAB_ARGOCD:-} == 1 ]]; then build_once argocd "$(pin argocd)" argocd; fi
+if [[ -n $argo_pid ]]; then
+  wait "$argo_pid" || { log "argocd $(pin argocd) did not build:"; tail -20 "$cache/argocd-build.log" >&2; exit 1; }
+  grep '^\[testbin\]' "$cache/argocd-build.log" >&2 || true
+fi
 if [[ ${LAB_SKIP_STACKS:-} == 1 ]]; then log "stacks' images: skipped (LAB_SKIP_STACKS=1)"; else
   stack_bins
   # The images themselves (named as the charts reference them), once the
