@@ -63,8 +63,19 @@ func res(cpu, mem, memLimit string) map[string]any {
 
 // argo-cd chart (argoproj/argo-helm): one replica of each, no Dex, no
 // notifications, plain HTTP behind port-forward, sized for a workstation.
+//
+// No gRPC service config from DNS: Argo CD's components dial each other
+// (and the repo-server itself, in the liveness probe's full health check)
+// through gRPC's DNS resolver, which also asks for a TXT record
+// (_grpc_config.NAME) that no cluster zone answers, so CoreDNS forwards it
+// out of the cluster. Where that upstream does not answer — an air-gapped
+// host, lab's offline kind lab — each dial waited for the forward's timeout
+// (2 s and more), longer than the probe's 1 s: the repo-server was
+// restarted every 40 s and no Application could be compared. Argo CD
+// configures nothing through such records.
 func argoValues(Env) map[string]any {
 	return map[string]any{
+		"global":        map[string]any{"env": []any{map[string]any{"name": "GRPC_ENABLE_TXT_SERVICE_CONFIG", "value": "false"}}},
 		"dex":           map[string]any{"enabled": false},
 		"notifications": map[string]any{"enabled": false},
 		"configs": map[string]any{

@@ -121,9 +121,10 @@ func (c *Context) LoadAgentImage(ctx context.Context) error {
 		return err
 	}
 	defer eng.Close()
-	if has, err := eng.Has(ctx, deploy.AgentImage()); err != nil {
+	id, err := eng.ImageID(ctx, deploy.AgentImage())
+	if err != nil {
 		return err
-	} else if !has {
+	} else if id == "" {
 		c.UI.Progress("  agent image %s is not in the local engine: build it with `make image`, then run `lab agent image` (until then the in-cluster agent cannot start)", deploy.AgentImage())
 		return nil
 	}
@@ -140,5 +141,32 @@ func (c *Context) LoadAgentImage(ctx context.Context) error {
 		return fmt.Errorf("loading the agent image: %w", err)
 	}
 	c.UI.Progress("  agent image %s loaded into the nodes", deploy.AgentImage())
-	return nil
+	return state.WriteFile(c.agentImageRecord(), []byte(id+"\n"), 0o600)
+}
+
+func (c *Context) agentImageRecord() string { return filepath.Join(c.Dir, "agent-image") }
+
+// agentImagePending says why the agent's image still has to be loaded into
+// the nodes: the local engine holds one the nodes were not given (a new
+// `make image`, or nodes that never got it: with GitOps on, Argo CD applies
+// the agent's objects before the agent step, which then found nothing to
+// do and never loaded the image — the in-cluster agent's pod stayed in
+// ImagePullBackOff). "" when there is nothing to load or no way to.
+func (c *Context) agentImagePending(ctx context.Context) string {
+	if _, ok := c.Provider.(cluster.ImageLoader); !ok {
+		return ""
+	}
+	eng, err := engine.Connect(ctx)
+	if err != nil {
+		return ""
+	}
+	defer eng.Close()
+	id, err := eng.ImageID(ctx, deploy.AgentImage())
+	if err != nil || id == "" {
+		return ""
+	}
+	if loaded, _ := os.ReadFile(c.agentImageRecord()); strings.TrimSpace(string(loaded)) == id {
+		return ""
+	}
+	return "agent image " + deploy.AgentImage() + " not loaded into the nodes yet"
 }

@@ -21,6 +21,9 @@ var agentStep = Step{Name: "agent",
 				return false, r.Object + " " + r.Action, nil
 			}
 		}
+		if why := c.agentImagePending(ctx); why != "" {
+			return false, why, nil
+		}
 		return true, fmt.Sprintf("%d agent objects up to date", len(res)), nil
 	},
 	Apply: func(ctx context.Context, c *Context) (string, error) {

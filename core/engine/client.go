@@ -121,6 +121,15 @@ func (c *Client) Has(ctx context.Context, ref string) (bool, error) {
 	return err == nil, err
 }
 
+// ImageID is the engine's id of image ref, "" when it does not hold it.
+func (c *Client) ImageID(ctx context.Context, ref string) (string, error) {
+	img, _, err := c.cli.ImageInspectWithRaw(ctx, ref)
+	if client.IsErrNotFound(err) {
+		return "", nil
+	}
+	return img.ID, err
+}
+
 // Pull pulls ref; the engine reports a failed pull in its stream, not in
 // the status code, so the stream is read to its end.
 func (c *Client) Pull(ctx context.Context, ref string) error {

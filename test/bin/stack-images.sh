@@ -95,14 +95,27 @@ for ref in $(printf '%s\n' "${!src[@]}" | sort); do
   fi
   d="$work/$name" && mkdir -p "$d" && cp "$b" "$d/$name"
   if [[ $ref == quay.io/argoproj/argocd:* ]]; then
-    # Upstream's layout: /usr/local/bin/argocd and a link per component, git
-    # and gpg for the repo-server, user argocd (999); the chart's args name
-    # the component's path.
+    # Upstream's layout (its Dockerfile's argocd-base stage): /usr/local/bin/
+    # argocd and a link per component (the chart's args name the
+    # component's path), git, git-lfs, gpg, ssh and tini, upstream's wrapper
+    # scripts (read from the module at build time, never copied into the
+    # repository), /app/config's folders, user argocd (999). Helm and
+    # kustomize are left out: lab's Applications are plain directories.
+    # Bookworm's coreutils 9.1 lacks cp --update=none (9.3), which the
+    # chart's copyutil init container passes: the image's cp maps it to its
+    # older spelling, -n.
+    mod=$(cd "$work" && go mod download -json "github.com/argoproj/argo-cd/v3@$ARGOCD" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+    cp "$mod/hack/gpg-wrapper.sh" "$mod/hack/git-verify-wrapper.sh" "$mod/entrypoint.sh" "$d/" && chmod 0755 "$d"/*.sh
+    printf '%s\n' '#!/bin/sh' '# coreutils 9.1 has no --update=none (9.3+); -n is the same' \
+      'for a; do shift; [ "$a" = --update=none ] && a=-n; set -- "$@" "$a"; done' 'exec /usr/bin/cp.coreutils "$@"' > "$d/cp"
+    chmod 0755 "$d/cp"
     printf '%s\n' "FROM lab.dev/kind/base:$DEBIAN" \
-      "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git git-lfs gnupg openssh-client >/dev/null && rm -rf /var/lib/apt/lists/* && groupadd -g 999 argocd && useradd -u 999 -g 999 -m -d /home/argocd -s /bin/sh argocd" \
-      "COPY argocd /usr/local/bin/argocd" \
-      "RUN cd /usr/local/bin && for c in server repo-server application-controller applicationset-controller cmp-server commit-server dex notifications k8s-auth git-ask-pass; do ln -s argocd argocd-\$c; done" \
-      "USER 999" "WORKDIR /home/argocd" "LABEL dev.lab.stack-images.rev=$REV" > "$d/Dockerfile"
+      "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends git git-lfs gnupg openssh-client tini tzdata >/dev/null && rm -rf /var/lib/apt/lists/* && groupadd -g 999 argocd && useradd -r -u 999 -g argocd argocd && mkdir -p /home/argocd && chown argocd:0 /home/argocd && chmod g=u /home/argocd" \
+      "COPY argocd gpg-wrapper.sh git-verify-wrapper.sh entrypoint.sh /usr/local/bin/" \
+      "COPY cp /usr/local/bin/cp.wrapper" \
+      "RUN mv /usr/bin/cp /usr/bin/cp.coreutils && mv /usr/local/bin/cp.wrapper /usr/bin/cp && cd /usr/local/bin && ln -s entrypoint.sh uid_entrypoint.sh && for c in server repo-server application-controller applicationset-controller cmp-server commit-server dex notifications k8s-auth git-ask-pass; do ln -s argocd argocd-\$c; done" \
+      "RUN mkdir -p /app/config/ssh /app/config/tls /app/config/gpg/source /app/config/gpg/keys && touch /app/config/ssh/ssh_known_hosts && ln -sf /app/config/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts && chown argocd /app/config/gpg/keys && chmod 0700 /app/config/gpg/keys" \
+      "ENV USER=argocd" "USER 999" "WORKDIR /home/argocd" "LABEL dev.lab.stack-images.rev=$REV" > "$d/Dockerfile"
   elif [[ $ref == ollama/* ]]; then
     # The upstream image's layout: /bin/ollama, serve by default, models under /root/.ollama.
     printf '%s\n' "FROM lab.dev/kind/base:$DEBIAN" "COPY $name /bin/$name" "ENV OLLAMA_HOST=0.0.0.0:11434" \
