@@ -59,6 +59,21 @@ type Change struct {
 	Why  string `json:"why"`
 }
 
+// lines splits a file into its lines, each with its newline. (difflib's
+// SplitLines adds a line after a file's final newline: the diff then had an
+// empty context line the file lacks, and git apply refused it.) A last line
+// without a newline is given one: the diff stays whole, at the price of not
+// saying "no newline at end of file".
+func lines(s string) []string {
+	out := strings.SplitAfter(s, "\n")
+	if out[len(out)-1] == "" {
+		out = out[:len(out)-1]
+	} else {
+		out[len(out)-1] += "\n"
+	}
+	return out
+}
+
 // Propose finds the file under repo that defines kind/name (in namespace,
 // when the manifest names one) and returns the unified diff that applies fix
 // to its pod template.
@@ -89,7 +104,7 @@ func Propose(repo, kind, name, namespace string, fix *analyze.Fix) (*Change, err
 			return nil // not this file (or not YAML this edit understands)
 		}
 		rel, _ := filepath.Rel(repo, p)
-		diff, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{A: difflib.SplitLines(string(b)), B: difflib.SplitLines(string(out)),
+		diff, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{A: lines(string(b)), B: lines(string(out)),
 			FromFile: "a/" + rel, ToFile: "b/" + rel, Context: 3})
 		if err != nil {
 			return err

@@ -2,6 +2,7 @@ package gitfix
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -55,5 +56,37 @@ func TestProposeDiffsOneField(t *testing.T) {
 	}
 	if _, err := Propose(repo, "Deployment", "ledger", "other", &analyze.Fix{Container: "app", Path: []string{"x"}, Value: 1}); err == nil {
 		t.Error("a manifest in another namespace must not match")
+	}
+}
+
+// The proposed diff is a patch git applies as it is, the change at the
+// file's last line included (difflib's line split gave diffs a context line
+// after the final newline, and git apply refused them). Not handled: a file
+// without a final newline whose last line is in the hunk (the diff does not
+// say "no newline at end of file").
+func TestProposedDiffApplies(t *testing.T) {
+	if _, err := exec.LookPath("git"); err != nil {
+		t.Skip("no git")
+	}
+	for name, body := range map[string]string{
+		"last line": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cache, namespace: demo}\nspec:\n  template:\n    spec:\n      containers:\n      - name: cache\n        image: x:1\n        resources:\n          limits: {memory: 48Mi}\n",
+	} {
+		repo := t.TempDir()
+		if out, err := exec.Command("git", "-C", repo, "init", "-q").CombinedOutput(); err != nil {
+			t.Fatalf("%v %s", err, out)
+		}
+		os.WriteFile(filepath.Join(repo, "cache.yaml"), []byte(body), 0o644)
+		c, err := Propose(repo, "Deployment", "cache", "demo", &analyze.Fix{Container: "cache", Path: []string{"resources", "limits", "memory"}, Value: "96Mi"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		apply := exec.Command("git", "-C", repo, "apply", "-")
+		apply.Stdin = strings.NewReader(c.Diff)
+		if out, err := apply.CombinedOutput(); err != nil {
+			t.Fatalf("%s: git apply: %v %s\n%s", name, err, out, c.Diff)
+		}
+		if b, _ := os.ReadFile(filepath.Join(repo, "cache.yaml")); !strings.Contains(string(b), "limits: {memory: 96Mi}") {
+			t.Errorf("%s: after git apply:\n%s", name, b)
+		}
 	}
 }
