@@ -153,8 +153,8 @@ func (c *Context) agentImageRecord() string { return filepath.Join(c.Dir, "agent
 // do and never loaded the image — the in-cluster agent's pod stayed in
 // ImagePullBackOff). "" when there is nothing to load or no way to.
 func (c *Context) agentImagePending(ctx context.Context) string {
-	if _, ok := c.Provider.(cluster.ImageLoader); !ok {
-		return ""
+	if _, ok := c.Provider.(cluster.ImageLoader); !ok || c.Provider.Capabilities().SimulatedNodes {
+		return "" // simulated nodes run no image
 	}
 	eng, err := engine.Connect(ctx)
 	if err != nil {
