@@ -176,28 +176,14 @@ spec:
 		t.Fatalf("lab gitops sync demo: %d\n%s", code, errOut)
 	}
 	// First report: Alertmanager → the in-cluster agent.
-	var logs string
-	for {
-		b, err := k.cs.CoreV1().Pods("lab-agent").GetLogs(agentPod(ctx, t, k), &corev1.PodLogOptions{}).DoRaw(ctx)
-		if err == nil {
-			logs = string(b)
-		}
-		if i := strings.Index(logs, "--- alert LabContainerRestarted on demo/cache-"); i >= 0 {
-			report := logs[i:]
-			if j := strings.Index(report[1:], "\n--- alert"); j > 0 {
-				report = report[:j+1]
-			}
-			if !containsAll(report, []string{"OOMKilled", "48Mi", "trace "}) {
-				t.Fatalf("the agent's report on the cache: %s", report)
-			}
-			t.Logf("first report (Alertmanager → in-cluster agent), %s after the commit:\n%.1200s", time.Since(start).Round(time.Second), report)
-			break
-		}
-		if time.Since(start) > 8*time.Minute {
-			t.Fatalf("no report on demo/cache from the in-cluster agent; its log:\n%s\npods:\n%s", logs, podTable(ctx, k.cs, "demo"))
-		}
-		time.Sleep(10 * time.Second)
+	report, logs := agentReport(ctx, t, k, "demo/cache-", 8*time.Minute)
+	if report == "" {
+		t.Fatalf("no report on demo/cache from the in-cluster agent; its log:\n%s\npods:\n%s", logs, podTable(ctx, k.cs, "demo"))
 	}
+	if !containsAll(report, []string{"OOMKilled", "48Mi", "trace "}) {
+		t.Fatalf("the agent's report on the cache: %s", report)
+	}
+	t.Logf("first report (Alertmanager → in-cluster agent), %s after the commit:\n%.1200s", time.Since(start).Round(time.Second), report)
 	// Second report: the diagnosis with the GitOps repository at hand.
 	pods, err := k.cs.CoreV1().Pods("demo").List(ctx, metav1.ListOptions{LabelSelector: "app=cache"})
 	if err != nil || len(pods.Items) == 0 {

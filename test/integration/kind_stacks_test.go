@@ -280,32 +280,40 @@ func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
 	if _, err := k.cs.AppsV1().Deployments("demo").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	var logs string
-	deadline := time.Now().Add(8 * time.Minute)
-	for time.Now().Before(deadline) {
+	report, logs := agentReport(ctx, t, k, "demo/leaky-", 8*time.Minute)
+	if report == "" {
+		t.Fatalf("no report on LabContainerRestarted from the in-cluster agent after %s; its log:\n%s\npods:\n%s", time.Since(leakStart).Round(time.Second), logs, podTable(ctx, k.cs, ""))
+	}
+	// The tiny random-weight test model may answer with JSON cut at
+	// num_predict: that is the model reached; no model configured, or an
+	// endpoint that does not answer, is not.
+	reached := !strings.Contains(report, "no model configured") &&
+		(!strings.Contains(report, "model unavailable") || strings.Contains(report, "model answer is not valid JSON"))
+	if !containsAll(report, []string{"OOMKilled", "48Mi", "trace "}) || !reached {
+		t.Fatalf("the agent's report on the alert does not name OOMKilled and the limit:\n%s", report)
+	}
+	trace := report[strings.Index(report, "trace ")+6:]
+	t.Logf("leak start → the agent's report on Alertmanager's alert: %s (trace %.32s)\n%.900s", time.Since(leakStart).Round(time.Second), trace, report)
+}
+
+// agentReport waits (up to wait) for the in-cluster agent's log to hold its
+// report on LabContainerRestarted for a pod whose name starts with pod
+// (namespace/prefix) and returns that report alone, or "" and the log.
+func agentReport(ctx context.Context, t *testing.T, k *kindLab, pod string, wait time.Duration) (report, logs string) {
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(10 * time.Second) {
 		b, err := k.cs.CoreV1().Pods("lab-agent").GetLogs(agentPod(ctx, t, k), &corev1.PodLogOptions{}).DoRaw(ctx)
 		if err == nil {
 			logs = string(b)
 		}
-		if i := strings.Index(logs, "--- alert LabContainerRestarted on demo/leaky-"); i >= 0 {
-			report := logs[i:]
-			// The lab's Ollama answered (the tiny test model's text may be
-			// refused by the schema check; what matters is the call).
-			// The tiny random-weight test model may answer with JSON cut at
-			// num_predict: that is the model reached; no model configured,
-			// or an endpoint that does not answer, is not.
-			reached := !strings.Contains(report, "no model configured") &&
-				(!strings.Contains(report, "model unavailable") || strings.Contains(report, "model answer is not valid JSON"))
-			if !containsAll(report, []string{"OOMKilled", "48Mi", "trace "}) || !reached {
-				t.Fatalf("the agent's report on the alert does not name OOMKilled and the limit:\n%s", report)
+		if i := strings.Index(logs, "--- alert LabContainerRestarted on "+pod); i >= 0 {
+			report = logs[i:]
+			if j := strings.Index(report[1:], "\n--- alert"); j > 0 {
+				report = report[:j+1]
 			}
-			trace := report[strings.Index(report, "trace ")+6:]
-			t.Logf("leak start → the agent's report on Alertmanager's alert: %s (trace %.32s)\n%.900s", time.Since(leakStart).Round(time.Second), trace, report)
-			return
+			return report, logs
 		}
-		time.Sleep(10 * time.Second)
 	}
-	t.Fatalf("no report on LabContainerRestarted from the in-cluster agent after %s; its log:\n%s\npods:\n%s", time.Since(leakStart).Round(time.Second), logs, podTable(ctx, k.cs, ""))
+	return "", logs
 }
 
 func agentPod(ctx context.Context, t *testing.T, k *kindLab) string {
