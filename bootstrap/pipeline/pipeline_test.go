@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/state"
 	"lab.dev/lab/core/ui"
 )
 
@@ -105,5 +107,40 @@ func TestWaitUntil(t *testing.T) {
 	cause := errors.New("API server refused")
 	if _, err := waitUntil(ctx, 100*time.Millisecond, "nodes", func(context.Context) (bool, string, error) { return false, "", cause }); !errors.Is(err, cause) {
 		t.Errorf("error: %v", err)
+	}
+}
+
+// existsProvider is a cluster that is already there (only Exists and Name
+// are called).
+type existsProvider struct{ cluster.Provider }
+
+func (existsProvider) Name() string                         { return "kind" }
+func (existsProvider) Exists(context.Context) (bool, error) { return true, nil }
+
+// A first up refuses a cluster of its name that it did not make; a lab that
+// has begun resumes its own; the existing provider adopts by design.
+func TestFirstUpRefusesAForeignCluster(t *testing.T) {
+	t.Setenv("LAB_HOME", t.TempDir())
+	l := config.Default()
+	l.Metadata.Name, l.Cluster.Provider = "stacks", "kind"
+	c := &Context{Lab: l, Dir: state.LabDir("stacks"), Provider: existsProvider{}}
+	u := &Up{Lab: l}
+	err := u.refuseForeignCluster(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), `kind cluster named "stacks" already exists`) || !strings.Contains(err.Error(), "kind delete cluster --name stacks") {
+		t.Fatalf("a foreign cluster was not refused: %v", err)
+	}
+	if _, statErr := os.Stat(c.Dir); !os.IsNotExist(statErr) {
+		t.Errorf("the refusal wrote state: %v", statErr)
+	}
+	if err := state.EnsureMeta(c.Dir, state.Meta{Name: "stacks", Provider: "kind"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.refuseForeignCluster(context.Background(), c); err != nil {
+		t.Errorf("a lab that has begun must resume its own cluster: %v", err)
+	}
+	l.Cluster.Provider = "existing"
+	c.Dir = state.LabDir("other")
+	if err := u.refuseForeignCluster(context.Background(), c); err != nil {
+		t.Errorf("the existing provider adopts: %v", err)
 	}
 }

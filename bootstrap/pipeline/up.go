@@ -54,6 +54,9 @@ func (u *Up) Run(ctx context.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
+	if err := u.refuseForeignCluster(ctx, c); err != nil {
+		return Result{}, err
+	}
 	if err := state.EnsureMeta(c.Dir, state.Meta{Name: u.Lab.Metadata.Name, Provider: u.Lab.Cluster.Provider, Created: time.Now().UTC(), Config: u.ConfigPath}); err != nil {
 		return Result{}, err
 	}
@@ -73,6 +76,37 @@ func (u *Up) Run(ctx context.Context) (Result, error) {
 	}
 	res.Kubeconfig = c.Provider.Kubeconfig()
 	return res, nil
+}
+
+// refuseForeignCluster stops a first up whose cluster already exists: a
+// kind or k3s cluster is named on the host's container engine, not in lab's
+// state home, so a cluster left by another state home (another LAB_HOME, a
+// CI job killed mid-test, `kind create cluster --name` by hand) would
+// otherwise be adopted, with whatever runs in it, as if this lab had made
+// it. The existing provider adopts by design; a lab that has begun (its
+// meta.json is there) resumes its own cluster.
+func (u *Up) refuseForeignCluster(ctx context.Context, c *Context) error {
+	if u.Lab.Cluster.Provider == "existing" || state.HasMeta(c.Dir) {
+		return nil
+	}
+	ok, err := c.Provider.Exists(ctx)
+	if err != nil || !ok {
+		return nil // the cluster step reports an engine that cannot be asked
+	}
+	name := u.Lab.Metadata.Name
+	return fmt.Errorf("a %s cluster named %q already exists, and this lab's state (%s) did not make it: lab will not adopt it. "+
+		"Delete it (%s), give this lab another metadata.name in lab.yaml, or use it as it is with cluster.provider: existing",
+		c.Provider.Name(), name, c.Dir, deleteHint(c.Provider.Name(), name))
+}
+
+func deleteHint(provider, name string) string {
+	switch provider {
+	case "kind":
+		return "kind delete cluster --name " + name
+	case "k3s":
+		return "k3d cluster delete " + name // lab's k3s nodes are k3d's
+	}
+	return "with the tool that made it"
 }
 
 // Plan writes what each step would do to w. Nothing on the host or in the

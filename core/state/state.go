@@ -53,6 +53,13 @@ type Meta struct {
 	Config   string    `json:"config,omitempty"` // lab.yaml it was made from
 }
 
+// HasMeta reports whether dir holds a lab's meta.json: whether lab has
+// begun to make this lab from this state home.
+func HasMeta(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, "meta.json"))
+	return err == nil && json.Valid(b)
+}
+
 // EnsureMeta creates dir and its meta.json unless present.
 func EnsureMeta(dir string, m Meta) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {

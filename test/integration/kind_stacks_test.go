@@ -92,7 +92,7 @@ func TestKindStacksForReal(t *testing.T) {
 	}
 	stackImages(t, ctx)
 	src := sharedOllama(t)
-	k := &kindLab{labEnv: newLabEnv(t, "stacks", 0), name: "stacks"}
+	k := newKindLab(t, "stacks")
 	if err := os.WriteFile(k.cfg, []byte(kindStacksConfig(k.name, img, src.Model, argo)), 0o644); err != nil {
 		t.Fatal(err)
 	}

@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	kindcluster "sigs.k8s.io/kind/pkg/cluster"
 
 	"lab.dev/lab/core/config"
 )
@@ -47,6 +48,21 @@ type kindLab struct {
 	name, kubeconfig string
 	cs               *kubernetes.Clientset
 	gitServerPID     int // the server `lab up` started for a local gitops.repo
+}
+
+// newKindLab is a kind lab named name in a fresh state home. A cluster of
+// that name left by an earlier run that was killed before its cleanup (a CI
+// job past its time; its state home is gone with it) is deleted first: a
+// first `lab up` refuses to adopt a cluster it did not make.
+func newKindLab(t *testing.T, name string) *kindLab {
+	k := &kindLab{labEnv: newLabEnv(t, name, 0), name: name}
+	if left := k.nodes(); len(left) > 0 {
+		t.Logf("deleting kind cluster %s left by an earlier run (%d node containers)", name, len(left))
+		if err := kindcluster.NewProvider().Delete(name, ""); err != nil {
+			t.Fatalf("deleting the leftover cluster %s: %v", name, err)
+		}
+	}
+	return k
 }
 
 func (k *kindLab) docker(args ...string) string {
@@ -125,7 +141,7 @@ func TestKindLabOnRealNodes(t *testing.T) {
 	defer cancel()
 	needEngine(t, ctx)
 	img := kindNodeImage(t, ctx)
-	k := &kindLab{labEnv: newLabEnv(t, "kindlab", 0), name: "kindlab"}
+	k := newKindLab(t, "kindlab")
 	y := "apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: kindlab}\n" +
 		"cluster: {provider: kind, workers: 2, nodeImage: \"" + img + "\"}\n" +
 		"stacks: {argocd: {enabled: false}, linkerd: {enabled: false}, prometheus: {enabled: false}, ollama: {enabled: false}}\n" +
