@@ -6,6 +6,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"lab.dev/lab/bootstrap/action"
+	"lab.dev/lab/core/ui"
 )
 
 func newMCP(g *globals) *cobra.Command {
@@ -21,6 +22,7 @@ func newMCP(g *globals) *cobra.Command {
 	f.BoolVar(&o.AllowRemediation, "allow-remediation", false, "add the remediate tool: a first call plans (server dry run) and returns a one-time confirmation id, a second call with it acts; lab.yaml's agent.remediation policy still applies")
 	f.DurationVar(&o.VerifyTimeout, "verify-timeout", 2*time.Minute, "with --allow-remediation: how long to wait for the rollout before diagnosing the new pod")
 	f.StringVar(&o.Prometheus, "prometheus", "", "Prometheus URL for predict (default: the lab's, through the API server)")
+	f.StringVar(&o.LogFormat, "log-format", "", "events on stderr (a tool call, a resource read, a client; each tool call with its trace id): text (logfmt) or json (default $"+ui.LogFormatEnv+", else text)")
 	kubeFlags(f, &g.action)
 	return c
 }

@@ -32,6 +32,7 @@ func newServe(g *globals) *cobra.Command {
 	f.IntVar(&o.Attempts, "attempts", o.Attempts, "tries of one alert's diagnosis (an agent crash during one counts) before it is given up")
 	f.BoolVar(&o.ShowStatus, "status", false, "print the running server's intake (at --listen): queued, in flight, reported, failed, retried, dropped, oldest queued age")
 	outputFlag(c, &o.Output, ui.Text, "", ui.Text, ui.JSON)
+	f.StringVar(&o.LogFormat, "log-format", "", "events (one per line, each with its trace id): text (logfmt) or json; with json the reports on stdout are JSON events too (default $"+ui.LogFormatEnv+", else text)")
 	f.Float64Var(&o.RPS, "rate", o.RPS, "diagnoses started per second")
 	f.IntVar(&o.Burst, "burst", o.Burst, "rate burst")
 	f.DurationVar(&o.Dedupe, "dedupe", o.Dedupe, "do not diagnose the same pod again within this window (0: diagnose every alert)")

@@ -2,6 +2,7 @@ package serve
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"lab.dev/lab/agent/predict"
@@ -62,7 +63,7 @@ func (s *Server) predictOnce(ctx context.Context, pr *Predictor) {
 	res, err := pr.Run(rctx)
 	if err != nil {
 		s.metrics.PredictRuns.WithLabelValues("error").Inc()
-		s.opts.logf("saturation prediction run failed: %v", err)
+		s.opts.log().Warn("saturation prediction run failed", "error", err)
 		return
 	}
 	s.metrics.PredictRuns.WithLabelValues("ok").Inc()
@@ -78,15 +79,18 @@ func (s *Server) predictOnce(ctx context.Context, pr *Predictor) {
 		r, err := pr.Explain(rctx, p)
 		if err != nil {
 			s.metrics.Diagnoses.WithLabelValues("error").Inc()
-			s.opts.logf("explaining the prediction %s failed: %v", k, err)
+			s.opts.log().Warn("explaining a prediction failed", "prediction", k, "error", err)
 			delete(pr.active, k) // try again on the next run
 			continue
 		}
 		s.metrics.observeReport(r)
+		t := PredictTarget(p)
+		t.Trace = r.TraceID
+		s.opts.log().Info("predicted", t.logAttrs(reportAttrs(r, 0)...)...)
 		for _, sink := range s.sinks {
-			if err := sink.Write(ctx, PredictTarget(p), r); err != nil {
+			if err := sink.Write(ctx, t, r); err != nil {
 				s.metrics.SinkErrors.Inc()
-				s.opts.logf("report %s of prediction %s not written to %T: %v", r.TraceID, k, sink, err)
+				s.opts.log().Error("report not written", t.logAttrs("sink", fmt.Sprintf("%T", sink), "error", err)...)
 			}
 		}
 	}

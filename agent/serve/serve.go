@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
 	"sync"
@@ -21,6 +22,7 @@ import (
 
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/core/telemetry"
+	"lab.dev/lab/core/ui"
 )
 
 // Message is the body Alertmanager's webhook receiver POSTs (version 4): the
@@ -47,9 +49,23 @@ type Target struct {
 	// one: the diagnosis continues the sender's trace (kept in the
 	// journal, so a diagnosis after a restart still does).
 	Traceparent string `json:"traceparent,omitempty"`
+	// Trace is the alert's trace id, fixed when it is accepted (the
+	// sender's, with a traceparent): every event the server logs about
+	// the alert, each attempt's spans and the report carry it, across
+	// retries and restarts (the journal keeps it).
+	Trace string `json:"trace,omitempty"`
 }
 
 func (t Target) key() string { return t.Namespace + "/" + t.Pod }
+
+// logAttrs are the attributes of every event about t.
+func (t Target) logAttrs(more ...any) []any {
+	a := []any{"trace_id", t.Trace, "alert", t.Alert, "namespace", t.Namespace, "pod", t.Pod}
+	if t.ID != "" {
+		a = append(a, "alert_id", t.ID)
+	}
+	return append(a, more...)
+}
 
 // DiagnoseFunc diagnoses one pod (agent.Diagnose in production).
 type DiagnoseFunc func(ctx context.Context, t Target) (*report.Report, error)
@@ -81,9 +97,11 @@ type Options struct {
 	// sender cannot get any pod of the cluster summarised into reports and
 	// Slack. Empty: every namespace (only for a server given no lab).
 	Namespaces []string
-	// Log receives what failed (a diagnosis, a sink), with its trace id;
-	// nil: dropped (counted in the metrics either way).
-	Log func(format string, a ...any)
+	// Logger receives one event per thing that happened to an alert
+	// (received, diagnosed, failed, retried, given up, a sink that failed),
+	// each with the alert's trace id; nil: dropped (counted in the
+	// metrics either way).
+	Logger *slog.Logger
 	// Token is the bearer token POST /alerts must carry (Alertmanager sends
 	// it through the receiver's http_config). Empty accepts anyone: only
 	// for local experiments (`lab agent serve --insecure-no-auth`).
@@ -146,10 +164,11 @@ func New(o Options, d DiagnoseFunc, m *Metrics, sinks ...Sink) *Server {
 	return s
 }
 
-func (o Options) logf(format string, a ...any) {
-	if o.Log != nil {
-		o.Log(format, a...)
+func (o Options) log() *slog.Logger {
+	if o.Logger == nil {
+		return ui.NoEvents
 	}
+	return o.Logger
 }
 
 // floor replaces a value that cannot work (zero or negative) by def.
@@ -169,7 +188,7 @@ func (s *Server) Run(ctx context.Context) {
 	}
 	s.metrics.Replayed.Add(float64(len(replayed)))
 	if len(replayed) > 0 {
-		s.opts.logf("replaying %d alert(s) accepted before a restart and not yet reported", len(replayed))
+		s.opts.log().Info("replaying alerts accepted before a restart and not yet reported", "count", len(replayed))
 	}
 	for i := 0; i < s.opts.Concurrency; i++ {
 		s.wg.Add(1)
@@ -226,18 +245,18 @@ func (s *Server) work(ctx context.Context, t Target) {
 	}
 	attempts, err := s.journal.Begin(t.ID)
 	if err != nil {
-		s.opts.logf("alert %s on %s/%s: %v", t.Alert, t.Namespace, t.Pod, err)
+		s.opts.log().Error("journal", t.logAttrs("error", err)...)
 	}
 	if attempts > s.opts.Attempts {
 		s.finish(t, "failed")
-		s.opts.logf("alert %s on %s/%s given up after %d attempts (the agent stopped during them)", t.Alert, t.Namespace, t.Pod, attempts-1)
+		s.opts.log().Warn("alert given up: the agent stopped during each attempt", t.logAttrs("attempts", attempts-1)...)
 		return
 	}
 	s.metrics.InFlight.Inc()
 	defer s.metrics.InFlight.Dec()
 	// One trace per alert: the sender's when it sent its traceparent.
 	tctx := telemetry.Extract(ctx, http.Header{"Traceparent": {t.Traceparent}})
-	tctx, span := telemetry.Start(tctx, telemetry.NewTraceID(), "alert "+t.Alert, attribute.String("k8s.namespace.name", t.Namespace),
+	tctx, span := telemetry.Start(tctx, t.Trace, "alert "+t.Alert, attribute.String("k8s.namespace.name", t.Namespace),
 		attribute.String("k8s.pod.name", t.Pod), attribute.String("lab.alert.id", t.ID), attribute.Int("lab.alert.attempt", attempts))
 	defer span.End()
 	dctx, cancel := context.WithTimeout(tctx, s.opts.Timeout)
@@ -252,7 +271,7 @@ func (s *Server) work(ctx context.Context, t Target) {
 	}
 	if err != nil {
 		s.metrics.Diagnoses.WithLabelValues("error").Inc()
-		s.opts.logf("diagnosis of %s/%s (alert %s, attempt %d of %d) failed: %v", t.Namespace, t.Pod, t.Alert, attempts, s.opts.Attempts, err)
+		s.opts.log().Warn("diagnosis failed", t.logAttrs("attempt", attempts, "attempts", s.opts.Attempts, "error", err)...)
 		if attempts >= s.opts.Attempts {
 			s.finish(t, "failed")
 			return
@@ -261,13 +280,14 @@ func (s *Server) work(ctx context.Context, t Target) {
 		return
 	}
 	s.metrics.observeReport(r)
+	s.opts.log().Info("diagnosed", t.logAttrs(reportAttrs(r, time.Since(start))...)...)
 	for _, sink := range s.sinks {
 		sctx, sspan := telemetry.Start(tctx, "", fmt.Sprintf("sink %T", sink))
 		werr := sink.Write(sctx, t, r)
 		telemetry.End(sspan, werr)
 		if werr != nil {
 			s.metrics.SinkErrors.Inc()
-			s.opts.logf("report %s of %s/%s not written to %T: %v", r.TraceID, t.Namespace, t.Pod, sink, werr)
+			s.opts.log().Error("report not written", t.logAttrs("sink", fmt.Sprintf("%T", sink), "error", werr)...)
 		}
 	}
 	s.finish(t, "reported")
@@ -296,7 +316,7 @@ func (s *Server) finish(t Target, outcome string) {
 		s.forget(t) // let a later alert on the pod be diagnosed
 	}
 	if err := s.journal.Done(t.ID, outcome); err != nil {
-		s.opts.logf("alert %s on %s/%s: %v (it may be reported again after a restart)", t.Alert, t.Namespace, t.Pod, err)
+		s.opts.log().Error("journal: the alert may be reported again after a restart", t.logAttrs("error", err)...)
 	}
 }
 
@@ -318,6 +338,19 @@ func (s *Server) Accept(t Target) string {
 	if t.Received.IsZero() {
 		t.Received = time.Now().UTC()
 	}
+	if t.Trace == "" {
+		t.Trace = traceOf(t.Traceparent)
+	}
+	outcome := s.accept(t)
+	level := slog.LevelInfo
+	if outcome == "busy" || outcome == "error" {
+		level = slog.LevelWarn
+	}
+	s.opts.log().Log(context.Background(), level, "alert received", t.logAttrs("outcome", outcome)...)
+	return outcome
+}
+
+func (s *Server) accept(t Target) string {
 	s.mu.Lock()
 	if last, ok := s.recent[t.key()]; ok && time.Since(last) < s.opts.Dedupe {
 		s.mu.Unlock()
@@ -332,7 +365,7 @@ func (s *Server) Accept(t Target) string {
 		return "busy"
 	case err != nil:
 		s.forget(t)
-		s.opts.logf("alert %s on %s/%s not accepted: %v", t.Alert, t.Namespace, t.Pod, err)
+		s.opts.log().Error("journal: alert not accepted", t.logAttrs("error", err)...)
 		return "error"
 	case !added:
 		return "duplicate"
@@ -373,4 +406,33 @@ func (s *Server) Status() Status {
 		st.OldestQueuedS = time.Since(js.Oldest).Seconds()
 	}
 	return st
+}
+
+// traceOf is the trace id of a valid W3C traceparent, else a new one.
+func traceOf(traceparent string) string {
+	if id := telemetry.TraceID(telemetry.Extract(context.Background(), http.Header{"Traceparent": {traceparent}})); id != "" {
+		return id
+	}
+	return telemetry.NewTraceID()
+}
+
+// reportAttrs sum a report up for its event: what was found (the primary
+// finding first), how the model took part, how long it took. Causes quote
+// the cluster's own text; the log's handler escapes them (one event, one line).
+func reportAttrs(r *report.Report, took time.Duration) []any {
+	a := []any{"findings", len(r.Findings), "mode", r.Model.Mode}
+	if len(r.Findings) > 0 {
+		f := r.Findings[0]
+		a = append(a, "category", f.Category, "severity", string(f.Severity), "container", f.Container)
+	}
+	if r.History != nil {
+		a = append(a, "known_incident", r.History.Fingerprint)
+	}
+	if r.GitOps != nil && r.GitOps.Change != nil {
+		a = append(a, "gitops_change", true)
+	}
+	if took > 0 {
+		a = append(a, "duration_ms", took.Milliseconds())
+	}
+	return a
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -20,14 +21,22 @@ import (
 
 // LogSink writes each report's text summary to a writer (stdout).
 type LogSink struct {
-	W  io.Writer
-	mu sync.Mutex
+	W io.Writer
+	// JSON writes each report as one event, one line: {"msg":"report",
+	// "trace_id":…, "report":{…the report's JSON…}} instead of the text.
+	JSON bool
+	mu   sync.Mutex
 }
 
 // Write implements Sink.
 func (s *LogSink) Write(_ context.Context, t Target, r *report.Report) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.JSON {
+		t.Trace = r.TraceID
+		slog.New(slog.NewJSONHandler(s.W, nil)).Info("report", t.logAttrs("report", r)...)
+		return nil
+	}
 	fmt.Fprintf(s.W, "--- alert %s on %s/%s%s\n", t.Alert, t.Namespace, t.Pod, known(r))
 	r.Text(s.W)
 	return nil

@@ -2,10 +2,14 @@ package serve
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,8 +18,10 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 
+	"lab.dev/lab/agent/analyze"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/core/telemetry"
+	"lab.dev/lab/core/ui"
 )
 
 // An alert posted with a W3C traceparent is diagnosed in the sender's
@@ -73,4 +79,62 @@ func TestWebhookContinuesTheSendersTrace(t *testing.T) {
 	if !alertSpan || !sinkSpan {
 		t.Errorf("the alert's span under the sender's (%v) and its sink's (%v): %v", alertSpan, sinkSpan, exp.GetSpans())
 	}
+}
+
+// Every event about an alert — received, each failed attempt, diagnosed —
+// is one JSON line carrying one trace id, the one the diagnosis and the
+// report get: the sender's with a traceparent, else one fixed when the
+// alert is accepted, the same across retries, with no exporter installed.
+func TestEventsCarryTheAlertsTrace(t *testing.T) {
+	var mu sync.Mutex
+	var logs strings.Builder
+	w := writerFunc(func(p []byte) (int, error) { mu.Lock(); defer mu.Unlock(); return logs.Write(p) })
+	calls := 0
+	s := New(Options{Rate: 100, Burst: 10, Logger: ui.EventLog(w, true), Attempts: 3}, func(ctx context.Context, tg Target) (*report.Report, error) {
+		calls++
+		if calls == 1 {
+			return nil, errors.New("model timed out")
+		}
+		return &report.Report{TraceID: tg.Trace, Findings: []analyze.Finding{{Category: "OOMKilled", Severity: analyze.Critical, Container: "cache"}}}, nil
+	}, NewMetrics())
+	s.retryBase = time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s.Run(ctx)
+	if got := s.Accept(Target{Namespace: "demo", Pod: "cache-1", Alert: "LabContainerRestarted"}); got != "accepted" {
+		t.Fatal(got)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(syncString(&mu, &logs), `"msg":"diagnosed"`) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	s.Drain(time.Second)
+	traces, msgs := map[string]bool{}, []string{}
+	for _, line := range strings.Split(strings.TrimSpace(syncString(&mu, &logs)), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Fatalf("not a JSON event: %q", line)
+		}
+		traces[fmt.Sprint(ev["trace_id"])] = true
+		msgs = append(msgs, fmt.Sprint(ev["msg"]))
+		if ev["msg"] == "diagnosed" && (ev["category"] != "OOMKilled" || ev["pod"] != "cache-1" || ev["findings"] != float64(1)) {
+			t.Errorf("the diagnosed event: %v", ev)
+		}
+	}
+	if strings.Join(msgs, ",") != "alert received,diagnosis failed,diagnosed" {
+		t.Errorf("events %v", msgs)
+	}
+	if len(traces) != 1 || traces[""] || traces["<nil>"] {
+		t.Errorf("one trace id for every event of one alert, got %v", traces)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+func syncString(mu *sync.Mutex, b *strings.Builder) string {
+	mu.Lock()
+	defer mu.Unlock()
+	return b.String()
 }

@@ -51,6 +51,10 @@ type Serve struct {
 	// Listen) instead of serving.
 	ShowStatus bool
 	Output     ui.Format // of --status
+	// LogFormat is the events' format: text (logfmt) or json; "" takes
+	// $LAB_LOG_FORMAT, else text. With json the reports printed on stdout
+	// are JSON events too.
+	LogFormat string
 }
 
 // NewServe is Serve with the server's defaults (serve.DefaultOptions).
@@ -76,6 +80,11 @@ func (s *Serve) Run() error {
 	if s.ShowStatus {
 		return s.status()
 	}
+	jsonLogs, err := ui.JSONLogs(s.LogFormat)
+	if err != nil {
+		return err
+	}
+	s.Logger = ui.EventLog(s.UI.Err, jsonLogs)
 	if s.Token, err = WebhookToken(s.TokenFile, s.NoAuth); err != nil {
 		return err
 	}
@@ -105,10 +114,9 @@ func (s *Serve) Run() error {
 	}
 	s.Rate = rate.Limit(s.RPS)
 	s.Namespaces = l.Agent.Namespaces
-	s.Log = func(format string, a ...any) { s.UI.Progress("lab agent serve: "+format, a...) }
 	switch {
 	case s.JournalDir == "-":
-		s.UI.Progress("lab agent serve: --journal - keeps accepted alerts in memory: a restart loses those not yet reported")
+		s.Logger.Warn("--journal - keeps accepted alerts in memory: a restart loses those not yet reported")
 	case s.JournalDir == "" && s.InPod:
 		return errors.New("--journal: in a pod, give the folder of a volume that outlives the container (lab's manifest mounts one at /var/lib/lab-agent), or - for none")
 	default:
@@ -119,7 +127,7 @@ func (s *Serve) Run() error {
 			return err
 		}
 		if st := s.Journal.Stats(); st.Unreadable > 0 {
-			s.UI.Progress("lab agent serve: %d journal entries could not be read (kept in %s)", st.Unreadable, filepath.Join(s.JournalDir, "bad"))
+			s.Logger.Warn("journal entries could not be read", "count", st.Unreadable, "kept_in", filepath.Join(s.JournalDir, "bad"))
 		}
 	}
 	s.Ready = func(ctx context.Context) error {
@@ -127,9 +135,11 @@ func (s *Serve) Run() error {
 		return err
 	}
 	diag := func(ctx context.Context, t serve.Target) (*report.Report, error) {
-		return agent.Diagnose(ctx, cs, t.Namespace, t.Pod, ao)
+		o := ao
+		o.TraceID = t.Trace // the alert's, in every event and span about it
+		return agent.Diagnose(ctx, cs, t.Namespace, t.Pod, o)
 	}
-	sinks := []serve.Sink{&serve.LogSink{W: s.UI.Out}}
+	sinks := []serve.Sink{&serve.LogSink{W: s.UI.Out, JSON: jsonLogs}}
 	if s.Reports != "" {
 		sinks = append(sinks, serve.FileSink{Dir: s.Reports})
 	}
@@ -162,7 +172,7 @@ func (s *Serve) Run() error {
 			Explain: func(ctx context.Context, p *predict.Prediction) (*report.Report, error) {
 				return agent.PredictionReport(ctx, cs, p, ao)
 			}})
-		s.UI.Progress("lab agent serve: saturation predictions every %s (%s horizon)", s.PredictEvery, s.Predict.Horizon)
+		s.Logger.Info("saturation predictions", "every", s.PredictEvery.String(), "horizon", s.Predict.Horizon.String())
 	}
 	return s.listen(ctx, work, cancelWork, srvr)
 }
@@ -180,7 +190,7 @@ func (s *Serve) listen(ctx, work context.Context, cancelWork context.CancelFunc,
 		defer close(drained)
 		<-ctx.Done()
 		if !srvr.Drain(s.DrainTimeout) {
-			s.UI.Progress("lab agent serve: diagnoses still running after %s: stopped, kept in the journal for the next start", s.DrainTimeout)
+			s.Logger.Warn("diagnoses still running after the drain timeout: stopped, kept in the journal for the next start", "drain_timeout", s.DrainTimeout.String())
 		}
 		cancelWork()
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -198,7 +208,7 @@ func (s *Serve) listen(ctx, work context.Context, cancelWork context.CancelFunc,
 	if s.Journal != nil {
 		journal = s.Journal.Dir()
 	}
-	s.UI.Progress("lab agent serve: listening on %s://%s (POST /alerts, %s; journal %s)", scheme, s.Listen, auth, journal)
+	s.Logger.Info("listening", "url", scheme+"://"+s.Listen, "auth", auth, "journal", journal)
 	var err error
 	if s.TLSCert != "" {
 		err = srv.ListenAndServeTLS(s.TLSCert, s.TLSKey)

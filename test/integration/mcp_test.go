@@ -5,6 +5,7 @@ package integration
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,7 +52,9 @@ func TestMCPOverStdio(t *testing.T) {
 		t.Fatalf("README's MCP client configuration: %+v", server)
 	}
 	cmd := exec.Command(buildLab(t), append(args, "--no-llm", "--kubeconfig", cluster.Kubeconfig)...)
-	cmd.Env = append(os.Environ(), "LAB_HOME="+home, "NO_COLOR=1")
+	cmd.Env = append(os.Environ(), "LAB_HOME="+home, "NO_COLOR=1", "LAB_LOG_FORMAT=json")
+	events := &lockedBuffer{}
+	cmd.Stderr = events
 	client := mcp.NewClient(&mcp.Implementation{Name: "lab-test", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
 	if err != nil {
@@ -107,6 +111,49 @@ func TestMCPOverStdio(t *testing.T) {
 	if err != nil || res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "runbook://") {
 		t.Errorf("search_runbooks: %v %+v", err, res)
 	}
+
+	// Its events on stderr ($LAB_LOG_FORMAT=json): one JSON object per
+	// line; the diagnosis' event carries the trace id its result gave; the
+	// refused call is a warning; the client that connected is named.
+	cs.Close()
+	var diagnosed, refused, connected bool
+	for _, line := range strings.Split(strings.TrimSpace(events.String()), "\n") {
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line), &ev); err != nil {
+			t.Errorf("stderr line is not a JSON event: %q", line)
+			continue
+		}
+		switch {
+		case ev["msg"] == "tools/call" && ev["tool"] == "diagnose":
+			diagnosed = ev["trace_id"] == rep.TraceID && ev["pod"] == pods[0].Name && ev["duration_ms"] != nil
+		case ev["msg"] == "tools/call failed" && ev["tool"] == "diagnose":
+			refused = ev["level"] == "WARN" && strings.Contains(fmt.Sprint(ev["error"]), "not one the agent may read")
+		case ev["msg"] == "client connected":
+			connected = ev["client"] == "lab-test"
+		}
+	}
+	if !diagnosed || !refused || !connected {
+		t.Errorf("events (diagnosed with the result's trace id %v, refused %v, client %v):\n%s", diagnosed, refused, connected, events.String())
+	}
+}
+
+// lockedBuffer is a strings.Builder a process' output copier and the test
+// may use at once.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // readmeMCPConfig is the MCP client configuration README.md gives (the JSON
@@ -148,7 +195,7 @@ func TestMCPOverHTTPNeedsTheToken(t *testing.T) {
 		t.Fatal(err)
 	}
 	const token = "0123456789abcdef0123456789abcdef"
-	srv := httptest.NewServer(action.MCPHandler(s, token))
+	srv := httptest.NewServer(action.MCPHandler(s, token, ui.NoEvents))
 	defer srv.Close()
 	resp, err := http.Post(srv.URL+"/mcp", "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"tools/list"}`))
 	if err != nil || resp.StatusCode != http.StatusUnauthorized {
