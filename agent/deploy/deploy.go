@@ -62,7 +62,8 @@ func Render(l *config.Lab, parts ...Part) ([]*unstructured.Unstructured, error) 
 		Image      string
 		LLM        string
 		Model      string // agent.llm.model, as the caller resolved it ("" leaves it to the pod)
-	}{l.Agent.Namespace, l.Agent.Namespaces, l.Agent.APF, AgentImage(), l.InClusterLLMEndpoint(), l.Agent.LLM.Model}
+		Tracing    string // agent.tracing.endpoint ("": no exporter in the pod)
+	}{l.Agent.Namespace, l.Agent.Namespaces, l.Agent.APF, AgentImage(), l.InClusterLLMEndpoint(), l.Agent.LLM.Model, l.Agent.Tracing.Endpoint}
 	var out []*unstructured.Unstructured
 	for _, p := range parts {
 		raw, err := manifests.Agent.ReadFile("agent/" + string(p))

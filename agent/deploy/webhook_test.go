@@ -160,3 +160,33 @@ func TestServeManifestsNameTheModel(t *testing.T) {
 		t.Errorf("args %s lack the lab's model", a)
 	}
 }
+
+// lab.yaml's agent.tracing.endpoint reaches the in-cluster agent as the
+// standard OpenTelemetry variable, quoted like every outside value; no
+// endpoint, no variable.
+func TestServeManifestsCarryTheTracingEndpoint(t *testing.T) {
+	envOf := func(l *config.Lab) []any {
+		objs, err := Render(l, Serve)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range objs {
+			if o.GetKind() == "Deployment" {
+				cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+				env, _ := cs[0].(map[string]any)["env"].([]any)
+				return env
+			}
+		}
+		t.Fatal("no Deployment")
+		return nil
+	}
+	l := config.Default()
+	if env := envOf(l); len(env) != 0 {
+		t.Errorf("env without an endpoint: %v", env)
+	}
+	l.Agent.Tracing.Endpoint = `http://otel-collector.monitoring:4318"}, {name: LD_PRELOAD, value: "/x`
+	env := envOf(l)
+	if len(env) != 1 || env[0].(map[string]any)["name"] != "OTEL_EXPORTER_OTLP_ENDPOINT" || env[0].(map[string]any)["value"] != l.Agent.Tracing.Endpoint {
+		t.Errorf("env %v", env)
+	}
+}

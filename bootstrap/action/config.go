@@ -91,15 +91,20 @@ func KubectlPlugin(argv0 string) bool {
 }
 
 // Tracing exports this process's traces over OTLP when the OpenTelemetry
-// variables (OTEL_EXPORTER_OTLP_ENDPOINT, …) name a collector; the function
-// it returns flushes them (call it before exiting). Without one, nothing is
-// installed and it costs nothing.
+// variables (OTEL_EXPORTER_OTLP_ENDPOINT, …) or lab.yaml's
+// agent.tracing.endpoint name a collector; the function it returns flushes
+// them (call it before exiting). Without one, nothing is installed and it
+// costs nothing.
 func (c *Config) Tracing(service string) (func(), error) {
-	stop, err := telemetry.Setup(context.Background(), "", service)
+	configured := ""
+	if c.Lab != nil {
+		configured = c.Lab.Agent.Tracing.Endpoint
+	}
+	stop, err := telemetry.Setup(context.Background(), configured, service)
 	if err != nil {
 		return nil, err
 	}
-	if ep := telemetry.Endpoint(""); ep != "" {
+	if ep := telemetry.Endpoint(configured); ep != "" {
 		c.UI.Debug(1, "traces to %s (OTLP/HTTP)", ep)
 	}
 	return func() {

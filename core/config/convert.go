@@ -27,6 +27,7 @@ func FromV1alpha1(in *v1.Lab) *Lab {
 			APF: APF{Enabled: isTrue(a.APF.Enabled), NominalConcurrencyShares: a.APF.NominalConcurrencyShares, Queues: a.APF.Queues,
 				HandSize: a.APF.HandSize, QueueLengthLimit: a.APF.QueueLengthLimit, MatchingPrecedence: a.APF.MatchingPrecedence}},
 	}
+	out.Agent.Tracing.Endpoint = a.Tracing.Endpoint
 	for _, m := range c.RegistryMirrors {
 		out.Cluster.RegistryMirrors = append(out.Cluster.RegistryMirrors, Mirror{Registry: m.Registry, Endpoint: m.Endpoint})
 	}
@@ -56,7 +57,8 @@ func ToV1alpha1(in *Lab) *v1.Lab {
 				Breaker: v1.Breaker{FailureRatio: a.LLM.Breaker.FailureRatio, Window: dur(a.LLM.Breaker.Window), Cooldown: dur(a.LLM.Breaker.Cooldown), MinRequests: a.LLM.Breaker.MinRequests}},
 			Remediation: v1.Remediation{Enabled: a.Remediation.Enabled, Allowed: append([]string(nil), a.Remediation.Allowed...), MaxReplicas: a.Remediation.MaxReplicas},
 			APF: v1.APF{Enabled: ptr(a.APF.Enabled), NominalConcurrencyShares: a.APF.NominalConcurrencyShares, Queues: a.APF.Queues,
-				HandSize: a.APF.HandSize, QueueLengthLimit: a.APF.QueueLengthLimit, MatchingPrecedence: a.APF.MatchingPrecedence}},
+				HandSize: a.APF.HandSize, QueueLengthLimit: a.APF.QueueLengthLimit, MatchingPrecedence: a.APF.MatchingPrecedence},
+			Tracing: v1.Tracing{Endpoint: a.Tracing.Endpoint}},
 	}
 	for _, m := range c.RegistryMirrors {
 		out.Cluster.RegistryMirrors = append(out.Cluster.RegistryMirrors, v1.Mirror{Registry: m.Registry, Endpoint: m.Endpoint})

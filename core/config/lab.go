@@ -184,6 +184,9 @@ type Agent struct {
 	LLM         LLM
 	Remediation Remediation
 	APF         APF
+	// Tracing is where the agent's traces go: an OTLP/HTTP endpoint, "" for
+	// none (the OpenTelemetry variables win over it).
+	Tracing struct{ Endpoint string }
 }
 
 // LLM is the agent's model endpoint and resilience settings.

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"lab.dev/lab/test/harness"
 )
 
 // collector starts the real OpenTelemetry Collector the harness builds
@@ -186,5 +188,59 @@ func TestTracesReachACollector(t *testing.T) {
 	quiet := diagnose("OTEL_EXPORTER_OTLP_ENDPOINT=")
 	if spans, _ := spansOf(t, file, quiet, ""); len(spans) > 0 {
 		t.Errorf("spans exported without an endpoint: %v", spans)
+	}
+}
+
+// An alert Alertmanager (or any sender) posts with a W3C traceparent lands
+// in the sender's trace at a real Collector: the agent's "alert" span is a
+// child of the sender's span, the diagnosis under it, exported by the
+// webhook server (service lab-agent) to the endpoint lab.yaml's
+// agent.tracing.endpoint names (no OpenTelemetry variable set); the server's
+// JSON events about the alert carry the same trace id.
+func TestWebhookTraceReachesACollector(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	endpoint, file := collector(t)
+	pods, err := cluster.Apply(ctx, scenario(t, "crashloop-exit1"), "otlp-hook")
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	cfg := filepath.Join(home, "lab.yaml")
+	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: otlp-hook}\nagent: {namespaces: [otlp-hook], tracing: {endpoint: \""+endpoint+"\"}}\n"), 0o644)
+	srv := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1", "OTEL_EXPORTER_OTLP_ENDPOINT=", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT="},
+		Args: []string{"-c", cfg, "--no-llm", "--insecure-no-auth", "--journal", "-", "--predict-every", "0", "--log-format", "json", "--kubeconfig", cluster.Kubeconfig}}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Kill()
+	caller, parent := "5af7183fc1d2d8a1b2c3d4e5f6a7b8c9", "a1b2c3d4e5f60718"
+	body := `{"version":"4","status":"firing","receiver":"lab","alerts":[{"status":"firing","labels":{"alertname":"KubePodCrashLooping","namespace":"otlp-hook","pod":"` + pods[0].Name + `"}}]}`
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, srv.URL()+"/alerts", strings.NewReader(body))
+	req.Header.Set("Traceparent", "00-"+caller+"-"+parent+"-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("POST /alerts: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	spans, service := spansOf(t, file, caller, "alert KubePodCrashLooping")
+	alert, diag := spans["alert KubePodCrashLooping"], spans["diagnose"]
+	if service != "lab-agent" || len(alert) != 1 || alert[0].ParentSpanID != parent {
+		t.Fatalf("the alert's span in the sender's trace %s: service %q, spans %+v\nserver log:\n%s", caller, service, spans, srv.Log())
+	}
+	if len(diag) != 1 || diag[0].ParentSpanID != alert[0].SpanID {
+		t.Errorf("the diagnosis is not a child of the alert's span: %+v", spans)
+	}
+	var received, diagnosed bool
+	for _, line := range strings.Split(srv.Log(), "\n") {
+		var ev map[string]any
+		if json.Unmarshal([]byte(line), &ev) != nil || ev["trace_id"] != caller {
+			continue
+		}
+		received = received || ev["msg"] == "alert received" && ev["outcome"] == "accepted"
+		diagnosed = diagnosed || ev["msg"] == "diagnosed" && ev["category"] == "CrashLoopBackOff"
+	}
+	if !received || !diagnosed {
+		t.Errorf("the server's events under trace %s (received %v, diagnosed %v):\n%s", caller, received, diagnosed, srv.Log())
 	}
 }

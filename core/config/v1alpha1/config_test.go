@@ -152,3 +152,16 @@ func TestSchema(t *testing.T) {
 	}
 	checkGolden(t, "schema.golden.json", append(b, '\n'))
 }
+
+// agent.tracing.endpoint is an http(s) URL: anything else is named with
+// its file and line; a valid one round-trips.
+func TestTracingEndpoint(t *testing.T) {
+	_, err := Load("lab.yaml", []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: x}\nagent:\n  tracing:\n    endpoint: \"grpc://collector:4317\"\n"))
+	if err == nil || !strings.Contains(err.Error(), "lab.yaml:6") || !strings.Contains(err.Error(), "agent.tracing.endpoint") {
+		t.Errorf("a non-HTTP endpoint: %v", err)
+	}
+	l, err := Load("lab.yaml", []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: x}\nagent: {tracing: {endpoint: \"http://otel-collector.monitoring:4318\"}}\n"))
+	if err != nil || l.Agent.Tracing.Endpoint != "http://otel-collector.monitoring:4318" {
+		t.Errorf("a valid endpoint: %v %+v", err, l)
+	}
+}

@@ -128,6 +128,12 @@ type Agent struct {
 	APF         APF         `json:"apf" doc:"API Priority and Fairness objects that keep agent traffic from starving the control plane"`
 	Runbooks    []string    `json:"runbooks,omitempty" doc:"folders of Markdown runbooks the agent retrieves from, besides the GitOps repository's runbooks/"`
 	Incidents   int         `json:"incidents,omitempty" doc:"incidents the agent remembers (fingerprints of past diagnoses; the oldest dropped)" min:"0" max:"100000"`
+	Tracing     Tracing     `json:"tracing,omitzero" doc:"OpenTelemetry traces of the agent's work"`
+}
+
+// Tracing says where the agent's traces go.
+type Tracing struct {
+	Endpoint string `json:"endpoint,omitempty" doc:"OTLP/HTTP base URL of a collector (e.g. http://otel-collector.monitoring:4318) that diagnoses, alerts and tool calls are exported to, from the host and from the in-cluster agent; empty: none (OTEL_EXPORTER_OTLP_ENDPOINT, when set, wins)" pattern:"^https?://[^\\s]+$"`
 }
 
 // LLM is the agent's model endpoint and resilience settings.
