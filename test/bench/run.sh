@@ -53,6 +53,14 @@ date=$(date -u +%Y-%m-%d)
   echo
   cat benchmarks/alerts.md
   echo
+  echo "## The agent's protocols: MCP and OTLP traces"
+  echo
+  echo "Command: \`LAB_TESTBIN=~/.cache/lab/testbin go run ./test/bench/labbench -only protocols -out benchmarks\` (needs \`make build\` and"
+  echo "the OpenTelemetry Collector \`make testbin\` builds) — a harness control plane, the real binary; the Collector is the real"
+  echo "one (OTLP/HTTP receiver, file exporter). Refreshed by hand (≈ 1 min): benchmarks/protocols.md."
+  echo
+  cat benchmarks/protocols.md
+  echo
   echo "## Hostile input (issue #26)"
   echo
   cat benchmarks/hostile.md
@@ -73,6 +81,14 @@ date=$(date -u +%Y-%m-%d)
   echo "## Test-suite stability under load"
   echo
   cat benchmarks/stability.md
+  echo
+  echo "## The stacks for real on the kind lab"
+  echo
+  cat benchmarks/stacks.md
+  echo
+  echo "## CI from a clean clone on a fresh machine (cold)"
+  echo
+  cat benchmarks/ci.md
   echo
   echo "## Test binaries (cold build)"
   echo

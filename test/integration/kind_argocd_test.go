@@ -178,7 +178,7 @@ spec:
 	// First report: Alertmanager → the in-cluster agent.
 	report, logs := agentReport(ctx, t, k, "demo/cache-", 8*time.Minute)
 	if report == "" {
-		t.Fatalf("no report on demo/cache from the in-cluster agent; its log:\n%s\npods:\n%s", logs, podTable(ctx, k.cs, "demo"))
+		t.Fatalf("no report on demo/cache from the in-cluster agent; its log:\n%s\npods:\n%s\n%s", logs, podTable(ctx, k.cs, "demo"), alertPath(ctx, k, "demo"))
 	}
 	if !containsAll(report, []string{"OOMKilled", "48Mi", "trace "}) {
 		t.Fatalf("the agent's report on the cache: %s", report)

@@ -282,7 +282,7 @@ func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
 	}
 	report, logs := agentReport(ctx, t, k, "demo/leaky-", 8*time.Minute)
 	if report == "" {
-		t.Fatalf("no report on LabContainerRestarted from the in-cluster agent after %s; its log:\n%s\npods:\n%s", time.Since(leakStart).Round(time.Second), logs, podTable(ctx, k.cs, ""))
+		t.Fatalf("no report on LabContainerRestarted from the in-cluster agent after %s; its log:\n%s\npods:\n%s\n%s", time.Since(leakStart).Round(time.Second), logs, podTable(ctx, k.cs, ""), alertPath(ctx, k, "demo"))
 	}
 	// The tiny random-weight test model may answer with JSON cut at
 	// num_predict: that is the model reached; no model configured, or an
@@ -294,6 +294,49 @@ func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
 	}
 	trace := report[strings.Index(report, "trace ")+6:]
 	t.Logf("leak start → the agent's report on Alertmanager's alert: %s (trace %.32s)\n%.900s", time.Since(leakStart).Round(time.Second), trace, report)
+}
+
+// alertPath is what each hop of the alert path holds for namespace when a
+// report did not come: Prometheus' alerts, Alertmanager's, and the agent's
+// intake (its /status).
+func alertPath(ctx context.Context, k *kindLab, namespace string) string {
+	var b strings.Builder
+	var prom struct {
+		Data struct {
+			Alerts []struct {
+				Labels   map[string]string
+				State    string
+				ActiveAt string
+			}
+		}
+	}
+	err := promGet(ctx, k, "/api/v1/alerts", nil, &prom)
+	fmt.Fprintf(&b, "Prometheus alerts in %s (%v):\n", namespace, err)
+	for _, a := range prom.Data.Alerts {
+		if a.Labels["namespace"] == namespace {
+			fmt.Fprintf(&b, "  %s %s/%s %s since %s\n", a.Labels["alertname"], namespace, a.Labels["pod"], a.State, a.ActiveAt)
+		}
+	}
+	am, err := k.cs.CoreV1().Services("monitoring").ProxyGet("http", "kube-prometheus-stack-alertmanager", "9093", "/api/v2/alerts", nil).DoRaw(ctx)
+	fmt.Fprintf(&b, "Alertmanager alerts (%v):\n", err)
+	var alerts []struct {
+		Labels map[string]string
+		Status struct {
+			State       string
+			InhibitedBy []string
+			SilencedBy  []string
+		}
+		Receivers []struct{ Name string }
+	}
+	json.Unmarshal(am, &alerts)
+	for _, a := range alerts {
+		if a.Labels["namespace"] == namespace {
+			fmt.Fprintf(&b, "  %s %s/%s %s inhibited by %v receivers %v\n", a.Labels["alertname"], namespace, a.Labels["pod"], a.Status.State, a.Status.InhibitedBy, a.Receivers)
+		}
+	}
+	st, err := k.cs.CoreV1().Services("lab-agent").ProxyGet("http", "lab-agent", "8080", "/status", nil).DoRaw(ctx)
+	fmt.Fprintf(&b, "the agent's intake (%v): %s\n", err, st)
+	return b.String()
 }
 
 // agentReport waits (up to wait) for the in-cluster agent's log to hold its

@@ -6,8 +6,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -28,37 +26,12 @@ func collector(t *testing.T) (endpoint, file string) {
 	if _, err := os.Stat(bin); err != nil {
 		t.Skipf("no OpenTelemetry Collector in the test-binary cache (test/bin/build.sh builds it): %v", err)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	c, err := harness.StartCollector(bin, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	file = filepath.Join(dir, "spans.json")
-	cfg := filepath.Join(dir, "otelcol.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("receivers:\n  otlp:\n    protocols:\n      http:\n        endpoint: %s\n"+
-		"exporters:\n  file:\n    path: %s\n    flush_interval: 100ms\n"+
-		"service:\n  telemetry:\n    metrics:\n      level: none\n  pipelines:\n    traces:\n      receivers: [otlp]\n      exporters: [file]\n", addr, file)), 0o644)
-	cmd := exec.Command(bin, "--config", cfg)
-	logf, _ := os.Create(filepath.Join(dir, "otelcol.log"))
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	for i := 0; ; i++ {
-		if resp, err := http.Post("http://"+addr+"/v1/traces", "application/json", strings.NewReader("{}")); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if i > 100 {
-			b, _ := os.ReadFile(filepath.Join(dir, "otelcol.log"))
-			t.Fatalf("the collector did not start:\n%s", b)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return "http://" + addr, file
+	t.Cleanup(c.Stop)
+	return c.Endpoint, c.File
 }
 
 type otlpSpan struct {

@@ -52,8 +52,9 @@ func main() {
 	apfMutating := flag.Int("apf-mutating", 10, "--max-mutating-requests-inflight of the APF benchmark's API server")
 	apfWorkers := flag.Int("apf-workers", 64, "concurrent fast agent LISTs in the CPU-bound burst")
 	apfSlow := flag.Int("apf-slow-workers", 32, "concurrent slowly-read agent LISTs in the seat-bound burst")
-	only := flag.String("only", "", "run one benchmark: alerts, apf, digest, predict, or suite (both scenario sets, nothing else)")
-	labBin := flag.String("lab", "bin/lab", "alerts: the lab binary whose `agent serve` is measured")
+	only := flag.String("only", "", "run one benchmark: alerts, apf, digest, predict, protocols, or suite (both scenario sets, nothing else)")
+	runs := flag.Int("runs", 20, "protocols: diagnoses per measured row")
+	labBin := flag.String("lab", "bin/lab", "alerts, protocols: the lab binary measured")
 	soak := flag.Duration("soak", 3*time.Minute, "alerts: length of the steady-rate soak (0: none)")
 	containers := flag.Int("containers", 1000, "containers in the predict -A cost run")
 	apfPhase := flag.Duration("apf-phase", 15*time.Second, "length of each APF phase")
@@ -76,6 +77,16 @@ func main() {
 		check(os.WriteFile(filepath.Join(*out, "alerts.json"), b, 0o644))
 		md := alertsTable(r)
 		check(os.WriteFile(filepath.Join(*out, "alerts.md"), []byte(md), 0o644))
+		fmt.Print(md)
+		return
+	}
+	if *only == "protocols" {
+		r := runProtocols(ctx, *labBin, *runs)
+		check(os.MkdirAll(*out, 0o755))
+		b, _ := json.MarshalIndent(r, "", "  ")
+		check(os.WriteFile(filepath.Join(*out, "protocols.json"), b, 0o644))
+		md := protocolsTable(r)
+		check(os.WriteFile(filepath.Join(*out, "protocols.md"), []byte(md), 0o644))
 		fmt.Print(md)
 		return
 	}
