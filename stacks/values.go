@@ -6,7 +6,6 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/core/config"
-	"lab.dev/lab/manifests"
 	"lab.dev/lab/stacks/certs"
 )
 
@@ -42,8 +41,12 @@ func Values(release string, e Env) (map[string]any, error) {
 		v, user = prometheusValues(e), s.Prometheus.Values
 		// lab's saturation alerts (manifests/prometheus) as the chart's own
 		// PrometheusRule lab-saturation.
+		raw, err := SaturationRules(e.Lab.Agent.Prediction)
+		if err != nil {
+			return nil, err
+		}
 		var rules map[string]any
-		if err := yaml.Unmarshal(manifests.SaturationRules, &rules); err != nil {
+		if err := yaml.Unmarshal(raw, &rules); err != nil {
 			return nil, fmt.Errorf("manifests/prometheus/saturation-rules.yaml: %w", err)
 		}
 		v["additionalPrometheusRulesMap"] = map[string]any{"lab-saturation": rules}

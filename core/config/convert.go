@@ -28,6 +28,8 @@ func FromV1alpha1(in *v1.Lab) *Lab {
 				HandSize: a.APF.HandSize, QueueLengthLimit: a.APF.QueueLengthLimit, MatchingPrecedence: a.APF.MatchingPrecedence}},
 	}
 	out.Agent.Tracing.Endpoint = a.Tracing.Endpoint
+	out.Agent.Prediction = Prediction{Window: a.Prediction.Window.Duration, Horizon: a.Prediction.Horizon.Duration,
+		For: a.Prediction.For.Duration, MinHistory: a.Prediction.MinHistory.Duration}
 	for _, m := range c.RegistryMirrors {
 		out.Cluster.RegistryMirrors = append(out.Cluster.RegistryMirrors, Mirror{Registry: m.Registry, Endpoint: m.Endpoint})
 	}
@@ -58,7 +60,9 @@ func ToV1alpha1(in *Lab) *v1.Lab {
 			Remediation: v1.Remediation{Enabled: a.Remediation.Enabled, Allowed: append([]string(nil), a.Remediation.Allowed...), MaxReplicas: a.Remediation.MaxReplicas},
 			APF: v1.APF{Enabled: ptr(a.APF.Enabled), NominalConcurrencyShares: a.APF.NominalConcurrencyShares, Queues: a.APF.Queues,
 				HandSize: a.APF.HandSize, QueueLengthLimit: a.APF.QueueLengthLimit, MatchingPrecedence: a.APF.MatchingPrecedence},
-			Tracing: v1.Tracing{Endpoint: a.Tracing.Endpoint}},
+			Tracing: v1.Tracing{Endpoint: a.Tracing.Endpoint},
+			Prediction: v1.Prediction{Window: dur(a.Prediction.Window), Horizon: dur(a.Prediction.Horizon),
+				For: dur(a.Prediction.For), MinHistory: dur(a.Prediction.MinHistory)}},
 	}
 	for _, m := range c.RegistryMirrors {
 		out.Cluster.RegistryMirrors = append(out.Cluster.RegistryMirrors, v1.Mirror{Registry: m.Registry, Endpoint: m.Endpoint})

@@ -186,7 +186,15 @@ type Agent struct {
 	APF         APF
 	// Tracing is where the agent's traces go: an OTLP/HTTP endpoint, "" for
 	// none (the OpenTelemetry variables win over it).
-	Tracing struct{ Endpoint string }
+	Tracing    struct{ Endpoint string }
+	Prediction Prediction
+}
+
+// Prediction tunes saturation predictions: the fit's window, the horizon
+// that pages, how long a prediction holds before it fires, and the history
+// a series needs first.
+type Prediction struct {
+	Window, Horizon, For, MinHistory time.Duration
 }
 
 // LLM is the agent's model endpoint and resilience settings.

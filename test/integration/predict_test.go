@@ -23,7 +23,7 @@ import (
 	"lab.dev/lab/agent/predict"
 	"lab.dev/lab/agent/report"
 	"lab.dev/lab/agent/serve"
-	"lab.dev/lab/manifests"
+	"lab.dev/lab/core/config"
 	"lab.dev/lab/stacks"
 	"lab.dev/lab/test/harness"
 )
@@ -196,19 +196,53 @@ func keys[V any](m map[string]V) []string {
 	return out
 }
 
-// The PromQL rules lab up adds to kube-prometheus-stack load in the real
-// Prometheus and flag the linear leak and the filling PVC; what else
-// predict_linear flags is logged (BENCHMARKS.md compares the two).
+// The PromQL rules lab up adds to kube-prometheus-stack, rendered from the
+// default agent.prediction, load in the real Prometheus and flag the linear
+// leak and the filling PVC; what else predict_linear flags is logged
+// (BENCHMARKS.md compares the two). The history guard is real: rendered
+// to want more history than the series have (4 h of 3), they flag nothing.
 func TestSaturationRulesOnRealPrometheus(t *testing.T) {
 	rules := filepath.Join(t.TempDir(), "saturation-rules.yaml")
-	if err := os.WriteFile(rules, manifests.SaturationRules, 0o644); err != nil {
-		t.Fatal(err)
+	young := filepath.Join(t.TempDir(), "saturation-rules-young.yaml")
+	p := config.Default().Agent.Prediction
+	for file, minHistory := range map[string]time.Duration{rules: p.MinHistory, young: 4 * time.Hour} {
+		p.MinHistory = minHistory
+		b, err := stacks.SaturationRules(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(file, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	pl := startPredictLab(t, harness.PrometheusOptions{EvalEvery: time.Second, RuleFiles: []string{rules}})
+	active := activeRules(t, rules, func(active map[string]bool) bool {
+		return active["LabMemorySaturationPredicted shop/cart-0"] && active["LabVolumeFullPredicted shop/data-db-0"]
+	})
+	t.Logf("active rules: %v", keys(active))
+	for _, want := range []string{"LabMemorySaturationPredicted shop/cart-0", "LabVolumeFullPredicted shop/data-db-0"} {
+		if !active[want] {
+			t.Errorf("%s not pending or firing", want)
+		}
+	}
+	if active := activeRules(t, young, nil); len(active) > 0 {
+		t.Errorf("series younger than the rules' minimum history raised %v", keys(active))
+	}
+}
+
+// activeRules loads a rule file into a real Prometheus holding the scripted
+// series and returns the pending or firing alerts ("NAME ns/pod" or
+// "NAME ns/pvc") once done says so, or after 30 s (10 s with no done). Every
+// rule must load healthy: four predictions and LabContainerRestarted.
+func activeRules(t *testing.T, file string, done func(map[string]bool) bool) map[string]bool {
+	t.Helper()
+	pl := startPredictLab(t, harness.PrometheusOptions{EvalEvery: time.Second, RuleFiles: []string{file}})
 	src, _ := predict.NewPrometheus(pl.prom.URL, nil)
 	var active map[string]bool
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
+	wait := 30 * time.Second
+	if done == nil {
+		wait = 10 * time.Second
+	}
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(500 * time.Millisecond) {
 		res, err := src.API.Alerts(context.Background())
 		if err != nil {
 			t.Fatal(err)
@@ -219,15 +253,8 @@ func TestSaturationRulesOnRealPrometheus(t *testing.T) {
 				active[fmt.Sprintf("%s %s/%s%s", a.Labels["alertname"], a.Labels["namespace"], a.Labels["pod"], a.Labels["persistentvolumeclaim"])] = true
 			}
 		}
-		if active["LabMemorySaturationPredicted shop/cart-0"] && active["LabVolumeFullPredicted shop/data-db-0"] {
+		if done != nil && done(active) {
 			break
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Logf("active rules: %v", keys(active))
-	for _, want := range []string{"LabMemorySaturationPredicted shop/cart-0", "LabVolumeFullPredicted shop/data-db-0"} {
-		if !active[want] {
-			t.Errorf("%s not pending or firing", want)
 		}
 	}
 	rg, err := src.API.Rules(context.Background(), nil)
@@ -245,9 +272,10 @@ func TestSaturationRulesOnRealPrometheus(t *testing.T) {
 			}
 		}
 	}
-	if n != 5 { // four predictions and LabContainerRestarted
-		t.Errorf("%d alerting rules loaded, want 5", n)
+	if n != 5 {
+		t.Errorf("%d alerting rules loaded from %s, want 5", n, file)
 	}
+	return active
 }
 
 // `lab agent predict`: -A as JSON from --prometheus; and, with no URL, the

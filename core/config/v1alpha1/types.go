@@ -129,6 +129,15 @@ type Agent struct {
 	Runbooks    []string    `json:"runbooks,omitempty" doc:"folders of Markdown runbooks the agent retrieves from, besides the GitOps repository's runbooks/"`
 	Incidents   int         `json:"incidents,omitempty" doc:"incidents the agent remembers (fingerprints of past diagnoses; the oldest dropped)" min:"0" max:"100000"`
 	Tracing     Tracing     `json:"tracing,omitzero" doc:"OpenTelemetry traces of the agent's work"`
+	Prediction  Prediction  `json:"prediction" doc:"saturation predictions: lab's PrometheusRule lab-saturation and lab agent serve's predictor"`
+}
+
+// Prediction tunes what is predicted to run out, and when it pages.
+type Prediction struct {
+	Window     Duration `json:"window,omitempty" doc:"history each trend is fitted on (predict_linear's range; the agent's window), at least 1m"`
+	Horizon    Duration `json:"horizon,omitempty" doc:"page on what runs out within this time"`
+	For        Duration `json:"for,omitempty" doc:"how long a prediction must hold before its alert fires"`
+	MinHistory Duration `json:"minHistory,omitempty" doc:"a series younger than this pages nothing: a startup ramp is not a leak (at most window)"`
 }
 
 // Tracing says where the agent's traces go.

@@ -57,6 +57,14 @@ func Validate(l *Lab) []FieldError {
 	if a := l.Agent.APF; a.HandSize > a.Queues {
 		add("agent.apf.handSize", "must be <= agent.apf.queues (%d), got %d", a.Queues, a.HandSize)
 	}
+	if p := l.Agent.Prediction; p.Window.Duration > 0 && p.Window.Duration < time.Minute {
+		add("agent.prediction.window", "must be at least 1m (a trend needs samples; Prometheus scrapes every 30s), got %s", p.Window.Duration)
+	} else if p.MinHistory.Duration > p.Window.Duration {
+		add("agent.prediction.minHistory", "must be at most agent.prediction.window (%s), got %s", p.Window.Duration, p.MinHistory.Duration)
+	}
+	if p := l.Agent.Prediction; p.Horizon.Duration == 0 && p.Window.Duration > 0 {
+		add("agent.prediction.horizon", "must be more than 0")
+	}
 	if r := l.Agent.Remediation; r.Enabled && len(r.Allowed) == 0 {
 		add("agent.remediation.allowed", "must name at least one action when remediation is enabled")
 	}

@@ -15,7 +15,8 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"lab.dev/lab/agent/predict"
-	"lab.dev/lab/manifests"
+	"lab.dev/lab/core/config"
+	"lab.dev/lab/stacks"
 	"lab.dev/lab/test/harness"
 )
 
@@ -181,7 +182,8 @@ func finish(s *Score, leads []float64) {
 	}
 }
 
-// ruleExprs are the alert expressions of manifests/prometheus, by kind.
+// ruleExprs are the alert expressions of manifests/prometheus, by kind, as
+// lab up renders them with the default agent.prediction.
 func ruleExprs() map[predict.Kind]string {
 	var f struct {
 		Groups []struct {
@@ -191,7 +193,9 @@ func ruleExprs() map[predict.Kind]string {
 			} `json:"rules"`
 		} `json:"groups"`
 	}
-	check(yaml.Unmarshal(manifests.SaturationRules, &f))
+	raw, err := stacks.SaturationRules(config.Default().Agent.Prediction)
+	check(err)
+	check(yaml.Unmarshal(raw, &f))
 	out := map[predict.Kind]string{}
 	for _, g := range f.Groups {
 		for _, r := range g.Rules {
