@@ -37,8 +37,8 @@ func newServe(g *globals) *cobra.Command {
 	f.IntVar(&o.Burst, "burst", o.Burst, "rate burst")
 	f.DurationVar(&o.Dedupe, "dedupe", o.Dedupe, "do not diagnose the same pod again within this window (0: diagnose every alert)")
 	f.DurationVar(&o.PredictEvery, "predict-every", 5*time.Minute, "run saturation predictions this often and alert once per predicted incident (0: never; needs the lab's Prometheus or --prometheus)")
-	f.DurationVar(&o.Predict.Horizon, "horizon", 2*time.Hour, "predictions: alert on what runs out within this time")
-	f.DurationVar(&o.Predict.Window, "window", 2*time.Hour, "predictions: history each trend is fitted on")
+	f.DurationVar(&o.Predict.Horizon, "horizon", 0, "predictions: alert on what runs out within this time (default lab.yaml agent.prediction.horizon, 2h)")
+	f.DurationVar(&o.Predict.Window, "window", 0, "predictions: history each trend is fitted on (default lab.yaml agent.prediction.window, 1h)")
 	f.StringVar(&o.Prometheus, "prometheus", "", "predictions: Prometheus URL (default: the lab's; in the cluster its Service)")
 	return c
 }

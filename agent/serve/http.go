@@ -16,18 +16,27 @@ import (
 )
 
 // Targets extracts the pods of the firing alerts (alerts without namespace
-// and pod labels are not about a pod and are ignored).
+// and pod labels are not about a pod and are ignored). lab's predictive
+// alerts (label lab_prediction) become prediction targets: memory and cpu
+// name a container, pvc a claim (pod "pvc/NAME"); a node's names no
+// namespace and is ignored.
 func Targets(m *Message) (out []Target, ignored int) {
 	if m.Data == nil {
 		return nil, 0
 	}
 	for _, a := range m.Alerts {
-		ns, pod := a.Labels["namespace"], a.Labels["pod"]
-		if a.Status != "firing" || ns == "" || pod == "" {
-			ignored++
+		ns, pod, kind := a.Labels["namespace"], a.Labels["pod"], a.Labels["lab_prediction"]
+		if kind == "pvc" && a.Labels["persistentvolumeclaim"] != "" {
+			pod = "pvc/" + a.Labels["persistentvolumeclaim"] // as the agent's own predictions name it
+		}
+		if a.Status != "firing" || ns == "" || pod == "" || (kind != "" && kind != "memory" && kind != "cpu" && kind != "pvc") {
+			ignored++ // a node's prediction names no namespace the agent may read
 			continue
 		}
-		t := Target{Namespace: ns, Pod: pod, Alert: a.Labels["alertname"]}
+		t := Target{Namespace: ns, Pod: pod, Alert: a.Labels["alertname"], Prediction: kind}
+		if kind != "" {
+			t.Container = a.Labels["container"]
+		}
 		t.ID = AlertID(a, t)
 		out = append(out, t)
 	}

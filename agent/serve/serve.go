@@ -54,9 +54,22 @@ type Target struct {
 	// the alert, each attempt's spans and the report carry it, across
 	// retries and restarts (the journal keeps it).
 	Trace string `json:"trace,omitempty"`
+	// Prediction is the kind a predictive alert warns of (its lab_prediction
+	// label: memory, cpu, pvc) and Container the container it names: the
+	// report is the prediction, not a diagnosis of a pod that is fine now.
+	Prediction string `json:"prediction,omitempty"`
+	Container  string `json:"container,omitempty"`
 }
 
-func (t Target) key() string { return t.Namespace + "/" + t.Pod }
+// key is what Dedupe counts per: a pod's failure, and apart from it a
+// prediction about the pod, which comes first and must not hide the
+// failure it warned of.
+func (t Target) key() string {
+	if t.Prediction != "" {
+		return t.Namespace + "/" + t.Pod + "#" + t.Prediction
+	}
+	return t.Namespace + "/" + t.Pod
+}
 
 // logAttrs are the attributes of every event about t.
 func (t Target) logAttrs(more ...any) []any {

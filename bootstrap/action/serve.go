@@ -16,8 +16,12 @@ import (
 	"time"
 
 	"golang.org/x/time/rate"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/agent"
+	"lab.dev/lab/agent/analyze"
+	"lab.dev/lab/agent/collect"
 	"lab.dev/lab/agent/memory"
 	"lab.dev/lab/agent/predict"
 	"lab.dev/lab/agent/report"
@@ -134,9 +138,29 @@ func (s *Serve) Run() error {
 		_, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
 		return err
 	}
+	// The predictions' window and horizon: the flags, else lab.yaml's
+	// agent.prediction (in a pod, lab's manifest passes them as flags).
+	if s.Predict.Window <= 0 {
+		s.Predict.Window = l.Agent.Prediction.Window
+	}
+	if s.Predict.Horizon <= 0 {
+		s.Predict.Horizon = l.Agent.Prediction.Horizon
+	}
+	var src *predict.Prometheus
+	srcErr := errors.New("no Prometheus: the lab has none (stacks.prometheus.enabled is false) and --prometheus is not set")
+	if s.Prometheus != "" || l.Stacks.Prometheus.Enabled {
+		if s.Prometheus == "" && s.InPod {
+			ns, svc, port := stacks.PrometheusService()
+			s.Prometheus = fmt.Sprintf("http://%s.%s.svc:%d", svc, ns, port)
+		}
+		src, srcErr = PredictSource(s.Config, s.Prometheus)
+	}
 	diag := func(ctx context.Context, t serve.Target) (*report.Report, error) {
 		o := ao
 		o.TraceID = t.Trace // the alert's, in every event and span about it
+		if t.Prediction != "" {
+			return alertPrediction(ctx, cs, src, srcErr, t, s.Predict, o)
+		}
 		return agent.Diagnose(ctx, cs, t.Namespace, t.Pod, o)
 	}
 	sinks := []serve.Sink{&serve.LogSink{W: s.UI.Out, JSON: jsonLogs}}
@@ -159,13 +183,8 @@ func (s *Serve) Run() error {
 	defer cancelWork()
 	srvr.Run(work)
 	if s.PredictEvery > 0 && (s.Prometheus != "" || l.Stacks.Prometheus.Enabled) {
-		if s.Prometheus == "" && s.InPod {
-			ns, svc, port := stacks.PrometheusService()
-			s.Prometheus = fmt.Sprintf("http://%s.%s.svc:%d", svc, ns, port)
-		}
-		src, err := PredictSource(s.Config, s.Prometheus)
-		if err != nil {
-			return err
+		if srcErr != nil {
+			return srcErr
 		}
 		srvr.RunPredictions(ctx, &serve.Predictor{Every: s.PredictEvery,
 			Run: func(ctx context.Context) (*predict.Result, error) { return src.Run(ctx, s.Predict) }, // End unset: each run's now
@@ -277,4 +296,78 @@ func WebhookToken(file string, noAuth bool) (string, error) {
 		return "", fmt.Errorf("the webhook token is %d characters: use at least 16 (e.g. openssl rand -hex 32)", len(tok))
 	}
 	return tok, nil
+}
+
+// alertPrediction is the report on one of lab's predictive alerts: lab's
+// own trend (Theil–Sen over the window, as `lab agent predict` fits it) for
+// what the alert names, stated as PredictionReport states it — the
+// container, its limit, the predicted time and its band, the series. Where
+// lab's trend does not confirm the rule's least-squares line (a series too
+// young for ten samples, a burst the line extrapolates, no Prometheus at
+// hand) the report says so beside a diagnosis of the pod, and names the
+// limit from the pod's spec: the alert is not lost, and not overstated.
+func alertPrediction(ctx context.Context, cs kubernetes.Interface, src *predict.Prometheus, srcErr error, t serve.Target, po predict.Options, o agent.Options) (*report.Report, error) {
+	po.Namespace = t.Namespace
+	po.Step = max(po.Window/60, 15*time.Second) // a young series still gets its ten samples
+	why := ""
+	if src == nil {
+		why = srcErr.Error()
+	} else if res, err := src.Run(ctx, po); err != nil {
+		why = "reading the series: " + err.Error()
+	} else {
+		for _, p := range res.Predictions {
+			if string(p.Kind) == t.Prediction && p.Target.Namespace == t.Namespace && (p.Target.Pod == t.Pod || "pvc/"+p.Target.PVC == t.Pod) &&
+				(t.Container == "" || p.Target.Container == t.Container) {
+				return agent.PredictionReport(ctx, cs, p, o)
+			}
+		}
+		why = fmt.Sprintf("its trend over the last %s does not reach the limit within %s (%d series judged)", predict.Duration(po.Window), predict.Duration(po.Horizon), res.Series)
+	}
+	r, err := agent.Diagnose(ctx, cs, t.Namespace, t.Pod, o)
+	if err != nil { // a PVC, or a pod gone since
+		r = &report.Report{TraceID: o.TraceID, Namespace: t.Namespace, Pod: t.Pod, Time: time.Now().UTC(),
+			Model: report.ModelPart{Mode: "human-operator", Reason: "a prediction; no pod to diagnose"}}
+	}
+	what := map[string]string{"memory": "its memory limit", "cpu": "its CPU limit", "pvc": "its capacity"}[t.Prediction]
+	if lim := specLimit(r, t); lim != "" {
+		what += " of " + lim
+	}
+	subject := t.Namespace + "/" + t.Pod
+	if t.Container != "" {
+		subject += " container " + t.Container
+	}
+	f := analyze.Finding{Detector: "prometheus-rule", Category: "SaturationPredicted", Severity: analyze.Warning, Container: t.Container,
+		Cause: fmt.Sprintf("Prometheus' rule %s: %s is predicted to reach %s within %s; lab's own prediction does not confirm it: %s",
+			t.Alert, subject, what, predict.Duration(po.Horizon), why),
+		Evidence: []string{"alert:" + t.Alert},
+		Runbook: []string{"run `lab agent predict -n " + t.Namespace + "` for the trend, its band and the series",
+			"if the growth is real, raise the limit in git before it is reached; if it is a burst or a startup ramp, nothing is needed"}}
+	r.Findings = append([]analyze.Finding{f}, r.Findings...)
+	r.Evidence = append(r.Evidence, collect.Evidence{ID: "alert:" + t.Alert, Kind: "alert",
+		Summary: fmt.Sprintf("Alertmanager delivered %s for %s (lab_prediction=%s)", t.Alert, subject, t.Prediction)})
+	return r, nil
+}
+
+// specLimit is the limit the pod's spec gives the alerted container for
+// the alert's kind ("" when unknown).
+func specLimit(r *report.Report, t serve.Target) string {
+	if r.Source == nil || r.Source.Pod == nil {
+		return ""
+	}
+	for _, c := range r.Source.Pod.Spec.Containers {
+		if c.Name != t.Container {
+			continue
+		}
+		switch t.Prediction {
+		case "memory":
+			if q, ok := c.Resources.Limits[corev1.ResourceMemory]; ok {
+				return q.String()
+			}
+		case "cpu":
+			if q, ok := c.Resources.Limits[corev1.ResourceCPU]; ok {
+				return q.String()
+			}
+		}
+	}
+	return ""
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,8 @@ import (
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"lab.dev/lab/agent"
@@ -357,4 +360,75 @@ func hostIP() string {
 		}
 	}
 	return ""
+}
+
+// lab's predictive alert, as Alertmanager delivers it to `lab agent serve`
+// (the real binary): the report is the prediction — lab's own trend for the
+// container the alert names, with its limit and predicted time — not a
+// diagnosis of a pod that is fine now; where lab's trend does not confirm
+// the rule (a flat, noisy series) the report says so and names the rule.
+// A failure alert on the same pod afterwards is still diagnosed (the
+// prediction does not dedupe it away).
+func TestServePredictiveAlertReport(t *testing.T) {
+	pl := startPredictLab(t, harness.PrometheusOptions{})
+	ctx := context.Background()
+	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{})
+	for _, name := range []string{"cart-0", "web-0"} { // the scripted series' pods, 1Gi limits as scripted
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.local/shop:1",
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}}}}}
+		if _, err := cluster.Client.CoreV1().Pods("shop").Create(ctx, p, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	home := t.TempDir()
+	cfg := filepath.Join(home, "lab.yaml")
+	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: predict-alert}\nagent: {namespaces: [shop]}\n"), 0o644)
+	reports := filepath.Join(home, "reports")
+	srv := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1"},
+		Args: []string{"-c", cfg, "--no-llm", "--insecure-no-auth", "--journal", "-", "--predict-every", "0", "--reports", reports,
+			"--prometheus", pl.prom.URL, "--window", "2h", "--horizon", "2h", "--kubeconfig", cluster.Kubeconfig}}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Kill()
+	alert := func(name, pod string, labels string) {
+		body := `{"version":"4","status":"firing","receiver":"lab","alerts":[{"status":"firing","labels":{"alertname":"` + name + `","namespace":"shop","pod":"` + pod + `"` + labels + `}}]}`
+		resp, err := http.Post(srv.URL()+"/alerts", "application/json", strings.NewReader(body))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST /alerts: %v %v", err, resp)
+		}
+		resp.Body.Close()
+	}
+	alert("LabMemorySaturationPredicted", "cart-0", `,"container":"app","lab_prediction":"memory","severity":"warning"`)
+	alert("LabMemorySaturationPredicted", "web-0", `,"container":"app","lab_prediction":"memory","severity":"warning"`)
+	alert("LabContainerRestarted", "cart-0", `,"container":"app"`)
+	byPod := map[string][]string{}
+	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		files, _ := filepath.Glob(filepath.Join(reports, "*.json"))
+		if len(files) < 3 {
+			continue
+		}
+		byPod = map[string][]string{}
+		for _, f := range files {
+			var r struct {
+				Pod      string
+				Findings []struct{ Category, Detector, Cause string }
+			}
+			b, _ := os.ReadFile(f)
+			json.Unmarshal(b, &r)
+			first := "no finding"
+			if len(r.Findings) > 0 {
+				first = r.Findings[0].Detector + ": " + r.Findings[0].Cause
+			}
+			byPod[r.Pod] = append(byPod[r.Pod], first)
+		}
+		break
+	}
+	cart, web := strings.Join(byPod["cart-0"], "\n"), strings.Join(byPod["web-0"], "\n")
+	if len(byPod["cart-0"]) != 2 || !strings.Contains(cart, "saturation-prediction: shop/cart-0 container app is predicted to reach its memory limit (OOM kill) in") {
+		t.Errorf("cart-0 (a linear leak): want the prediction and the restart's diagnosis, got:\n%s\nserver log:\n%s", cart, srv.Log())
+	}
+	if !strings.Contains(web, "prometheus-rule: Prometheus' rule LabMemorySaturationPredicted: shop/web-0 container app is predicted to reach its memory limit of 1Gi within 2h; lab's own prediction does not confirm it") {
+		t.Errorf("web-0 (flat and noisy): want the rule's alert, unconfirmed, got:\n%s\nserver log:\n%s", web, srv.Log())
+	}
 }
