@@ -170,7 +170,8 @@ func (s *Serve) Run() error {
 	if s.Slack != "" {
 		sinks = append(sinks, serve.SlackSink{URL: s.Slack})
 	}
-	srvr := serve.New(s.Options, diag, serve.NewMetrics(), sinks...)
+	metrics := serve.NewMetrics()
+	srvr := serve.New(s.Options, diag, metrics, sinks...)
 	flush, err := s.Tracing("lab-agent")
 	if err != nil {
 		return err
@@ -182,6 +183,12 @@ func (s *Serve) Run() error {
 	work, cancelWork := context.WithCancel(context.Background())
 	defer cancelWork()
 	srvr.Run(work)
+	// Restart counts for lab's LabContainerRestarted rule (no
+	// kube-state-metrics on lab's labs; cAdvisor misses short-lived
+	// containers).
+	if err := metrics.WatchRestarts(work, cs, s.Namespaces); err != nil {
+		s.Logger.Warn("restart counts not exported", "error", err)
+	}
 	if s.PredictEvery > 0 && (s.Prometheus != "" || l.Stacks.Prometheus.Enabled) {
 		if srcErr != nil {
 			return srcErr

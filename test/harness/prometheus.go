@@ -27,6 +27,9 @@ type PrometheusOptions struct {
 	EvalEvery   time.Duration // rule evaluation interval (default 1m)
 	RuleFiles   []string
 	Host        string // address to listen on (default 127.0.0.1)
+	// Scrape are host:port targets scraped at /metrics every second (job
+	// "scrape", honor_labels as lab's ServiceMonitor for the agent sets).
+	Scrape []string
 }
 
 // StartPrometheus backfills o.OpenMetrics into the TSDB with `promtool tsdb
@@ -66,6 +69,16 @@ func StartPrometheus(ctx context.Context, o PrometheusOptions) (*Prometheus, err
 	conf := fmt.Sprintf("global:\n  evaluation_interval: %s\n  scrape_interval: 1m\n", evalEvery)
 	if len(ruleFiles) > 0 {
 		conf += "rule_files:\n" + rules.String()
+	}
+	if len(o.Scrape) > 0 {
+		conf += "scrape_configs:\n  - job_name: scrape\n    scrape_interval: 1s\n    honor_labels: true\n    static_configs:\n      - targets: ["
+		for i, t := range o.Scrape {
+			if i > 0 {
+				conf += ", "
+			}
+			conf += strconv.Quote(t)
+		}
+		conf += "]\n"
 	}
 	if err := os.WriteFile(cfg, []byte(conf), 0o644); err != nil {
 		return nil, err

@@ -432,3 +432,85 @@ func TestServePredictiveAlertReport(t *testing.T) {
 		t.Errorf("web-0 (flat and noisy): want the rule's alert, unconfirmed, got:\n%s\nserver log:\n%s", web, srv.Log())
 	}
 }
+
+// lab's LabContainerRestarted rule fires from the agent's own restart
+// counts: a real `lab agent serve` watches the pods of its namespaces and
+// exports lab_agent_container_restarts_total, a real Prometheus scrapes it
+// and evaluates the rule lab installs. The pod here is bound to a node no
+// kubelet (or kwok) runs, so only the test writes its status: a restart
+// that no cAdvisor ever saw alive (on the kind lab an OOM kill seconds
+// after start) still pages.
+func TestRestartRuleFiresFromTheAgentsCounts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	const ns = "restart-rule"
+	cs := cluster.Client
+	cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{})
+	pod, err := cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "flappy"},
+		Spec: corev1.PodSpec{NodeName: "no-kubelet-runs-this", Containers: []corev1.Container{{Name: "app", Image: "registry.local/flappy:1"}}}}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setRestarts := func(n int32) {
+		pod.Status = corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{Name: "app", Image: "registry.local/flappy:1", RestartCount: n,
+			State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}}
+		if pod, err = cs.CoreV1().Pods(ns).UpdateStatus(ctx, pod, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setRestarts(0)
+	home := t.TempDir()
+	cfg := filepath.Join(home, "lab.yaml")
+	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: restart-rule}\nagent: {namespaces: ["+ns+"]}\n"), 0o644)
+	srv := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1"},
+		Args: []string{"-c", cfg, "--no-llm", "--insecure-no-auth", "--journal", "-", "--predict-every", "0", "--kubeconfig", cluster.Kubeconfig}}
+	if err := srv.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Kill()
+	rules := filepath.Join(t.TempDir(), "rules.yaml")
+	b, err := stacks.SaturationRules(config.Default().Agent.Prediction)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(rules, b, 0o644)
+	p, err := harness.StartPrometheus(ctx, harness.PrometheusOptions{Dir: t.TempDir(), EvalEvery: time.Second, RuleFiles: []string{rules}, Scrape: []string{srv.Addr}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Stop()
+	src, _ := predict.NewPrometheus(p.URL, nil)
+	firing := func() bool {
+		res, err := src.API.Alerts(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, a := range res.Alerts {
+			if a.Labels["alertname"] == "LabContainerRestarted" && a.Labels["namespace"] == ns && a.Labels["pod"] == "flappy" && a.Labels["container"] == "app" {
+				return true
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(500 * time.Millisecond) { // scraped at 0 restarts
+		q, _, _, err := src.API.Query(ctx, `lab_agent_container_restarts_total{namespace="`+ns+`"} == 0`, time.Now())
+		if err == nil && q.String() != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Prometheus never scraped the agent's count of 0: %v %v\nserver log:\n%s", q, err, srv.Log())
+		}
+	}
+	if firing() {
+		t.Fatal("LabContainerRestarted fired before any restart")
+	}
+	setRestarts(1)
+	deadline := time.Now().Add(30 * time.Second)
+	for !firing() {
+		if time.Now().After(deadline) {
+			q, _, _, _ := src.API.Query(ctx, `lab_agent_container_restarts_total[1m]`, time.Now())
+			t.Fatalf("LabContainerRestarted did not fire after the restart; the agent's counts in Prometheus: %v\nserver log:\n%s", q, srv.Log())
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}

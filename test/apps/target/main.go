@@ -4,7 +4,7 @@
 // kernel report. Each mode logs what a real service would, nothing more.
 //
 //	target panic                 panics after a moment (Go stack trace, exit 2)
-//	target leak MiB-per-second   touches memory until the kernel OOM-kills it
+//	target leak MiB [EVERY]      touches MiB more memory every EVERY (1s) until the kernel OOM-kills it
 //	target cache MiB-per-second MAX-MiB  fills a cache up to MAX MiB, then serves on :8080 (a steady need: OOM-killed under a lower limit, healthy above it)
 //	target serve PORT            serves HTTP on PORT (probes pointed elsewhere fail)
 //	target slow DELAY PORT       serves on PORT only after DELAY
@@ -41,7 +41,13 @@ func main() {
 		orders["first"]++ // assignment to entry in nil map
 	case "leak":
 		rate, _ := strconv.Atoi(arg(2))
-		leak(rate)
+		every := time.Second
+		if len(os.Args) > 3 {
+			if d, err := time.ParseDuration(os.Args[3]); err == nil && d > 0 {
+				every = d
+			}
+		}
+		leak(rate, every)
 	case "cache":
 		rate, _ := strconv.Atoi(arg(2))
 		most, _ := strconv.Atoi(arg(3))
@@ -96,9 +102,9 @@ func main() {
 	}
 }
 
-// leak grows the heap by rate MiB a second, writing every page so the
+// leak grows the heap by rate MiB every interval, writing every page so the
 // memory is really resident, until the cgroup's limit ends it.
-func leak(rate int) {
+func leak(rate int, every time.Duration) {
 	if rate <= 0 {
 		rate = 10
 	}
@@ -110,7 +116,7 @@ func leak(rate int) {
 		}
 		kept = append(kept, b)
 		fmt.Printf("cache holds %d MiB\n", i*rate)
-		time.Sleep(time.Second)
+		time.Sleep(every)
 	}
 }
 
