@@ -52,7 +52,8 @@ func (m *Metrics) WatchRestarts(ctx context.Context, cs kubernetes.Interface, na
 	if len(namespaces) == 0 {
 		namespaces = []string{corev1.NamespaceAll}
 	}
-	wctx, stop := context.WithCancel(ctx)
+	wctx, stop := context.WithCancel(ctx) // stopped on a failure below, else with ctx
+	context.AfterFunc(ctx, stop)
 	r := &restarts{}
 	var synced []cache.InformerSynced
 	for _, ns := range namespaces {
