@@ -176,7 +176,7 @@ spec:
 		t.Fatalf("lab gitops sync demo: %d\n%s", code, errOut)
 	}
 	// First report: Alertmanager → the in-cluster agent.
-	report, logs := agentReport(ctx, t, k, "demo/cache-", 8*time.Minute)
+	report, logs := agentReport(ctx, t, k, "LabContainerRestarted", "demo/cache-", 8*time.Minute)
 	if report == "" {
 		t.Fatalf("no report on demo/cache from the in-cluster agent; its log:\n%s\npods:\n%s\n%s", logs, podTable(ctx, k.cs, "demo"), alertPath(ctx, k, "demo"))
 	}

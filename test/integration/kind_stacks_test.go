@@ -65,7 +65,9 @@ func kindStacksConfig(name, img, model string, argo bool) string {
 		"      prometheusOperator: {admissionWebhooks: {enabled: false}, tls: {enabled: false}}\n" +
 		"  ollama: {timeout: 5m, model: \"" + model + "\", values: {resources: {requests: {cpu: 100m, memory: 256Mi}}}}\n" +
 		gitops +
-		"agent: {namespaces: [demo]}\n"
+		// Predictions on a test's time scale: a trend over 10 minutes, a
+		// 30-minute horizon, a series 2 minutes old, held 30 s.
+		"agent: {namespaces: [demo], prediction: {window: 10m, horizon: 30m, for: 30s, minHistory: 2m}}\n"
 }
 
 // The stacks run for real on the kind lab (#25): `lab bundle --charts`
@@ -257,13 +259,16 @@ func kindPrometheusTargets(t *testing.T, ctx context.Context, k *kindLab) {
 	t.Logf("alerts on the fresh lab: %v", names)
 }
 
-// The alert path on real components: a Deployment's container leaks
-// until the kernel OOM-kills it; Prometheus sees the restart in the
-// kubelet's cAdvisor metrics and lab's rule LabContainerRestarted fires;
-// Alertmanager routes it through lab's AlertmanagerConfig with the bearer
-// token to the in-cluster `lab agent serve` (past its NetworkPolicy); the
-// agent's log — what it received and what it concluded — names the alert,
-// the pod, OOMKilled and the 48Mi limit, with the trace id.
+// The alert path on real components, before and after the failure: a
+// Deployment's container leaks 1 MiB every 8 s under a 48Mi limit. First
+// lab's saturation rule (predict_linear over the lab's 10-minute window)
+// fires while the container still runs; Alertmanager routes it through
+// lab's AlertmanagerConfig with the bearer token to the in-cluster `lab
+// agent serve` (past its NetworkPolicy), whose report is the prediction:
+// the container, its 48Mi limit, when it runs out. Then the kernel
+// OOM-kills it; LabContainerRestarted fires from the agent's own restart
+// counts, and the agent's second report names OOMKilled and the limit. The
+// prediction must have reached the agent before the kill.
 func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
 	if code, _, errOut := k.run("agent", "apply", "--serve"); code != 0 {
 		t.Fatalf("lab agent apply --serve: %d\n%s", code, errOut)
@@ -272,7 +277,7 @@ func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
 	if _, err := k.cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "demo"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		t.Fatal(err)
 	}
-	pod := targetPod("leaky", []string{"leak", "1"}, "", "48Mi")
+	pod := targetPod("leaky", []string{"leak", "1", "8s"}, "", "48Mi")
 	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "leaky"}, Spec: appsv1.DeploymentSpec{
 		Selector: &metav1.LabelSelector{MatchLabels: pod.Labels},
 		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: pod.Labels}, Spec: pod.Spec}}}
@@ -280,7 +285,22 @@ func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
 	if _, err := k.cs.AppsV1().Deployments("demo").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	report, logs := agentReport(ctx, t, k, "demo/leaky-", 8*time.Minute)
+	prediction, logs := agentReport(ctx, t, k, "LabMemorySaturationPredicted", "demo/leaky-", 8*time.Minute)
+	if prediction == "" {
+		t.Fatalf("no report on LabMemorySaturationPredicted from the in-cluster agent after %s; its log:\n%s\npods:\n%s\n%s", time.Since(leakStart).Round(time.Second), logs, podTable(ctx, k.cs, ""), alertPath(ctx, k, "demo"))
+	}
+	predicted := time.Since(leakStart).Round(time.Second)
+	received := eventTime(logs, "LabMemorySaturationPredicted", "demo", "leaky-")
+	if !containsAll(prediction, []string{"container app", "predicted to reach its memory limit"}) || !(strings.Contains(prediction, "48.0MiB") || strings.Contains(prediction, "48Mi")) {
+		t.Errorf("the prediction's report does not name the container, its limit and when:\n%s", prediction)
+	}
+	t.Logf("leak start → the agent's report on the predictive alert: %s (received %s)\n%.900s", predicted, received.Format(time.RFC3339), prediction)
+	killed, restartsThen := firstOOMKill(ctx, k, "demo", "leaky-", 8*time.Minute)
+	if restartsThen > 0 {
+		t.Errorf("the container had restarted %d times when the prediction's report came: the prediction must come first", restartsThen)
+	}
+
+	report, logs := agentReport(ctx, t, k, "LabContainerRestarted", "demo/leaky-", 8*time.Minute)
 	if report == "" {
 		t.Fatalf("no report on LabContainerRestarted from the in-cluster agent after %s; its log:\n%s\npods:\n%s\n%s", time.Since(leakStart).Round(time.Second), logs, podTable(ctx, k.cs, ""), alertPath(ctx, k, "demo"))
 	}
@@ -293,7 +313,63 @@ func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
 		t.Fatalf("the agent's report on the alert does not name OOMKilled and the limit:\n%s", report)
 	}
 	trace := report[strings.Index(report, "trace ")+6:]
-	t.Logf("leak start → the agent's report on Alertmanager's alert: %s (trace %.32s)\n%.900s", time.Since(leakStart).Round(time.Second), trace, report)
+	t.Logf("leak start → the OOM kill %s → the agent's report on it %s (trace %.32s); the prediction reached the agent %s before the kill\n%.900s",
+		killed.Sub(leakStart).Round(time.Second), time.Since(leakStart).Round(time.Second), trace, killed.Sub(received).Round(time.Second), report)
+	if received.IsZero() || killed.IsZero() || !received.Before(killed) {
+		t.Errorf("the predictive alert reached the agent at %s, the OOM kill was at %s: the prediction must come first", received, killed)
+	}
+}
+
+// eventTime is when the agent's log says it accepted alert for a pod of
+// namespace whose name starts with prefix (its logfmt event; zero if none).
+func eventTime(logs, alert, namespace, prefix string) time.Time {
+	for _, line := range strings.Split(logs, "\n") {
+		if !strings.Contains(line, `msg="alert received"`) || !strings.Contains(line, "alert="+alert+" ") ||
+			!strings.Contains(line, "namespace="+namespace+" pod="+prefix) || !strings.Contains(line, "outcome=accepted") {
+			continue
+		}
+		if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], "time=") {
+			if ts, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(f[0], "time=")); err == nil {
+				return ts
+			}
+		}
+	}
+	return time.Time{}
+}
+
+// firstOOMKill waits (up to wait) for the first OOM kill of a container of
+// the pods of namespace whose names start with prefix and returns when it
+// was (the termination the pod reports at its first restart: polled every
+// 2 s, shorter than any back-off, so no kill is missed) and the restarts
+// the pods had when it began waiting.
+func firstOOMKill(ctx context.Context, k *kindLab, namespace, prefix string, wait time.Duration) (time.Time, int32) {
+	restarts := func() (int32, time.Time) {
+		pods, err := k.cs.CoreV1().Pods(namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return 0, time.Time{}
+		}
+		var n int32
+		var at time.Time
+		for _, p := range pods.Items {
+			if !strings.HasPrefix(p.Name, prefix) {
+				continue
+			}
+			for _, c := range p.Status.ContainerStatuses {
+				n += c.RestartCount
+				if term := c.LastTerminationState.Terminated; term != nil && term.Reason == "OOMKilled" && (at.IsZero() || term.FinishedAt.Time.Before(at)) {
+					at = term.FinishedAt.Time
+				}
+			}
+		}
+		return n, at
+	}
+	before, _ := restarts()
+	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(2 * time.Second) {
+		if n, at := restarts(); n > 0 && !at.IsZero() {
+			return at, before
+		}
+	}
+	return time.Time{}, before
 }
 
 // alertPath is what each hop of the alert path holds for namespace when a
@@ -340,15 +416,15 @@ func alertPath(ctx context.Context, k *kindLab, namespace string) string {
 }
 
 // agentReport waits (up to wait) for the in-cluster agent's log to hold its
-// report on LabContainerRestarted for a pod whose name starts with pod
-// (namespace/prefix) and returns that report alone, or "" and the log.
-func agentReport(ctx context.Context, t *testing.T, k *kindLab, pod string, wait time.Duration) (report, logs string) {
+// report on alert for a pod whose name starts with pod (namespace/prefix)
+// and returns that report alone, or "" and the log.
+func agentReport(ctx context.Context, t *testing.T, k *kindLab, alert, pod string, wait time.Duration) (report, logs string) {
 	for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(10 * time.Second) {
 		b, err := k.cs.CoreV1().Pods("lab-agent").GetLogs(agentPod(ctx, t, k), &corev1.PodLogOptions{}).DoRaw(ctx)
 		if err == nil {
 			logs = string(b)
 		}
-		if i := strings.Index(logs, "--- alert LabContainerRestarted on "+pod); i >= 0 {
+		if i := strings.Index(logs, "--- alert "+alert+" on "+pod); i >= 0 {
 			report = logs[i:]
 			if j := strings.Index(report[1:], "\n--- alert"); j > 0 {
 				report = report[:j+1]
