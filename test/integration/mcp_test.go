@@ -98,6 +98,9 @@ func TestMCPOverStdio(t *testing.T) {
 	if txt := res.Content[0].(*mcp.TextContent).Text; !strings.Contains(txt, "CreateContainerConfigError") {
 		t.Errorf("diagnose text: %s", txt)
 	}
+	if want := cliCause(t, home, cfg, "mcp-app", pods[0].Name); primaryCause(res) != want {
+		t.Errorf("the tool's cause differs from lab diagnose's:\n tool: %s\n  cli: %s", primaryCause(res), want)
+	}
 
 	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "diagnose", Arguments: map[string]any{"pod": "etcd-0", "namespace": "kube-system"}})
 	if err != nil || !res.IsError || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "not one the agent may read") {
@@ -181,13 +184,18 @@ func readmeMCPConfig(t *testing.T) struct {
 }
 
 // Over streamable HTTP (in the cluster) lab mcp wants the same bearer token
-// as the webhook: 401 without, the SDK's client works with it.
+// as the webhook: 401 without, the SDK's client works with it, and its
+// diagnose gives the cause `lab diagnose` gives.
 func TestMCPOverHTTPNeedsTheToken(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+	pods, err := cluster.Apply(ctx, scenario(t, "image-tag-typo"), "mcp-http")
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("LAB_HOME", t.TempDir())
 	l := config.Default()
-	l.Agent.Namespaces = []string{"mcp-app"}
+	l.Agent.Namespaces = []string{"mcp-http"}
 	u := ui.New(true, 0)
 	m := &action.MCP{Config: &action.Config{Lab: l, UI: u, Kubeconfig: cluster.Kubeconfig}, NoLLM: true}
 	s, err := m.Server()
@@ -213,6 +221,46 @@ func TestMCPOverHTTPNeedsTheToken(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("incidents over HTTP: %v %+v", err, res)
 	}
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "diagnose", Arguments: map[string]any{"pod": pods[0].Name, "namespace": "mcp-http"}})
+	if err != nil || res.IsError {
+		t.Fatalf("diagnose over HTTP: %v %+v", err, res)
+	}
+	home := t.TempDir()
+	cfg := filepath.Join(home, "lab.yaml")
+	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: mcp-http}\nagent: {namespaces: [mcp-http]}\n"), 0o644)
+	if want := cliCause(t, home, cfg, "mcp-http", pods[0].Name); primaryCause(res) != want || want == "" {
+		t.Errorf("over HTTP the tool's cause differs from lab diagnose's:\n tool: %s\n  cli: %s", primaryCause(res), want)
+	}
+}
+
+// primaryCause is the first finding's category and cause in a diagnose
+// tool result's structured content.
+func primaryCause(res *mcp.CallToolResult) string {
+	var r struct{ Findings []struct{ Category, Cause string } }
+	b, _ := json.Marshal(res.StructuredContent)
+	json.Unmarshal(b, &r)
+	if len(r.Findings) == 0 {
+		return ""
+	}
+	return r.Findings[0].Category + ": " + r.Findings[0].Cause
+}
+
+// cliCause is the same for `lab diagnose POD -o json` (rules only) with the
+// lab.yaml cfg, on the harness' cluster.
+func cliCause(t *testing.T, home, cfg, ns, pod string) string {
+	t.Helper()
+	cmd := exec.Command(buildLab(t), "diagnose", pod, "-n", ns, "--no-llm", "-o", "json", "-c", cfg, "--kubeconfig", cluster.Kubeconfig)
+	cmd.Env = append(os.Environ(), "LAB_HOME="+home, "NO_COLOR=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("lab diagnose: %v\n%s", err, out)
+	}
+	var r struct{ Findings []struct{ Category, Cause string } }
+	json.Unmarshal(out, &r)
+	if len(r.Findings) == 0 {
+		return ""
+	}
+	return r.Findings[0].Category + ": " + r.Findings[0].Cause
 }
 
 type bearer struct{ token string }
