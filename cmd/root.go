@@ -44,12 +44,14 @@ func (g *globals) run(fn func() error) error {
 		return err
 	}
 	g.action.Lab, g.action.UI = l, g.ui
+	action.APIWarnings(g.ui)
 	return fn()
 }
 
 // bare calls fn with only the terminal set: for commands that read no lab.yaml.
 func (g *globals) bare(fn func() error) error {
 	g.action.UI = g.ui
+	action.APIWarnings(g.ui)
 	return fn()
 }
 

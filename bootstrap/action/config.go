@@ -84,6 +84,20 @@ func (c *Config) restConfig() (*rest.Config, error) {
 	return clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: c.Context}).ClientConfig()
 }
 
+// APIWarnings sends the API server's warnings (a deprecated API, a
+// finalizer name it does not like) to u's debug output (-v) instead of
+// client-go's default, which prints each as a klog line into lab's own
+// output.
+func APIWarnings(u *ui.UI) {
+	rest.SetDefaultWarningHandler(apiWarnings{u})
+}
+
+type apiWarnings struct{ u *ui.UI }
+
+func (w apiWarnings) HandleWarningHeader(_ int, _ string, text string) {
+	w.u.Debug(1, "API server warning: %s", text)
+}
+
 // KubectlPlugin tells whether lab was started as a kubectl plugin: kubectl
 // runs `kubectl lab …` as kubectl-lab (krew's name for it) from PATH.
 func KubectlPlugin(argv0 string) bool {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"lab.dev/lab/core/ui"
 )
 
 // lab agent serve will not start open by accident: a token is required
@@ -36,5 +38,15 @@ func TestWebhookToken(t *testing.T) {
 	t.Setenv("LAB_AGENT_WEBHOOK_TOKEN", "from-the-environment-0123")
 	if tok, err := WebhookToken("", false); err != nil || tok != "from-the-environment-0123" {
 		t.Errorf("env: %q %v", tok, err)
+	}
+}
+
+// An API server warning is detail for -v, never a klog line in lab's output.
+func TestAPIWarningsAreDebug(t *testing.T) {
+	var quiet, verbose strings.Builder
+	apiWarnings{&ui.UI{Err: &quiet, Out: &quiet}}.HandleWarningHeader(299, "", `metadata.finalizers: "resources-finalizer.argocd.argoproj.io": prefer a domain-qualified finalizer name`)
+	apiWarnings{&ui.UI{Err: &verbose, Out: &verbose, Verbosity: 1}}.HandleWarningHeader(299, "", "v1 Endpoints is deprecated")
+	if quiet.String() != "" || !strings.Contains(verbose.String(), "API server warning: v1 Endpoints is deprecated") {
+		t.Errorf("without -v: %q; with: %q", quiet.String(), verbose.String())
 	}
 }
