@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/pmezard/go-difflib/difflib"
@@ -62,8 +63,8 @@ type Change struct {
 // lines splits a file into its lines, each with its newline. (difflib's
 // SplitLines adds a line after a file's final newline: the diff then had an
 // empty context line the file lacks, and git apply refused it.) A last line
-// without a newline is given one: the diff stays whole, at the price of not
-// saying "no newline at end of file".
+// without a newline is given one here; noNewlineAtEnd puts the truth back
+// into the diff.
 func lines(s string) []string {
 	out := strings.SplitAfter(s, "\n")
 	if out[len(out)-1] == "" {
@@ -72,6 +73,42 @@ func lines(s string) []string {
 		out[len(out)-1] += "\n"
 	}
 	return out
+}
+
+// noNewlineAtEnd marks, in a unified diff of a file of n lines whose last
+// line has no newline, that line as git writes it: "\ No newline at end of
+// file" after it. The edited file (YAML re-encoded) ends with a newline, so
+// a last line the hunk kept as context differs after all: it becomes its
+// removal, the marker, and its addition. Without the marker git apply
+// refused the diff (the file's last line "did not match").
+func noNewlineAtEnd(diff string, n int) string {
+	const marker = "\\ No newline at end of file\n"
+	var b strings.Builder
+	line := 0 // the old file's line number of the next ' ' or '-' line
+	for _, l := range strings.SplitAfter(diff, "\n") {
+		switch {
+		case strings.HasPrefix(l, "@@ -"):
+			start, _, _ := strings.Cut(strings.Fields(l)[1][1:], ",")
+			line, _ = strconv.Atoi(start)
+			if strings.HasSuffix(strings.Fields(l)[1], ",0") {
+				line++ // an empty old range names the line before it
+			}
+		case strings.HasPrefix(l, "-") && !strings.HasPrefix(l, "--- "), strings.HasPrefix(l, " "):
+			if line == n {
+				text := l[1:]
+				if l[0] == ' ' {
+					b.WriteString("-" + text + marker + "+" + text)
+				} else {
+					b.WriteString(l + marker)
+				}
+				line++
+				continue
+			}
+			line++
+		}
+		b.WriteString(l)
+	}
+	return b.String()
 }
 
 // Propose finds the file under repo that defines kind/name (in namespace,
@@ -104,10 +141,14 @@ func Propose(repo, kind, name, namespace string, fix *analyze.Fix) (*Change, err
 			return nil // not this file (or not YAML this edit understands)
 		}
 		rel, _ := filepath.Rel(repo, p)
-		diff, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{A: lines(string(b)), B: lines(string(out)),
+		a := lines(string(b))
+		diff, err := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{A: a, B: lines(string(out)),
 			FromFile: "a/" + rel, ToFile: "b/" + rel, Context: 3})
 		if err != nil {
 			return err
+		}
+		if len(b) > 0 && b[len(b)-1] != '\n' {
+			diff = noNewlineAtEnd(diff, len(a))
 		}
 		found = &Change{File: rel, Diff: diff, Why: fix.Why}
 		return nil

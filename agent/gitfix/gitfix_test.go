@@ -69,7 +69,10 @@ func TestProposedDiffApplies(t *testing.T) {
 		t.Skip("no git")
 	}
 	for name, body := range map[string]string{
-		"last line": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cache, namespace: demo}\nspec:\n  template:\n    spec:\n      containers:\n      - name: cache\n        image: x:1\n        resources:\n          limits: {memory: 48Mi}\n",
+		"last line":                           "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cache, namespace: demo}\nspec:\n  template:\n    spec:\n      containers:\n      - name: cache\n        image: x:1\n        resources:\n          limits: {memory: 48Mi}\n",
+		"last line, no final newline":         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cache, namespace: demo}\nspec:\n  template:\n    spec:\n      containers:\n      - name: cache\n        image: x:1\n        resources:\n          limits: {memory: 48Mi}",
+		"context last line, no final newline": "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cache, namespace: demo}\nspec:\n  template:\n    spec:\n      containers:\n      - name: cache\n        resources:\n          limits: {memory: 48Mi}\n        image: x:1",
+		"far from the end, no final newline":  "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: cache, namespace: demo}\nspec:\n  template:\n    spec:\n      containers:\n      - name: cache\n        resources:\n          limits: {memory: 48Mi}\n        image: x:1\n        args: [a]\n        env: []\n        ports: []\n        command: [b]",
 	} {
 		repo := t.TempDir()
 		if out, err := exec.Command("git", "-C", repo, "init", "-q").CombinedOutput(); err != nil {
