@@ -138,18 +138,8 @@ func TestManifestsQuoteOutsideValues(t *testing.T) {
 // when the caller resolved none.
 func TestServeManifestsNameTheModel(t *testing.T) {
 	argsOf := func(l *config.Lab) string {
-		objs, err := Render(l, Serve)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range objs {
-			if o.GetKind() == "Deployment" {
-				cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-				args, _ := cs[0].(map[string]any)["args"].([]any)
-				return fmt.Sprint(args)
-			}
-		}
-		return ""
+		args, _ := serveContainer(t, l)["args"].([]any)
+		return fmt.Sprint(args)
 	}
 	l := config.Default()
 	if a := argsOf(l); strings.Contains(a, "--model") {
@@ -166,19 +156,8 @@ func TestServeManifestsNameTheModel(t *testing.T) {
 // endpoint, no variable.
 func TestServeManifestsCarryTheTracingEndpoint(t *testing.T) {
 	envOf := func(l *config.Lab) []any {
-		objs, err := Render(l, Serve)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range objs {
-			if o.GetKind() == "Deployment" {
-				cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-				env, _ := cs[0].(map[string]any)["env"].([]any)
-				return env
-			}
-		}
-		t.Fatal("no Deployment")
-		return nil
+		env, _ := serveContainer(t, l)["env"].([]any)
+		return env
 	}
 	l := config.Default()
 	if env := envOf(l); len(env) != 0 {
@@ -189,4 +168,22 @@ func TestServeManifestsCarryTheTracingEndpoint(t *testing.T) {
 	if len(env) != 1 || env[0].(map[string]any)["name"] != "OTEL_EXPORTER_OTLP_ENDPOINT" || env[0].(map[string]any)["value"] != l.Agent.Tracing.Endpoint {
 		t.Errorf("env %v", env)
 	}
+}
+
+// serveContainer is the agent's container in the serve manifests rendered
+// for l.
+func serveContainer(t *testing.T, l *config.Lab) map[string]any {
+	t.Helper()
+	objs, err := Render(l, Serve)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetKind() == "Deployment" {
+			cs, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+			return cs[0].(map[string]any)
+		}
+	}
+	t.Fatal("no Deployment in the serve manifests")
+	return nil
 }

@@ -72,22 +72,12 @@ func main() {
 
 	if *only == "alerts" {
 		r := runAlerts(ctx, *labBin, *soak)
-		check(os.MkdirAll(*out, 0o755))
-		b, _ := json.MarshalIndent(r, "", "  ")
-		check(os.WriteFile(filepath.Join(*out, "alerts.json"), b, 0o644))
-		md := alertsTable(r)
-		check(os.WriteFile(filepath.Join(*out, "alerts.md"), []byte(md), 0o644))
-		fmt.Print(md)
+		publish(*out, "alerts", r, alertsTable(r))
 		return
 	}
 	if *only == "protocols" {
 		r := runProtocols(ctx, *labBin, *runs)
-		check(os.MkdirAll(*out, 0o755))
-		b, _ := json.MarshalIndent(r, "", "  ")
-		check(os.WriteFile(filepath.Join(*out, "protocols.json"), b, 0o644))
-		md := protocolsTable(r)
-		check(os.WriteFile(filepath.Join(*out, "protocols.md"), []byte(md), 0o644))
-		fmt.Print(md)
+		publish(*out, "protocols", r, protocolsTable(r))
 		return
 	}
 	if *only == "predict" {
@@ -167,6 +157,16 @@ func main() {
 	check(os.WriteFile(filepath.Join(*out, "results.json"), b, 0o644))
 	check(os.WriteFile(filepath.Join(*out, "tables.md"), []byte(tables(res)), 0o644))
 	fmt.Print(tables(res))
+}
+
+// publish writes a benchmark's result as out/NAME.json and its table as
+// out/NAME.md (what BENCHMARKS.md includes), and prints the table.
+func publish(out, name string, r any, md string) {
+	check(os.MkdirAll(out, 0o755))
+	b, _ := json.MarshalIndent(r, "", "  ")
+	check(os.WriteFile(filepath.Join(out, name+".json"), b, 0o644))
+	check(os.WriteFile(filepath.Join(out, name+".md"), []byte(md), 0o644))
+	fmt.Print(md)
 }
 
 func machine() string {
