@@ -73,21 +73,32 @@ type query struct {
 }
 
 // queries are the PromQL lab predicts from (cAdvisor, kube-state-metrics and
-// kubelet volume stats, as kube-prometheus-stack scrapes them). sel is a
-// label matcher list such as `namespace="shop"` (may be empty).
+// kubelet volume stats, as kube-prometheus-stack scrapes them). A
+// container's limits and restarts come from kube-state-metrics where it
+// runs, else from cAdvisor's container_spec_* (lab's ServiceMonitor
+// lab-cadvisor-limits keeps them) and lab agent serve's own restart counts:
+// lab's labs run no kube-state-metrics, and there the predictor saw no
+// container with a limit at all (what lab's PromQL rules already read). A
+// node's prediction still needs kube-state-metrics (kube_pod_info, the
+// node's allocatable). sel is a label matcher list such as
+// `namespace="shop"` (may be empty).
 func queries(sel string) []query {
 	c := func(extra string) string { return matchers(extra, sel) }
 	ctr := []string{"namespace", "pod", "container"}
 	return []query{
 		{Memory, "bytes", `max by (namespace,pod,container) (container_memory_working_set_bytes` + c(`container!="",container!="POD"`) + `)`,
-			`max by (namespace,pod,container) (kube_pod_container_resource_limits` + c(`resource="memory"`) + `)`, ctr},
+			`max by (namespace,pod,container) (kube_pod_container_resource_limits` + c(`resource="memory"`) + `)` +
+				` or max by (namespace,pod,container) (container_spec_memory_limit_bytes` + c(`container!="",container!="POD"`) + ` > 0)`, ctr},
 		{CPU, "cores", `sum by (namespace,pod,container) (rate(container_cpu_usage_seconds_total` + c(`container!="",container!="POD"`) + `[5m]))`,
-			`max by (namespace,pod,container) (kube_pod_container_resource_limits` + c(`resource="cpu"`) + `)`, ctr},
+			`max by (namespace,pod,container) (kube_pod_container_resource_limits` + c(`resource="cpu"`) + `)` +
+				` or max by (namespace,pod,container) (container_spec_cpu_quota` + c(`container!="",container!="POD"`) + ` > 0)` +
+				` / max by (namespace,pod,container) (container_spec_cpu_period` + c(`container!="",container!="POD"`) + `)`, ctr},
 		{Disk, "bytes", `max by (namespace,persistentvolumeclaim) (kubelet_volume_stats_used_bytes` + c("") + `)`,
 			`max by (namespace,persistentvolumeclaim) (kubelet_volume_stats_capacity_bytes` + c("") + `)`, []string{"namespace", "persistentvolumeclaim"}},
 		{NodeMem, "bytes", `sum by (node) (container_memory_working_set_bytes{container!="",container!="POD"} * on (namespace,pod) group_left(node) max by (namespace,pod,node) (kube_pod_info{node!=""}))`,
 			`max by (node) (kube_node_status_allocatable{resource="memory"})`, []string{"node"}},
-		{Restarts, "count", `max by (namespace,pod,container) (kube_pod_container_status_restarts_total` + c("") + `)`, "", ctr},
+		{Restarts, "count", `max by (namespace,pod,container) (kube_pod_container_status_restarts_total` + c("") + `)` +
+			` or max by (namespace,pod,container) (lab_agent_container_restarts_total` + c("") + `)`, "", ctr},
 	}
 }
 

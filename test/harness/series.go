@@ -34,6 +34,10 @@ type Shape struct {
 	OOM bool
 	// Positive: the shape runs out (the prediction should warn).
 	Positive bool
+	// CAdvisorLimit: the memory limit is only in cAdvisor's
+	// container_spec_memory_limit_bytes, as on a lab without
+	// kube-state-metrics (lab's own).
+	CAdvisorLimit bool
 }
 
 // Key is the incident key of the prediction the shape must (or must not)
@@ -127,6 +131,8 @@ func Shapes(fail float64) []Shape {
 		{Name: "disk-fill-with-rotation", Kind: predict.Disk, Target: predict.Target{Namespace: "shop", PVC: "logs-0"}, Limit: 20 * gi, Base: 4 * gi, Rate: 14 * gi / fail, Period: 1800, Amp: 2 * gi, Noise: 0.002, Positive: true},
 		{Name: "warm-up-then-flat", Kind: predict.Memory, Target: ctr("catalog-0"), Limit: gi, Base: 200 * mi, Warm: 450 * mi, Tau: fail / 6, Noise: 0.01},
 		{Name: "cpu-step-near-limit", Kind: predict.CPU, Target: ctr("render-0"), Limit: 1, Base: 0.5, StepAt: fail / 2, StepBy: 0.4, Noise: 0.02},
+		// Added when the kind lab showed lab's predictor blind without kube-state-metrics.
+		{Name: "leak-cadvisor-limit", Kind: predict.Memory, Target: ctr("ledger-0"), Limit: gi, Base: 250 * mi, Rate: (gi - 250*mi) / fail, Noise: 0.01, Positive: true, CAdvisorLimit: true},
 	}
 }
 
@@ -168,7 +174,10 @@ func WriteOpenMetrics(w io.Writer, shapes []Shape, start, end, step float64) err
 		switch s.Kind {
 		case predict.Memory, predict.NodeMem:
 			add("container_memory_working_set_bytes", ctr+`,id="/kubepods/`+tg.Pod+`",image="app:1"`, v)
-			if s.Kind == predict.Memory && s.Limit > 0 {
+			switch {
+			case s.Kind == predict.Memory && s.Limit > 0 && s.CAdvisorLimit:
+				add("container_spec_memory_limit_bytes", ctr+`,id="/kubepods/`+tg.Pod+`",image="app:1"`, constant(s.Limit))
+			case s.Kind == predict.Memory && s.Limit > 0:
 				add("kube_pod_container_resource_limits", ctr+`,resource="memory",unit="byte"`, constant(s.Limit))
 			}
 			if s.Kind == predict.NodeMem {
