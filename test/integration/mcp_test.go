@@ -236,7 +236,9 @@ func TestMCPOverHTTPNeedsTheToken(t *testing.T) {
 // primaryCause is the first finding's category and cause in a diagnose
 // tool result's structured content.
 func primaryCause(res *mcp.CallToolResult) string {
-	var r struct{ Findings []struct{ Category, Cause string } }
+	var r struct {
+		Findings []struct{ Category, Cause string }
+	}
 	b, _ := json.Marshal(res.StructuredContent)
 	json.Unmarshal(b, &r)
 	if len(r.Findings) == 0 {
@@ -255,7 +257,9 @@ func cliCause(t *testing.T, home, cfg, ns, pod string) string {
 	if err != nil {
 		t.Fatalf("lab diagnose: %v\n%s", err, out)
 	}
-	var r struct{ Findings []struct{ Category, Cause string } }
+	var r struct {
+		Findings []struct{ Category, Cause string }
+	}
 	json.Unmarshal(out, &r)
 	if len(r.Findings) == 0 {
 		return ""
