@@ -66,6 +66,10 @@ type Env struct {
 	Existing  func(ctx context.Context) (string, error)                   // reaches the existing cluster: where, or why not
 	Terraform func(ctx context.Context) (path, version string, err error) // finds Terraform/OpenTofu and its version
 	NodeImage string                                                      // the node image a privileged container is probed with (kind)
+	// Made: this lab's cluster exists already (an up that resumes or finds
+	// nothing to do): its nodes, images and model are on the disk the
+	// checks measure, so they are not needed again.
+	Made bool
 
 	gpuOnce sync.Once
 	gpuInfo nvidia.Info

@@ -365,3 +365,26 @@ func TestCgroupV1(t *testing.T) {
 		t.Errorf("cgroup v2: %+v", o)
 	}
 }
+
+// A lab that exists has its nodes, images and model on the disk already: a
+// second up (a resume, a no-op) needs only a margin, not the whole lab again
+// (make test's kind lab, 15.3 GiB free with the lab itself on that disk,
+// was refused its no-op up for lacking 15.5).
+func TestDiskOfALabThatExists(t *testing.T) {
+	h := bigHost()
+	h.free = 5 * gib
+	l := config.Default()
+	env := &Env{Lab: l, Host: h, GPU: noGPU, HTTP: http.DefaultClient, Offline: true}
+	if r := checkDisk(context.Background(), env); r.Status != Fail {
+		t.Errorf("a new lab on 5 GiB: %s %s", r.Status, r.Message)
+	}
+	env.Made = true
+	if r := checkDisk(context.Background(), env); r.Status != OK || !strings.Contains(r.Message, "the lab exists") {
+		t.Errorf("the same lab made: %s %s", r.Status, r.Message)
+	}
+	h.free = gib
+	env.Host = h
+	if r := checkDisk(context.Background(), env); r.Status != Fail {
+		t.Errorf("a made lab on 1 GiB: %s %s", r.Status, r.Message)
+	}
+}
