@@ -23,6 +23,9 @@ type Options struct {
 	Step      time.Duration // range-query resolution (default Window/120, at least 15s)
 }
 
+// MinSamples is the fewest samples a trend is fitted on.
+const MinSamples = minPoints
+
 func (o Options) withDefaults() Options {
 	if o.Window <= 0 {
 		o.Window = 2 * time.Hour
@@ -46,7 +49,17 @@ type Result struct {
 	Horizon     time.Duration `json:"horizon"`
 	Series      int           `json:"series"` // series judged
 	Predictions []*Prediction `json:"predictions"`
-	Errors      []string      `json:"errors,omitempty"` // queries that failed (the rest still ran)
+	// Young are the series judged with too few samples for a trend (fewer
+	// than 10 in the window): what a prediction on them would overstate.
+	Young  []Young  `json:"young,omitempty"`
+	Errors []string `json:"errors,omitempty"` // queries that failed (the rest still ran)
+}
+
+// Young is a series too short to fit: its target, kind and sample count.
+type Young struct {
+	Kind    Kind   `json:"kind"`
+	Target  Target `json:"target"`
+	Samples int    `json:"samples"`
 }
 
 // Prometheus reads the series through Prometheus' HTTP API (client_golang).
@@ -122,6 +135,10 @@ func (p *Prometheus) Run(ctx context.Context, o Options) (*Result, error) {
 		}
 		res.Series += len(ins)
 		for _, in := range ins {
+			if len(in.Values) < minPoints {
+				res.Young = append(res.Young, Young{Kind: q.kind, Target: in.Target, Samples: len(in.Values)})
+				continue
+			}
 			if pr := Assess(in, o.Horizon); pr != nil {
 				res.Predictions = append(res.Predictions, pr)
 			}

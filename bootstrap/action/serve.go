@@ -315,20 +315,30 @@ func WebhookToken(file string, noAuth bool) (string, error) {
 // limit from the pod's spec: the alert is not lost, and not overstated.
 func alertPrediction(ctx context.Context, cs kubernetes.Interface, src *predict.Prometheus, srcErr error, t serve.Target, po predict.Options, o agent.Options) (*report.Report, error) {
 	po.Namespace = t.Namespace
-	po.Step = max(po.Window/60, 15*time.Second) // a young series still gets its ten samples
+	// No finer than Prometheus scrapes (30 s): finer steps repeat each
+	// sample, a staircase whose every tread looks like a level shift.
+	po.Step = max(po.Window/60, 30*time.Second)
 	why := ""
 	if src == nil {
 		why = srcErr.Error()
 	} else if res, err := src.Run(ctx, po); err != nil {
 		why = "reading the series: " + err.Error()
 	} else {
+		named := func(k predict.Kind, tg predict.Target) bool {
+			return string(k) == t.Prediction && tg.Namespace == t.Namespace && (tg.Pod == t.Pod || "pvc/"+tg.PVC == t.Pod) &&
+				(t.Container == "" || tg.Container == t.Container)
+		}
 		for _, p := range res.Predictions {
-			if string(p.Kind) == t.Prediction && p.Target.Namespace == t.Namespace && (p.Target.Pod == t.Pod || "pvc/"+p.Target.PVC == t.Pod) &&
-				(t.Container == "" || p.Target.Container == t.Container) {
+			if named(p.Kind, p.Target) {
 				return agent.PredictionReport(ctx, cs, p, o)
 			}
 		}
 		why = fmt.Sprintf("its trend over the last %s does not reach the limit within %s (%d series judged)", predict.Duration(po.Window), predict.Duration(po.Horizon), res.Series)
+		for _, y := range res.Young {
+			if named(y.Kind, y.Target) {
+				why = fmt.Sprintf("its series is too young for a trend: %d samples in the last %s, a trend wants %d", y.Samples, predict.Duration(po.Window), predict.MinSamples)
+			}
+		}
 	}
 	r, err := agent.Diagnose(ctx, cs, t.Namespace, t.Pod, o)
 	if err != nil { // a PVC, or a pod gone since

@@ -34,6 +34,10 @@ type Shape struct {
 	OOM bool
 	// Positive: the shape runs out (the prediction should warn).
 	Positive bool
+	// Born: the series begins this many seconds after the history's start,
+	// or, negative, before its end (a container started late; 0: from the
+	// start).
+	Born float64
 	// CAdvisorLimit: the memory limit is only in cAdvisor's
 	// container_spec_memory_limit_bytes, as on a lab without
 	// kube-state-metrics (lab's own).
@@ -133,6 +137,8 @@ func Shapes(fail float64) []Shape {
 		{Name: "cpu-step-near-limit", Kind: predict.CPU, Target: ctr("render-0"), Limit: 1, Base: 0.5, StepAt: fail / 2, StepBy: 0.4, Noise: 0.02},
 		// Added when the kind lab showed lab's predictor blind without kube-state-metrics.
 		{Name: "leak-cadvisor-limit", Kind: predict.Memory, Target: ctr("ledger-0"), Limit: gi, Base: 250 * mi, Rate: (gi - 250*mi) / fail, Noise: 0.01, Positive: true, CAdvisorLimit: true},
+		// A container started minutes ago, steep: too few samples for a trend (a prediction would overstate it).
+		{Name: "young-ramp", Kind: predict.Memory, Target: ctr("fresh-0"), Limit: 512 * mi, Base: 20 * mi, Rate: 2 * mi, Noise: 0.005, Born: -150},
 	}
 }
 
@@ -147,9 +153,12 @@ func WriteOpenMetrics(w io.Writer, shapes []Shape, start, end, step float64) err
 		times = append(times, t)
 	}
 	fam := map[string][]string{} // family → sample lines, each series in time order
+	born := 0.0 // the current shape's first sample time (unix seconds)
 	add := func(name, labels string, vals []float64) {
 		for i, t := range times {
-			fam[name] = append(fam[name], fmt.Sprintf("%s{%s} %g %.3f", name, labels, vals[i], t))
+			if t >= born {
+				fam[name] = append(fam[name], fmt.Sprintf("%s{%s} %g %.3f", name, labels, vals[i], t))
+			}
 		}
 	}
 	constant := func(v float64) []float64 {
@@ -164,7 +173,18 @@ func WriteOpenMetrics(w io.Writer, shapes []Shape, start, end, step float64) err
 		rel[i] = t - start
 	}
 	for _, s := range shapes {
-		v, kills := s.samples(rel)
+		born = start + s.Born
+		if s.Born < 0 { // counted back from the end
+			born = end + s.Born
+		}
+		since := rel
+		if s.Born != 0 { // its own clock starts when it is born
+			since = make([]float64, len(times))
+			for i, t := range times {
+				since[i] = t - born
+			}
+		}
+		v, kills := s.samples(since)
 		tg := s.Target
 		ctr := fmt.Sprintf(`namespace=%q,pod=%q,container=%q`, tg.Namespace, tg.Pod, tg.Container)
 		node := tg.Node

@@ -373,7 +373,7 @@ func TestServePredictiveAlertReport(t *testing.T) {
 	pl := startPredictLab(t, harness.PrometheusOptions{})
 	ctx := context.Background()
 	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{})
-	for _, name := range []string{"cart-0", "web-0"} { // the scripted series' pods, 1Gi limits as scripted
+	for _, name := range []string{"cart-0", "web-0", "fresh-0"} { // the scripted series' pods, 1Gi limits as scripted
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.local/shop:1",
 			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}}}}}
 		if _, err := cluster.Client.CoreV1().Pods("shop").Create(ctx, p, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
@@ -401,11 +401,12 @@ func TestServePredictiveAlertReport(t *testing.T) {
 	}
 	alert("LabMemorySaturationPredicted", "cart-0", `,"container":"app","lab_prediction":"memory","severity":"warning"`)
 	alert("LabMemorySaturationPredicted", "web-0", `,"container":"app","lab_prediction":"memory","severity":"warning"`)
+	alert("LabMemorySaturationPredicted", "fresh-0", `,"container":"app","lab_prediction":"memory","severity":"warning"`)
 	alert("LabContainerRestarted", "cart-0", `,"container":"app"`)
 	byPod := map[string][]string{}
 	for deadline := time.Now().Add(40 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		files, _ := filepath.Glob(filepath.Join(reports, "*.json"))
-		if len(files) < 3 {
+		if len(files) < 4 {
 			continue
 		}
 		byPod = map[string][]string{}
@@ -422,7 +423,9 @@ func TestServePredictiveAlertReport(t *testing.T) {
 			}
 			byPod[r.Pod] = append(byPod[r.Pod], first)
 		}
-		break
+		if len(byPod["cart-0"]) == 2 && len(byPod["web-0"]) == 1 && len(byPod["fresh-0"]) == 1 {
+			break
+		}
 	}
 	cart, web := strings.Join(byPod["cart-0"], "\n"), strings.Join(byPod["web-0"], "\n")
 	if len(byPod["cart-0"]) != 2 || !strings.Contains(cart, "saturation-prediction: shop/cart-0 container app is predicted to reach its memory limit (OOM kill) in") {
@@ -430,6 +433,9 @@ func TestServePredictiveAlertReport(t *testing.T) {
 	}
 	if !strings.Contains(web, "prometheus-rule: Prometheus' rule LabMemorySaturationPredicted: shop/web-0 container app is predicted to reach its memory limit of 1Gi within 2h; lab's own prediction does not confirm it") {
 		t.Errorf("web-0 (flat and noisy): want the rule's alert, unconfirmed, got:\n%s\nserver log:\n%s", web, srv.Log())
+	}
+	if fresh := strings.Join(byPod["fresh-0"], "\n"); !strings.Contains(fresh, "its series is too young for a trend: 2 samples in the last 2h, a trend wants 10") {
+		t.Errorf("fresh-0 (2.5 minutes old): want the rule's alert, too young to confirm, got:\n%s\nserver log:\n%s", fresh, srv.Log())
 	}
 }
 
