@@ -153,7 +153,7 @@ func WriteOpenMetrics(w io.Writer, shapes []Shape, start, end, step float64) err
 		times = append(times, t)
 	}
 	fam := map[string][]string{} // family → sample lines, each series in time order
-	born := 0.0 // the current shape's first sample time (unix seconds)
+	born := 0.0                  // the current shape's first sample time (unix seconds)
 	add := func(name, labels string, vals []float64) {
 		for i, t := range times {
 			if t >= born {
