@@ -88,9 +88,10 @@ func noNewlineAtEnd(diff string, n int) string {
 	for _, l := range strings.SplitAfter(diff, "\n") {
 		switch {
 		case strings.HasPrefix(l, "@@ -"):
-			start, _, _ := strings.Cut(strings.Fields(l)[1][1:], ",")
+			old := strings.Fields(l)[1] // -START[,COUNT]
+			start, _, _ := strings.Cut(old[1:], ",")
 			line, _ = strconv.Atoi(start)
-			if strings.HasSuffix(strings.Fields(l)[1], ",0") {
+			if strings.HasSuffix(old, ",0") {
 				line++ // an empty old range names the line before it
 			}
 		case strings.HasPrefix(l, "-") && !strings.HasPrefix(l, "--- "), strings.HasPrefix(l, " "):

@@ -120,8 +120,8 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 	}
 	targets, ignored := Targets(&m)
 	resp := AlertResponse{Ignored: ignored}
-	traceparent := ""
-	if tctx := telemetry.Extract(r.Context(), r.Header); telemetry.TraceID(tctx) != "" {
+	traceparent, sender := "", telemetry.TraceID(telemetry.Extract(r.Context(), r.Header))
+	if sender != "" {
 		traceparent = r.Header.Get("Traceparent") // well-formed: the propagator parsed it
 	}
 	s.metrics.Alerts.WithLabelValues("ignored").Add(float64(ignored))
@@ -133,7 +133,7 @@ func (s *Server) alerts(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		t.Received = now
-		t.Traceparent = traceparent
+		t.Traceparent, t.Trace = traceparent, sender // each alert of the post in the sender's trace, when it sent one
 		outcome := s.Accept(t)
 		s.metrics.Alerts.WithLabelValues(outcome).Inc()
 		switch outcome {

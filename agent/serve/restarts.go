@@ -37,8 +37,10 @@ func (r *restarts) Collect(ch chan<- prometheus.Metric) {
 			continue
 		}
 		for _, p := range pods {
-			for _, st := range append(append([]corev1.ContainerStatus{}, p.Status.InitContainerStatuses...), p.Status.ContainerStatuses...) {
-				ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(st.RestartCount), p.Namespace, p.Name, st.Name)
+			for _, sts := range [][]corev1.ContainerStatus{p.Status.InitContainerStatuses, p.Status.ContainerStatuses} {
+				for _, st := range sts {
+					ch <- prometheus.MustNewConstMetric(restartsDesc, prometheus.CounterValue, float64(st.RestartCount), p.Namespace, p.Name, st.Name)
+				}
 			}
 		}
 	}

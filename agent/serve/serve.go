@@ -351,8 +351,8 @@ func (s *Server) Accept(t Target) string {
 	if t.Received.IsZero() {
 		t.Received = time.Now().UTC()
 	}
-	if t.Trace == "" {
-		t.Trace = traceOf(t.Traceparent)
+	if t.Trace == "" { // no sender's trace: one of its own
+		t.Trace = telemetry.NewTraceID()
 	}
 	outcome := s.accept(t)
 	level := slog.LevelInfo
@@ -419,14 +419,6 @@ func (s *Server) Status() Status {
 		st.OldestQueuedS = time.Since(js.Oldest).Seconds()
 	}
 	return st
-}
-
-// traceOf is the trace id of a valid W3C traceparent, else a new one.
-func traceOf(traceparent string) string {
-	if id := telemetry.TraceID(telemetry.Extract(context.Background(), http.Header{"Traceparent": {traceparent}})); id != "" {
-		return id
-	}
-	return telemetry.NewTraceID()
 }
 
 // reportAttrs sum a report up for its event: what was found (the primary
