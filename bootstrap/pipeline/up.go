@@ -43,8 +43,10 @@ func (u *Up) context() (*Context, error) {
 		r.SetRetain(u.Retain)
 	}
 	env := DoctorEnv(u.Lab, u.Offline || u.Bundle != "", 5*time.Second)
-	if ok, err := p.Exists(context.Background()); err == nil && ok && state.HasMeta(dir) {
-		env.Made = true // a resume or a no-op: the lab's disk is spent already
+	if state.HasMeta(dir) { // (a lab not begun: refuseForeignCluster asks about its cluster)
+		if ok, err := p.Exists(context.Background()); err == nil && ok {
+			env.Made = true // a resume or a no-op: the lab's disk is spent already
+		}
 	}
 	return &Context{Lab: u.Lab, Dir: dir, Provider: p, UI: u.UI, Force: u.Force, Bundle: u.Bundle, BundleDigest: u.BundleDigest,
 		Doctor: env, Model: Model(u.Lab, env)}, nil
