@@ -39,7 +39,7 @@ timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 # Measured 2026-11-27: idle machine / while other builds ran beside it.
 declare -A took=([kube-apiserver]="2-6 minutes" [kube-controller-manager]="1 minute" [kube-scheduler]="10 seconds"
   [etcd]="15-30 seconds" [kwok]="1-2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds"
-  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds" [prometheus]="4 minutes" [alertmanager]="1 minute" [otelcol]="1-2 minutes" [argocd]="6-11 minutes")
+  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds" [prometheus]="4 minutes" [alertmanager]="1 minute" [otelcol]="1-2 minutes" [argocd]="6-11 minutes" [kyverno]="measuring")
 
 # build_once NAME VERSION CMD...: runs CMD unless $cache/NAME-VERSION/NAME exists.
 build_once() {
@@ -144,6 +144,27 @@ kyverno_crds() {
 }
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once kyverno-crds "$KYVERNO" kyverno_crds; fi
 
+# Kyverno's chart as its release packs it, for the tests that install it
+# (TestUpstreamCharts, the kind stacks test): the module holds the chart
+# (charts/kyverno, with its crds and grafana subcharts) but not its
+# kyverno-api subchart, which holds only the policies.kyverno.io CRDs: those
+# come from the same module (config/crds/policies.kyverno.io), as that
+# subchart's crds. Written to CACHE/kyverno-chart-<v>/kyverno-<chart>.tgz,
+# read from the module, never copied into the repository.
+kyverno_chart() {
+  local mod w
+  mod=$(cd "$1" && go mod init chart >/dev/null 2>&1 && go mod download -json "github.com/kyverno/kyverno@$KYVERNO" | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p')
+  rm -f "$1/go.mod"
+  [[ -n $mod ]] || { log "kyverno $KYVERNO not downloadable"; return 1; }
+  w=$(mktemp -d) && cp -r "$mod/charts/kyverno" "$w/" && chmod -R u+w "$w" &&
+    mkdir -p "$w/kyverno/charts/kyverno-api/crds" &&
+    cp "$mod"/config/crds/policies.kyverno.io/*.yaml "$w/kyverno/charts/kyverno-api/crds/" &&
+    printf '%s\n' 'apiVersion: v2' 'name: kyverno-api' 'version: 0.0.1-alpha.4' 'description: policies.kyverno.io CRDs (assembled by lab from the kyverno module)' > "$w/kyverno/charts/kyverno-api/Chart.yaml" &&
+    chmod -R u+w "$w" && tar -C "$w" -czf "$1/kyverno-$(pin kyverno).tgz" kyverno; local rc=$?; rm -rf "$w"
+  ((rc == 0)) && printf '#!/bin/sh\n' > "$1/kyverno-chart" && chmod +x "$1/kyverno-chart"
+}
+if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once kyverno-chart "$KYVERNO" kyverno_chart; fi
+
 # Prometheus and promtool, for `lab agent predict` against a real TSDB
 # (history backfilled with promtool, rules evaluated by the server); the
 # same server is the stack's image. Built as the main module: its go.mod
@@ -246,6 +267,12 @@ stack_bins() {
   build_once alertmanager "$(pin stackAlertmanager)" am
   build_once node_exporter "$(pin stackNodeExporter)" gobin "github.com/prometheus/node_exporter@$(pin stackNodeExporter)"
   build_once prometheus "$PROM" prometheus
+  # Kyverno's controllers at the release the pinned chart installs, one go
+  # build (they share nearly every package); the chart's pre-delete hooks
+  # run readiness-checker. Its go.mod replaces a dependency: built as the
+  # main module (modcopy).
+  kyverno() { modcopy "github.com/kyverno/kyverno@$KYVERNO" "cmd/kyverno cmd/kyverno-init cmd/background-controller cmd/cleanup-controller cmd/reports-controller cmd/readiness-checker" "$1"; }
+  if [[ ${LAB_SKIP_KYVERNO:-} == 1 ]]; then log "kyverno: skipped (LAB_SKIP_KYVERNO=1)"; else build_once kyverno "$KYVERNO" kyverno; fi
   unset CGO_ENABLED
 }
 if [[ -n $argo_pid ]]; then

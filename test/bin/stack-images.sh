@@ -10,6 +10,8 @@
 #   quay.io/prometheus/alertmanager:<am>                        alertmanager      (FROM scratch, static)
 #   quay.io/prometheus/node-exporter:<ne>-distroless            node_exporter     (FROM scratch, static)
 #   ollama/ollama:<chart appVersion>                            ollama <pinned>   (Debian base: cgo, glibc)
+#   reg.kyverno.io/kyverno/{kyverno,kyvernopre,background-controller,cleanup-controller,reports-controller}:<v>
+#   ghcr.io/kyverno/readiness-checker:<v>                       Kyverno <v>       (FROM scratch, static)
 #
 # Where the source differs from the tag: Ollama's chart 1.77.0 runs
 # ollama/ollama:0.32.15; the proxy serves github.com/ollama/ollama up to
@@ -51,6 +53,16 @@ if [[ -x $(bin argocd "$ARGOCD") ]]; then
   src["ecr-public.aws.com/docker/library/redis:8.2.3-alpine"]=debian:redis-server
   src["redis:7.4"]=debian:redis-server
   src["nginx:1.27"]=debian:nginx-light
+fi
+# Kyverno's controllers (when built: test/bin/build.sh, unless
+# LAB_SKIP_KYVERNO=1), at the chart's appVersion, laid out as upstream's
+# ko-built images are (/ko-app/NAME, KO_DATA_PATH, user 65532).
+KYVERNO=$(pin kyvernoModule)
+if [[ -x $(bin kyverno "$KYVERNO") ]]; then
+  for k in kyverno kyverno-init background-controller cleanup-controller reports-controller; do
+    src["reg.kyverno.io/kyverno/${k/kyverno-init/kyvernopre}:$KYVERNO"]="$cache/kyverno-$KYVERNO/$k"
+  done
+  src["ghcr.io/kyverno/readiness-checker:$KYVERNO"]="$cache/kyverno-$KYVERNO/readiness-checker"
 fi
 # What a Debian package's image runs (the upstream image's command) and
 # holds (the Argo CD chart's Redis probes call redis-cli).
@@ -116,6 +128,13 @@ for ref in $(printf '%s\n' "${!src[@]}" | sort); do
       "RUN mv /usr/bin/cp /usr/bin/cp.coreutils && mv /usr/local/bin/cp.wrapper /usr/bin/cp && cd /usr/local/bin && ln -s entrypoint.sh uid_entrypoint.sh && for c in server repo-server application-controller applicationset-controller cmp-server commit-server dex notifications k8s-auth git-ask-pass; do ln -s argocd argocd-\$c; done" \
       "RUN mkdir -p /app/config/ssh /app/config/tls /app/config/gpg/source /app/config/gpg/keys && touch /app/config/ssh/ssh_known_hosts && ln -sf /app/config/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts && chown argocd /app/config/gpg/keys && chmod 0700 /app/config/gpg/keys" \
       "ENV USER=argocd" "USER 999" "WORKDIR /home/argocd" "LABEL dev.lab.stack-images.rev=$REV" > "$d/Dockerfile"
+  elif [[ $ref == reg.kyverno.io/* || $ref == ghcr.io/kyverno/* ]]; then
+    # ko's layout on a static base: /ko-app/NAME, its data folder, a
+    # world-writable /tmp (upstream's base has one; scratch does not).
+    mkdir -p "$d/kodata" "$d/tmp" && chmod 1777 "$d/tmp"
+    printf '%s\n' "FROM scratch" "COPY $name /ko-app/$name" "COPY kodata /var/run/ko" "COPY tmp /tmp" \
+      "ENV KO_DATA_PATH=/var/run/ko" "USER 65532" \
+      "LABEL dev.lab.stack-images.rev=$REV" "ENTRYPOINT [\"/ko-app/$name\"]" > "$d/Dockerfile"
   elif [[ $ref == ollama/* ]]; then
     # The upstream image's layout: /bin/ollama, serve by default, models under /root/.ollama.
     printf '%s\n' "FROM lab.dev/kind/base:$DEBIAN" "COPY $name /bin/$name" "ENV OLLAMA_HOST=0.0.0.0:11434" \

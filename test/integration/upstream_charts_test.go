@@ -20,6 +20,7 @@ import (
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/stacks"
 	"lab.dev/lab/stacks/certs"
+	"lab.dev/lab/test/harness"
 )
 
 // upstreamChart finds chart name at version under LAB_UPSTREAM_CHARTS (see
@@ -30,12 +31,46 @@ func upstreamChart(root, name, version string) (string, bool) {
 	return p, p != ""
 }
 
+// upstreamCharts is the folder of real upstream charts the tests install:
+// LAB_UPSTREAM_CHARTS (../shared/charts) and, when make testbin has
+// assembled it from the kyverno module, Kyverno's chart (that folder does
+// not hold it); "" without LAB_UPSTREAM_CHARTS.
+func upstreamCharts(t *testing.T) string {
+	t.Helper()
+	root := os.Getenv("LAB_UPSTREAM_CHARTS")
+	if root == "" {
+		return ""
+	}
+	dir := t.TempDir()
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatalf("LAB_UPSTREAM_CHARTS: %v", err)
+	}
+	for _, e := range entries {
+		abs, _ := filepath.Abs(filepath.Join(root, e.Name()))
+		if err := os.Symlink(abs, filepath.Join(dir, e.Name())); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if marker, err := harness.Bin("kyverno-chart"); err == nil {
+		if marker, err = filepath.EvalSymlinks(marker); err == nil {
+			tgz, _ := filepath.Glob(filepath.Join(filepath.Dir(marker), "kyverno-*.tgz"))
+			for _, f := range tgz {
+				if err := os.Symlink(f, filepath.Join(dir, filepath.Base(f))); err != nil && !os.IsExist(err) {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	return dir
+}
+
 // The real upstream charts (this machine cannot reach chart repositories:
 // LAB_UPSTREAM_CHARTS holds them), installed with lab's values through lab's
 // installer on the kwok control plane — online and as an offline bundle
 // would set them. Without LAB_UPSTREAM_CHARTS the test skips.
 func TestUpstreamCharts(t *testing.T) {
-	root := os.Getenv("LAB_UPSTREAM_CHARTS")
+	root := upstreamCharts(t)
 	if root == "" {
 		t.Skip("LAB_UPSTREAM_CHARTS not set: no checked-out upstream charts to install")
 	}
@@ -75,21 +110,34 @@ func TestUpstreamCharts(t *testing.T) {
 }
 
 // adoptCRDs: earlier tests on this shared control plane created Argo CD's
-// Application CRD directly (lab talks to Argo CD through it), so the real
-// chart would find it unowned and refuse to install. Mark the CRDs it ships
+// Application CRD and Kyverno's CRDs directly (lab talks to Argo CD through
+// the one, validates its policy set against the others), so the real chart
+// would find them unowned and refuse to install. Mark the CRDs it ships
 // for adoption by the release, as a user adopting existing CRDs does
 // (Helm's managed-by label and release annotations).
 func adoptCRDs(ctx context.Context, t *testing.T, release, namespace string) {
 	t.Helper()
-	if release != "argocd" {
-		return
-	}
 	dyn, err := dynamic.NewForConfig(cluster.Config)
 	if err != nil {
 		t.Fatal(err)
 	}
 	crds := dyn.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"})
-	for _, name := range []string{"applications.argoproj.io", "applicationsets.argoproj.io", "appprojects.argoproj.io"} {
+	var names []string
+	switch release {
+	case "argocd":
+		names = []string{"applications.argoproj.io", "applicationsets.argoproj.io", "appprojects.argoproj.io"}
+	case "kyverno": // TestPolicySetValidatesAgainstRealSchemas applies Kyverno's CRDs from its module
+		list, err := crds.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range list.Items {
+			if n := c.GetName(); strings.HasSuffix(n, ".kyverno.io") || strings.HasSuffix(n, ".wgpolicyk8s.io") {
+				names = append(names, n)
+			}
+		}
+	}
+	for _, name := range names {
 		patch := fmt.Sprintf(`{"metadata":{"labels":{"app.kubernetes.io/managed-by":"Helm"},"annotations":{"meta.helm.sh/release-name":%q,"meta.helm.sh/release-namespace":%q}}}`, release, namespace)
 		if _, err := crds.Patch(ctx, name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil && !apierrors.IsNotFound(err) {
 			t.Fatalf("adopting CRD %s: %v", name, err)
