@@ -39,7 +39,7 @@ timed() { local s=$SECONDS; "$@"; log "$(( SECONDS - s ))s: ${*: -1}"; }
 # Measured 2026-11-27: idle machine / while other builds ran beside it.
 declare -A took=([kube-apiserver]="2-6 minutes" [kube-controller-manager]="1 minute" [kube-scheduler]="10 seconds"
   [etcd]="15-30 seconds" [kwok]="1-2 minutes" [terraform]="2 minutes" [ollama]="4 minutes" [monitoring-crds]="10 seconds"
-  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds" [prometheus]="4 minutes" [alertmanager]="1 minute" [otelcol]="1-2 minutes" [argocd]="6-11 minutes" [kyverno]="measuring")
+  [kubeadm]="1-2 minutes" [kubelet]="1 minute" [kubectl]="1 minute" [kube-proxy]="30 seconds" [debian-min]="1 minute" [runc]="10 seconds" [prometheus]="4 minutes" [alertmanager]="1 minute" [otelcol]="1-2 minutes" [argocd]="6-11 minutes" [kyverno]="5-6 minutes")
 
 # build_once NAME VERSION CMD...: runs CMD unless $cache/NAME-VERSION/NAME exists.
 build_once() {

@@ -105,6 +105,23 @@ for ref in $(printf '%s\n' "${!src[@]}" | sort); do
     dbuild -q -t "$ref" "$d"
     continue
   fi
+  if [[ $b == "$cache/kyverno-$KYVERNO/"* ]]; then
+    # Kyverno's images share one layer holding every controller (each
+    # ≈ 130 MB; saved and loaded once, not six times), each image its
+    # own entrypoint: ko's layout on a static base (/ko-app/NAME, its data
+    # folder, a world-writable /tmp, which scratch lacks; user 65532).
+    if ! docker image inspect "lab.dev/kyverno/base:$REV" >/dev/null 2>&1; then
+      kd="$work/kyverno-base" && mkdir -p "$kd/ko-app" "$kd/kodata" "$kd/tmp" && chmod 1777 "$kd/tmp"
+      cp "$cache/kyverno-$KYVERNO"/* "$kd/ko-app/"
+      printf '%s\n' "FROM scratch" "COPY ko-app /ko-app" "COPY kodata /var/run/ko" "COPY tmp /tmp" \
+        "ENV KO_DATA_PATH=/var/run/ko" "USER 65532" > "$kd/Dockerfile"
+      dbuild -q -t "lab.dev/kyverno/base:$REV" "$kd"
+    fi
+    d="$work/$ref" && mkdir -p "$d"
+    printf '%s\n' "FROM lab.dev/kyverno/base:$REV" "LABEL dev.lab.stack-images.rev=$REV" "ENTRYPOINT [\"/ko-app/$name\"]" > "$d/Dockerfile"
+    dbuild -q -t "$ref" "$d"
+    continue
+  fi
   d="$work/$name" && mkdir -p "$d" && cp "$b" "$d/$name"
   if [[ $ref == quay.io/argoproj/argocd:* ]]; then
     # Upstream's layout (its Dockerfile's argocd-base stage): /usr/local/bin/
@@ -128,13 +145,6 @@ for ref in $(printf '%s\n' "${!src[@]}" | sort); do
       "RUN mv /usr/bin/cp /usr/bin/cp.coreutils && mv /usr/local/bin/cp.wrapper /usr/bin/cp && cd /usr/local/bin && ln -s entrypoint.sh uid_entrypoint.sh && for c in server repo-server application-controller applicationset-controller cmp-server commit-server dex notifications k8s-auth git-ask-pass; do ln -s argocd argocd-\$c; done" \
       "RUN mkdir -p /app/config/ssh /app/config/tls /app/config/gpg/source /app/config/gpg/keys && touch /app/config/ssh/ssh_known_hosts && ln -sf /app/config/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts && chown argocd /app/config/gpg/keys && chmod 0700 /app/config/gpg/keys" \
       "ENV USER=argocd" "USER 999" "WORKDIR /home/argocd" "LABEL dev.lab.stack-images.rev=$REV" > "$d/Dockerfile"
-  elif [[ $ref == reg.kyverno.io/* || $ref == ghcr.io/kyverno/* ]]; then
-    # ko's layout on a static base: /ko-app/NAME, its data folder, a
-    # world-writable /tmp (upstream's base has one; scratch does not).
-    mkdir -p "$d/kodata" "$d/tmp" && chmod 1777 "$d/tmp"
-    printf '%s\n' "FROM scratch" "COPY $name /ko-app/$name" "COPY kodata /var/run/ko" "COPY tmp /tmp" \
-      "ENV KO_DATA_PATH=/var/run/ko" "USER 65532" \
-      "LABEL dev.lab.stack-images.rev=$REV" "ENTRYPOINT [\"/ko-app/$name\"]" > "$d/Dockerfile"
   elif [[ $ref == ollama/* ]]; then
     # The upstream image's layout: /bin/ollama, serve by default, models under /root/.ollama.
     printf '%s\n' "FROM lab.dev/kind/base:$DEBIAN" "COPY $name /bin/$name" "ENV OLLAMA_HOST=0.0.0.0:11434" \
@@ -150,4 +160,6 @@ mkdir -p "$out.tmp"
 docker save -o "$out.tmp/images.tar" "${!src[@]}"
 rm -rf "$out" && mv "$out.tmp" "$out"
 ln -sfn "$out" "$cache/stack-images"
+# Earlier revisions' archives are no test's any more (each ≈ 1–2 GB).
+for old in "$cache"/stack-images-*; do [[ $old == "$out" ]] || rm -rf "$old"; done
 log "built and saved ${#src[@]} images in $((SECONDS - start))s: $(du -h "$out/images.tar" | cut -f1)"

@@ -59,7 +59,9 @@ func commit(t *testing.T, repo, msg string, files map[string]string) string {
 	return git("rev-parse", "HEAD")
 }
 
-func argoApps(ctx context.Context, t *testing.T, k *kindLab) (dynamic.Interface, map[string]gitops.AppStatus) {
+// dynamic is a dynamic client of the kind lab.
+func (k *kindLab) dynamic(t *testing.T) dynamic.Interface {
+	t.Helper()
 	rc, err := clientcmd.BuildConfigFromFlags("", k.kubeconfig)
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +70,11 @@ func argoApps(ctx context.Context, t *testing.T, k *kindLab) (dynamic.Interface,
 	if err != nil {
 		t.Fatal(err)
 	}
+	return dyn
+}
+
+func argoApps(ctx context.Context, t *testing.T, k *kindLab) (dynamic.Interface, map[string]gitops.AppStatus) {
+	dyn := k.dynamic(t)
 	sts, err := gitops.List(ctx, dyn, gitops.Namespace)
 	if err != nil {
 		t.Fatal(err)

@@ -47,10 +47,14 @@ func stackImages(t *testing.T, ctx context.Context) {
 // when its image was built (argoBuilt), Argo CD with GitOps from the lab's
 // own repository. Linkerd is off: its proxy is Rust (no crate registry
 // here).
-func kindStacksConfig(name, img, model string, argo bool) string {
+func kindStacksConfig(name, img, model string, argo, kyverno bool) string {
 	argocd, gitops := "  argocd: {enabled: false}\n", "gitops: {enabled: false}\n"
 	if argo {
 		argocd, gitops = "  argocd: {timeout: 8m}\n", "gitops: {enabled: true}\n"
+	}
+	if argo && kyverno { // the policy set is delivered through GitOps
+		argocd += "  kyverno: {timeout: 6m}\n"
+		gitops += "policies: {enabled: true}\n"
 	}
 	return "apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: " + name + "}\n" +
 		"cluster: {provider: kind, workers: 2, nodeImage: \"" + img + "\"}\n" +
@@ -92,10 +96,15 @@ func TestKindStacksForReal(t *testing.T) {
 	if !argo {
 		t.Logf("no Argo CD at %s (test/bin/build.sh builds it unless LAB_SKIP_ARGOCD=1): Argo CD and GitOps are off in this run", argoBin)
 	}
+	kyverno, kyvernoBin := kyvernoBuilt()
+	if !kyverno || !argo {
+		t.Logf("no Kyverno at %s or no Argo CD (test/bin/build.sh builds both unless LAB_SKIP_KYVERNO=1 or LAB_SKIP_ARGOCD=1): the policies are off in this run", kyvernoBin)
+		kyverno = kyverno && argo
+	}
 	stackImages(t, ctx)
 	src := sharedOllama(t)
 	k := newKindLab(t, "stacks")
-	if err := os.WriteFile(k.cfg, []byte(kindStacksConfig(k.name, img, src.Model, argo)), 0o644); err != nil {
+	if err := os.WriteFile(k.cfg, []byte(kindStacksConfig(k.name, img, src.Model, argo, kyverno)), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
@@ -108,7 +117,7 @@ func TestKindStacksForReal(t *testing.T) {
 	reg := harness.ServeModels(src.ModelsDir())
 	archive := filepath.Join(t.TempDir(), "stacks.tar.gz")
 	start := time.Now()
-	code, out, errOut := k.run("bundle", "--charts", charts, "--model-registry", reg.URL, "-o", archive)
+	code, out, errOut := k.run("bundle", "--charts", upstreamCharts(t), "--model-registry", reg.URL, "-o", archive)
 	reg.Close() // the air gap from here on
 	if code != 0 {
 		t.Fatalf("lab bundle --charts %s: %d\n%s\n%s", charts, code, out, errOut)
@@ -125,6 +134,9 @@ func TestKindStacksForReal(t *testing.T) {
 	want := []string{"prometheus-config-reloader", "prometheus-operator", "alertmanager", "node-exporter", "prometheus/prometheus", "ollama/ollama"}
 	if argo {
 		want = append(want, "argoproj/argocd", "redis:8.2.3", "nginx:1.27", "redis:7.4") // the chart's and the GitOps demo app's
+	}
+	if kyverno {
+		want = append(want, "kyverno/kyverno:", "kyverno/kyvernopre:", "kyverno/reports-controller:", "kyverno/background-controller:", "kyverno/cleanup-controller:")
 	}
 	if !containsAll(strings.Join(refs, " "), want) {
 		t.Fatalf("the bundle's images: %v", refs)
@@ -151,6 +163,10 @@ func TestKindStacksForReal(t *testing.T) {
 	if argo {
 		namespaces = append(namespaces, "argocd", "demo")
 		want = append(want, "argocd-server", "argocd-repo-server", "argocd-application-controller", "argocd-redis", "web-", "redis-")
+	}
+	if kyverno {
+		namespaces = append(namespaces, "kyverno")
+		want = append(want, "kyverno-admission-controller", "kyverno-reports-controller", "kyverno-background-controller", "kyverno-cleanup-controller")
 	}
 	for {
 		missing := notReady(ctx, k.cs, namespaces, want)
@@ -185,7 +201,15 @@ func TestKindStacksForReal(t *testing.T) {
 		if argo {
 			t.Run("gitops-loop", func(t *testing.T) { t.Parallel(); kindGitOpsLoop(t, ctx, k) })
 		}
+		if kyverno { // a namespace of its own: the alert paths' pods are not in it
+			t.Run("policies-audit", func(t *testing.T) { t.Parallel(); kindPolicyAudit(t, ctx, k, "shop") })
+		}
 	})
+	// Enforce only after the alert paths: their new pods (the fix's
+	// rollout) run as root, as most images do, and would be refused.
+	if kyverno {
+		t.Run("policies-enforce", func(t *testing.T) { kindPolicyEnforce(t, ctx, k, "shop") })
+	}
 	start = time.Now()
 	if code, _, errOut := k.run("up", "--offline", "--bundle", archive); code != 0 || !strings.Contains(errOut, "nothing changed") {
 		t.Errorf("second up was not a no-op: %d\n%s", code, errOut)
