@@ -7,10 +7,12 @@ import (
 	"sort"
 	"strings"
 
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/kube"
 	"lab.dev/lab/gitops"
-	"lab.dev/lab/stacks"
 )
 
 // InitGitOpsRepo writes the lab's GitOps repository into dir: gitops' layout
@@ -24,7 +26,7 @@ func InitGitOpsRepo(dir string, l *config.Lab, repoURL string) ([]string, error)
 }
 
 // GitOpsImages lists the container images the lab's GitOps repository
-// deploys — every image field of its YAML files — so an air-gapped bundle
+// deploys — the containers of every workload in its YAML files — so an air-gapped bundle
 // carries them beside the charts' (Argo CD syncs the workloads; their
 // nodes cannot pull). The repository is gitops.repo when it is a folder
 // here, else the lab's own: as `lab up` wrote it, or as it would write it.
@@ -49,6 +51,7 @@ func GitOpsImages(l *config.Lab) (images []string, note string, err error) {
 		repo = tmp
 	}
 	seen := map[string]bool{}
+	var unread []string
 	err = filepath.WalkDir(repo, func(path string, d fs.DirEntry, err error) error {
 		switch {
 		case err != nil:
@@ -62,14 +65,54 @@ func GitOpsImages(l *config.Lab) (images []string, note string, err error) {
 		if err != nil {
 			return err
 		}
-		for _, img := range stacks.Images(string(b)) {
-			if !seen[img] {
-				seen[img] = true
-				images = append(images, img)
+		objs, err := kube.DecodeYAML(b)
+		if err != nil { // a template (Helm, Jsonnet…): not what lab's plain-directory Applications sync
+			rel, _ := filepath.Rel(repo, path)
+			unread = append(unread, rel)
+			return nil
+		}
+		for _, o := range objs {
+			for _, img := range podImages(o) {
+				if !seen[img] {
+					seen[img] = true
+					images = append(images, img)
+				}
 			}
 		}
 		return nil
 	})
 	sort.Strings(images)
-	return images, "", err
+	if len(unread) > 0 {
+		note = "not plain YAML, so not read for images: " + strings.Join(unread, ", ")
+	}
+	return images, note, err
+}
+
+// podSpecs is where each workload kind keeps its pod spec.
+var podSpecs = map[string][]string{
+	"Pod": {"spec"}, "Deployment": {"spec", "template", "spec"}, "StatefulSet": {"spec", "template", "spec"},
+	"DaemonSet": {"spec", "template", "spec"}, "ReplicaSet": {"spec", "template", "spec"}, "Job": {"spec", "template", "spec"},
+	"ReplicationController": {"spec", "template", "spec"}, "CronJob": {"spec", "jobTemplate", "spec", "template", "spec"},
+}
+
+// podImages is the images a workload object's pod spec runs: its
+// containers', init containers' and ephemeral containers'. Other kinds —
+// a policy's image pattern, an Application — run nothing.
+func podImages(o *unstructured.Unstructured) []string {
+	path, ok := podSpecs[o.GetKind()]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, list := range []string{"containers", "initContainers", "ephemeralContainers"} {
+		cs, _, _ := unstructured.NestedSlice(o.Object, append(append([]string{}, path...), list)...)
+		for _, c := range cs {
+			if m, ok := c.(map[string]any); ok {
+				if img, ok := m["image"].(string); ok && img != "" {
+					out = append(out, img)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -89,13 +89,25 @@ func TestGitOpsImages(t *testing.T) {
 	if err != nil || note != "" || strings.Join(imgs, " ") != "nginx:1.27 redis:7.4" {
 		t.Errorf("own repository: %v %q %v", imgs, note, err)
 	}
+	// lab's policy set names image patterns ("!*:latest"), not images: a
+	// bundle of a lab with policies on failed on it (the kind stacks test).
+	l.Policies.Enabled = true
+	if imgs, note, err := GitOpsImages(l); err != nil || note != "" || strings.Join(imgs, " ") != "nginx:1.27 redis:7.4" {
+		t.Errorf("own repository with the policy set: %v %q %v", imgs, note, err)
+	}
+	l.Policies.Enabled = false
 	repo := t.TempDir()
 	os.MkdirAll(filepath.Join(repo, "apps", ".git"), 0o755)
 	os.WriteFile(filepath.Join(repo, "apps", "shop.yaml"), []byte("kind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n      - name: shop\n        image: registry.local/shop:2.1\n      initContainers:\n      - image: \"busybox:1.36\"\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, "apps", "jobs.yml"), []byte("apiVersion: batch/v1\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n          containers:\n          - image: registry.local/report:3\n---\n"+
+		"apiVersion: v1\nkind: Pod\nspec:\n  containers:\n  - image: registry.local/debug:1\n  ephemeralContainers:\n  - image: registry.local/shell:1\n---\n"+
+		"apiVersion: kyverno.io/v1\nkind: ClusterPolicy\nspec:\n  rules:\n  - validate:\n      pattern:\n        spec:\n          containers:\n          - image: \"!*:latest\"\n"), 0o644)
+	os.WriteFile(filepath.Join(repo, "apps", "chart.yaml"), []byte("{{ if .Values.on }}\nkind: Deployment\n  image: {{ .Values.image }}\n"), 0o644)
 	os.WriteFile(filepath.Join(repo, "apps", ".git", "x.yaml"), []byte("image: not-this:1\n"), 0o644)
 	os.WriteFile(filepath.Join(repo, "README.md"), []byte("image: nor-this:1\n"), 0o644)
 	l.GitOps.Repo = repo
-	if imgs, note, err := GitOpsImages(l); err != nil || note != "" || strings.Join(imgs, " ") != "busybox:1.36 registry.local/shop:2.1" {
+	want := "busybox:1.36 registry.local/debug:1 registry.local/report:3 registry.local/shell:1 registry.local/shop:2.1"
+	if imgs, note, err := GitOpsImages(l); err != nil || strings.Join(imgs, " ") != want || !strings.Contains(note, "apps/chart.yaml") {
 		t.Errorf("local repository: %v %q %v", imgs, note, err)
 	}
 	l.GitOps.Repo = "https://git.example.com/team/lab.git"
