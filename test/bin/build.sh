@@ -83,13 +83,25 @@ modcopy() { # MODULE@VERSION "PKG..." OUT [PLACEHOLDER-DIR]: builds each PKG
 argocd() {
   modcopy "github.com/argoproj/argo-cd/v3@$(pin argocd)" cmd "$1" && mv "$1/cmd" "$1/argocd"
 }
-argo_pid=
+# Kyverno's controllers at the release the pinned chart installs, one go
+# build (they share nearly every package; ≈ 130 MB each); the chart's
+# pre-delete hooks run readiness-checker. Its go.mod replaces a
+# dependency: built as the main module (modcopy). Built beside the rest,
+# after Argo CD; LAB_SKIP_KYVERNO=1 leaves it out (the kind stacks test then
+# runs without Kyverno and the policies, and says so).
+kyverno() { modcopy "github.com/kyverno/kyverno@$KYVERNO" "cmd/kyverno cmd/kyverno-init cmd/background-controller cmd/cleanup-controller cmd/reports-controller cmd/readiness-checker" "$1"; }
+beside=()
 if [[ ${LAB_SKIP_STACKS:-} == 1 || ${LAB_SKIP_ARGOCD:-} == 1 ]]; then log "argocd: skipped"
 elif [[ -x $cache/argocd-$(pin argocd)/argocd ]]; then build_once argocd "$(pin argocd)" argocd
-else
-  log "argocd $(pin argocd): building beside the rest (log: $cache/argocd-build.log)"
-  build_once argocd "$(pin argocd)" argocd >"$cache/argocd-build.log" 2>&1 &
-  argo_pid=$!
+else beside+=("argocd $(pin argocd) argocd"); fi
+if [[ ${LAB_SKIP_STACKS:-} == 1 || ${LAB_SKIP_KYVERNO:-} == 1 ]]; then log "kyverno: skipped"
+elif [[ -x $cache/kyverno-$KYVERNO/kyverno ]]; then build_once kyverno "$KYVERNO" kyverno
+else beside+=("kyverno $KYVERNO kyverno"); fi
+beside_pid=
+if ((${#beside[@]})); then
+  log "building beside the rest: ${beside[*]} (log: $cache/beside-build.log)"
+  (for b in "${beside[@]}"; do build_once $b || exit 1; done) >"$cache/beside-build.log" 2>&1 &
+  beside_pid=$!
 fi
 
 # Kubernetes: a wrapper module whose go.mod replaces every k8s.io staging module
@@ -267,17 +279,11 @@ stack_bins() {
   build_once alertmanager "$(pin stackAlertmanager)" am
   build_once node_exporter "$(pin stackNodeExporter)" gobin "github.com/prometheus/node_exporter@$(pin stackNodeExporter)"
   build_once prometheus "$PROM" prometheus
-  # Kyverno's controllers at the release the pinned chart installs, one go
-  # build (they share nearly every package); the chart's pre-delete hooks
-  # run readiness-checker. Its go.mod replaces a dependency: built as the
-  # main module (modcopy).
-  kyverno() { modcopy "github.com/kyverno/kyverno@$KYVERNO" "cmd/kyverno cmd/kyverno-init cmd/background-controller cmd/cleanup-controller cmd/reports-controller cmd/readiness-checker" "$1"; }
-  if [[ ${LAB_SKIP_KYVERNO:-} == 1 ]]; then log "kyverno: skipped (LAB_SKIP_KYVERNO=1)"; else build_once kyverno "$KYVERNO" kyverno; fi
   unset CGO_ENABLED
 }
-if [[ -n $argo_pid ]]; then
-  wait "$argo_pid" || { log "argocd $(pin argocd) did not build:"; tail -20 "$cache/argocd-build.log" >&2; exit 1; }
-  grep '^\[testbin\]' "$cache/argocd-build.log" >&2 || true
+if [[ -n $beside_pid ]]; then
+  wait "$beside_pid" || { log "${beside[*]}: did not build:"; tail -20 "$cache/beside-build.log" >&2; exit 1; }
+  grep '^\[testbin\]' "$cache/beside-build.log" >&2 || true
 fi
 if [[ ${LAB_SKIP_STACKS:-} == 1 ]]; then log "stacks' images: skipped (LAB_SKIP_STACKS=1)"; else
   stack_bins
