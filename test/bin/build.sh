@@ -85,11 +85,12 @@ argocd() {
 }
 # Kyverno's controllers at the release the pinned chart installs, one go
 # build (they share nearly every package; ≈ 130 MB each); the chart's
-# pre-delete hooks run readiness-checker. Its go.mod replaces a
+# pre-delete hooks run readiness-checker, its post-upgrade CRD migration
+# the kyverno CLI. Its go.mod replaces a
 # dependency: built as the main module (modcopy). Built beside the rest,
 # after Argo CD; LAB_SKIP_KYVERNO=1 leaves it out (the kind stacks test then
 # runs without Kyverno and the policies, and says so).
-kyverno() { modcopy "github.com/kyverno/kyverno@$KYVERNO" "cmd/kyverno cmd/kyverno-init cmd/background-controller cmd/cleanup-controller cmd/reports-controller cmd/readiness-checker" "$1"; }
+kyverno() { modcopy "github.com/kyverno/kyverno@$KYVERNO" "cmd/kyverno cmd/kyverno-init cmd/background-controller cmd/cleanup-controller cmd/reports-controller cmd/readiness-checker cmd/cli/kubectl-kyverno" "$1"; }
 beside=()
 if [[ ${LAB_SKIP_STACKS:-} == 1 || ${LAB_SKIP_ARGOCD:-} == 1 ]]; then log "argocd: skipped"
 elif [[ -x $cache/argocd-$(pin argocd)/argocd ]]; then build_once argocd "$(pin argocd)" argocd

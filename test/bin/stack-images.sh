@@ -11,7 +11,8 @@
 #   quay.io/prometheus/node-exporter:<ne>-distroless            node_exporter     (FROM scratch, static)
 #   ollama/ollama:<chart appVersion>                            ollama <pinned>   (Debian base: cgo, glibc)
 #   reg.kyverno.io/kyverno/{kyverno,kyvernopre,background-controller,cleanup-controller,reports-controller}:<v>
-#   ghcr.io/kyverno/readiness-checker:<v>                       Kyverno <v>       (FROM scratch, static)
+#   reg.kyverno.io/kyverno/kyverno-cli:<v>, ghcr.io/kyverno/readiness-checker:<v>  (the chart's hooks)
+#                                                               Kyverno <v>       (FROM scratch, static)
 #
 # Where the source differs from the tag: Ollama's chart 1.77.0 runs
 # ollama/ollama:0.32.15; the proxy serves github.com/ollama/ollama up to
@@ -63,6 +64,7 @@ if [[ -x $(bin kyverno "$KYVERNO") ]]; then
     src["reg.kyverno.io/kyverno/${k/kyverno-init/kyvernopre}:$KYVERNO"]="$cache/kyverno-$KYVERNO/$k"
   done
   src["ghcr.io/kyverno/readiness-checker:$KYVERNO"]="$cache/kyverno-$KYVERNO/readiness-checker"
+  src["reg.kyverno.io/kyverno/kyverno-cli:$KYVERNO"]="$cache/kyverno-$KYVERNO/kubectl-kyverno"
 fi
 # What a Debian package's image runs (the upstream image's command) and
 # holds (the Argo CD chart's Redis probes call redis-cli).
