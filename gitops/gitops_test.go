@@ -100,6 +100,10 @@ func TestPolicySet(t *testing.T) {
 	if last.GetName() != "lab-policies" || wave(last) != 20 {
 		t.Errorf("last child %s (wave %d), want lab-policies at wave 20", last.GetName(), wave(last))
 	}
+	// Kyverno defaults its policies: compared client-side they never sync.
+	if o := last.GetAnnotations()["argocd.argoproj.io/compare-options"]; o != "ServerSideDiff=true,IncludeMutationWebhook=true" {
+		t.Errorf("lab-policies compare-options %q", o)
+	}
 	files, err := Policies(p)
 	if err != nil {
 		t.Fatal(err)

@@ -107,23 +107,6 @@ for ref in $(printf '%s\n' "${!src[@]}" | sort); do
     dbuild -q -t "$ref" "$d"
     continue
   fi
-  if [[ $b == "$cache/kyverno-$KYVERNO/"* ]]; then
-    # Kyverno's images share one layer holding every controller (each
-    # ≈ 130 MB; saved and loaded once, not six times), each image its
-    # own entrypoint: ko's layout on a static base (/ko-app/NAME, its data
-    # folder, a world-writable /tmp, which scratch lacks; user 65532).
-    if ! docker image inspect "lab.dev/kyverno/base:$REV" >/dev/null 2>&1; then
-      kd="$work/kyverno-base" && mkdir -p "$kd/ko-app" "$kd/kodata" "$kd/tmp" && chmod 1777 "$kd/tmp"
-      cp "$cache/kyverno-$KYVERNO"/* "$kd/ko-app/"
-      printf '%s\n' "FROM scratch" "COPY ko-app /ko-app" "COPY kodata /var/run/ko" "COPY tmp /tmp" \
-        "ENV KO_DATA_PATH=/var/run/ko" "USER 65532" > "$kd/Dockerfile"
-      dbuild -q -t "lab.dev/kyverno/base:$REV" "$kd"
-    fi
-    d="$work/$ref" && mkdir -p "$d"
-    printf '%s\n' "FROM lab.dev/kyverno/base:$REV" "LABEL dev.lab.stack-images.rev=$REV" "ENTRYPOINT [\"/ko-app/$name\"]" > "$d/Dockerfile"
-    dbuild -q -t "$ref" "$d"
-    continue
-  fi
   d="$work/$name" && mkdir -p "$d" && cp "$b" "$d/$name"
   if [[ $ref == quay.io/argoproj/argocd:* ]]; then
     # Upstream's layout (its Dockerfile's argocd-base stage): /usr/local/bin/
@@ -147,6 +130,15 @@ for ref in $(printf '%s\n' "${!src[@]}" | sort); do
       "RUN mv /usr/bin/cp /usr/bin/cp.coreutils && mv /usr/local/bin/cp.wrapper /usr/bin/cp && cd /usr/local/bin && ln -s entrypoint.sh uid_entrypoint.sh && for c in server repo-server application-controller applicationset-controller cmp-server commit-server dex notifications k8s-auth git-ask-pass; do ln -s argocd argocd-\$c; done" \
       "RUN mkdir -p /app/config/ssh /app/config/tls /app/config/gpg/source /app/config/gpg/keys && touch /app/config/ssh/ssh_known_hosts && ln -sf /app/config/ssh/ssh_known_hosts /etc/ssh/ssh_known_hosts && chown argocd /app/config/gpg/keys && chmod 0700 /app/config/gpg/keys" \
       "ENV USER=argocd" "USER 999" "WORKDIR /home/argocd" "LABEL dev.lab.stack-images.rev=$REV" > "$d/Dockerfile"
+  elif [[ $b == "$cache/kyverno-$KYVERNO/"* ]]; then
+    # ko's layout on a static base: /ko-app/NAME, its data folder, a
+    # world-writable /tmp (scratch has none), user 65532. One binary per
+    # image, as upstream's: lab bundle saves each image whole, so a layer
+    # the seven shared would be saved seven times (3 GB bundles, tried).
+    mkdir -p "$d/kodata" "$d/tmp" && chmod 1777 "$d/tmp"
+    printf '%s\n' "FROM scratch" "COPY $name /ko-app/$name" "COPY kodata /var/run/ko" "COPY tmp /tmp" \
+      "ENV KO_DATA_PATH=/var/run/ko" "USER 65532" \
+      "LABEL dev.lab.stack-images.rev=$REV" "ENTRYPOINT [\"/ko-app/$name\"]" > "$d/Dockerfile"
   elif [[ $ref == ollama/* ]]; then
     # The upstream image's layout: /bin/ollama, serve by default, models under /root/.ollama.
     printf '%s\n' "FROM lab.dev/kind/base:$DEBIAN" "COPY $name /bin/$name" "ENV OLLAMA_HOST=0.0.0.0:11434" \
