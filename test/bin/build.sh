@@ -86,11 +86,21 @@ argocd() {
 # Kyverno's controllers at the release the pinned chart installs, one go
 # build (they share nearly every package; ≈ 130 MB each); the chart's
 # pre-delete hooks run readiness-checker, its post-upgrade CRD migration
-# the kyverno CLI. Its go.mod replaces a
-# dependency: built as the main module (modcopy). Built beside the rest,
-# after Argo CD; LAB_SKIP_KYVERNO=1 leaves it out (the kind stacks test then
+# the kyverno CLI. Its go.mod replaces a dependency: built as the main
+# module (modcopy). Built beside the rest, after Argo CD; LAB_SKIP_KYVERNO=1 leaves it out (the kind stacks test then
 # runs without Kyverno and the policies, and says so).
 kyverno() { modcopy "github.com/kyverno/kyverno@$KYVERNO" "cmd/kyverno cmd/kyverno-init cmd/background-controller cmd/cleanup-controller cmd/reports-controller cmd/readiness-checker cmd/cli/kubectl-kyverno" "$1"; }
+# Terraform, for the cluster.provisioner: terraform tests (pure Go, no cgo).
+terraform() { CGO_ENABLED=0 GOBIN="$1" go install -ldflags "-s -w" "github.com/hashicorp/terraform@$TERRAFORM"; }
+# Ollama CPU-only: needs Debian's nlohmann-json3-dev and libstb-dev, and our own
+# stub for miniaudio.h (the module zip leaves out llama.cpp's vendor folder).
+ollama() {
+  for h in /usr/include/nlohmann/json.hpp /usr/include/stb/stb_image.h; do
+    [[ -f $h ]] || { log "missing $h: apt-get install nlohmann-json3-dev libstb-dev"; return 1; }
+  done
+  CGO_CPPFLAGS="-I$here/ollama-stub -I/usr/include/stb" GOBIN="$1" \
+    go install -ldflags "-s -w" "github.com/ollama/ollama@$OLLAMA"
+}
 beside=()
 if [[ ${LAB_SKIP_STACKS:-} == 1 || ${LAB_SKIP_ARGOCD:-} == 1 ]]; then log "argocd: skipped"
 elif [[ -x $cache/argocd-$(pin argocd)/argocd ]]; then build_once argocd "$(pin argocd)" argocd
@@ -98,6 +108,14 @@ else beside+=("argocd $(pin argocd) argocd"); fi
 if [[ ${LAB_SKIP_STACKS:-} == 1 || ${LAB_SKIP_KYVERNO:-} == 1 ]]; then log "kyverno: skipped"
 elif [[ -x $cache/kyverno-$KYVERNO/kyverno ]]; then build_once kyverno "$KYVERNO" kyverno
 else beside+=("kyverno $KYVERNO kyverno"); fi
+# Terraform and Ollama (cgo: llama.cpp's C++ compiles mostly one file at a
+# time) are needed only by tests and the stacks' images: beside too.
+if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then log "terraform: skipped (LAB_SKIP_TERRAFORM=1)"
+elif [[ -x $cache/terraform-$TERRAFORM/terraform ]]; then build_once terraform "$TERRAFORM" terraform
+else beside+=("terraform $TERRAFORM terraform"); fi
+if [[ ${LAB_SKIP_OLLAMA:-} == 1 ]]; then log "ollama: skipped (LAB_SKIP_OLLAMA=1)"
+elif [[ -x $cache/ollama-$OLLAMA/ollama ]]; then build_once ollama "$OLLAMA" ollama
+else beside+=("ollama $OLLAMA ollama"); fi
 beside_pid=
 if ((${#beside[@]})); then
   log "building beside the rest: ${beside[*]} (log: $cache/beside-build.log)"
@@ -127,11 +145,6 @@ build_once etcd "$ETCD" etcd
 kwok() { GOBIN="$1" go install -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK"; }
 build_once kwok "$KWOK" kwok
 
-# Terraform, for the cluster.provisioner: terraform tests (pure Go, no cgo).
-terraform() { CGO_ENABLED=0 GOBIN="$1" go install -ldflags "-s -w" "github.com/hashicorp/terraform@$TERRAFORM"; }
-if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then log "terraform: skipped (LAB_SKIP_TERRAFORM=1)"; else
-  build_once terraform "$TERRAFORM" terraform
-fi
 
 # The prometheus-operator CRDs the agent's serve manifests are validated
 # against (read from the module, never copied into the repository); the
@@ -205,18 +218,6 @@ otelcol() { (cd "$here/otelcol" && CGO_ENABLED=0 go build -ldflags "-s -w" -o "$
 grep -q "go.opentelemetry.io/collector/otelcol $(pin otelcol)\$" "$here/otelcol/go.mod" || { log "otelcol/go.mod does not pin $(pin otelcol)"; exit 1; }
 if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then :; else build_once otelcol "$(pin otelcol)" otelcol; fi
 
-# Ollama CPU-only: needs Debian's nlohmann-json3-dev and libstb-dev, and our own
-# stub for miniaudio.h (the module zip leaves out llama.cpp's vendor folder).
-ollama() {
-  for h in /usr/include/nlohmann/json.hpp /usr/include/stb/stb_image.h; do
-    [[ -f $h ]] || { log "missing $h: apt-get install nlohmann-json3-dev libstb-dev"; return 1; }
-  done
-  CGO_CPPFLAGS="-I$here/ollama-stub -I/usr/include/stb" GOBIN="$1" \
-    go install -ldflags "-s -w" "github.com/ollama/ollama@$OLLAMA"
-}
-if [[ ${LAB_SKIP_OLLAMA:-} == 1 ]]; then log "ollama: skipped (LAB_SKIP_OLLAMA=1)"; else
-  build_once ollama "$OLLAMA" ollama
-fi
 # The offline kind node image (test/bin/kind/node-image.sh) and its parts:
 # the rest of Kubernetes, CoreDNS, the CNI plugins, crictl and
 # local-path-provisioner from the Go module proxy, a Debian base from the
