@@ -31,6 +31,12 @@ func TestServeManifestsCarryTheToken(t *testing.T) {
 	if auth["type"] != "Bearer" || cred["name"] != WebhookSecret || cred["key"] != "token" {
 		t.Errorf("AlertmanagerConfig webhook authorization: %v", auth)
 	}
+	// A prediction and the failure it warned of are two groups: grouped by
+	// pod alone, the OOM kill's alert waited out group_interval (5 min)
+	// behind the prediction sent for the same pod (seen on the kind lab).
+	if by, _, _ := unstructured.NestedStringSlice(amc.Object, "spec", "route", "groupBy"); strings.Join(by, ",") != "alertname,namespace,pod" {
+		t.Errorf("AlertmanagerConfig groupBy %v", by)
+	}
 	dep := byKind["Deployment"]
 	cs, _, _ := unstructured.NestedSlice(dep.Object, "spec", "template", "spec", "containers")
 	args, _ := cs[0].(map[string]any)["args"].([]any)
