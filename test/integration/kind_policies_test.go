@@ -38,27 +38,21 @@ var (
 	policyReports   = schema.GroupVersionResource{Group: "wgpolicyk8s.io", Version: "v1alpha2", Resource: "policyreports"}
 )
 
-// rootDeployment runs the target app as root (its image has no USER and the
-// pod asks for nothing else): what lab-disallow-root forbids. Everything
-// else lab's policy set asks for it has (a pinned tag, requests and a
-// memory limit).
-func rootDeployment(name string) *appsv1.Deployment {
-	labels := map[string]string{"app": name}
-	one := int32(1)
-	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: appsv1.DeploymentSpec{Replicas: &one, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels}, Spec: rootPodSpec()}}}
+// rootPod is the target app serving as root (its image has no USER and the
+// pod asks for nothing else): what lab-disallow-root forbids. It also has
+// no probes (lab-require-probes); the tests look for lab-disallow-root.
+func rootPod(name string) *corev1.Pod {
+	p := targetPod(name, []string{"serve", "8080"}, "", "32Mi")
+	p.Spec.Containers[0].Resources.Requests[corev1.ResourceCPU] = resource.MustParse("10m")
+	return p
 }
 
-func rootPodSpec() corev1.PodSpec {
-	q := resource.MustParse
-	grace := int64(1)
-	return corev1.PodSpec{TerminationGracePeriodSeconds: &grace, Containers: []corev1.Container{{
-		Name: "app", Image: "lab.dev/target:test", ImagePullPolicy: corev1.PullNever, Args: []string{"serve", "8080"},
-		Resources: corev1.ResourceRequirements{
-			Requests: corev1.ResourceList{corev1.ResourceCPU: q("10m"), corev1.ResourceMemory: q("16Mi")},
-			Limits:   corev1.ResourceList{corev1.ResourceMemory: q("32Mi")}},
-	}}}
+// deploymentOf runs pod's spec as a Deployment of the same name and labels
+// (one replica).
+func deploymentOf(p *corev1.Pod) *appsv1.Deployment {
+	return &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: p.Name}, Spec: appsv1.DeploymentSpec{
+		Selector: &metav1.LabelSelector{MatchLabels: p.Labels},
+		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: p.Labels}, Spec: p.Spec}}}
 }
 
 // Policies for real, Audit: Kyverno (its controllers built from its module,
@@ -84,7 +78,7 @@ func kindPolicyAudit(t *testing.T, ctx context.Context, k *kindLab, ns string) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	if _, err := k.cs.AppsV1().Deployments(ns).Create(ctx, rootDeployment("rooty"), metav1.CreateOptions{}); err != nil {
+	if _, err := k.cs.AppsV1().Deployments(ns).Create(ctx, deploymentOf(rootPod("rooty")), metav1.CreateOptions{}); err != nil {
 		t.Fatalf("a root Deployment under Audit was refused: %v", err)
 	}
 	for {
@@ -129,7 +123,7 @@ func kindPolicyEnforce(t *testing.T, ctx context.Context, k *kindLab, ns string)
 	t.Logf("commit %s (Enforce) → Argo CD → Kyverno's policy Ready: %s", rev[:8], time.Since(start).Round(time.Second))
 	// Kyverno reconfigures its webhooks for the enforcing policy: a root pod
 	// (server-side dry run: admission runs, nothing is stored) is refused.
-	pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "root-probe"}, Spec: rootPodSpec()}
+	pod := rootPod("root-probe")
 	for {
 		_, err := k.cs.CoreV1().Pods(ns).Create(ctx, pod, metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
 		if err != nil && strings.Contains(err.Error(), "lab-disallow-root") {

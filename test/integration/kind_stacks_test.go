@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -306,10 +305,7 @@ func kindPrometheusTargets(t *testing.T, ctx context.Context, k *kindLab) {
 // counts, and the agent's second report names OOMKilled and the limit. The
 // prediction must have reached the agent before the kill.
 func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
-	pod := targetPod("leaky", []string{"leak", "1", "7s"}, "", "48Mi")
-	d := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "leaky"}, Spec: appsv1.DeploymentSpec{
-		Selector: &metav1.LabelSelector{MatchLabels: pod.Labels},
-		Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: pod.Labels}, Spec: pod.Spec}}}
+	d := deploymentOf(targetPod("leaky", []string{"leak", "1", "7s"}, "", "48Mi"))
 	leakStart := time.Now()
 	if _, err := k.cs.AppsV1().Deployments("demo").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
