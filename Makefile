@@ -38,15 +38,14 @@ testbin: prereqs ## build the real control plane, kwok, terraform and ollama int
 	test/bin/build.sh
 
 integration: testbin ## integration tests against real kube-apiserver + etcd + kwok + ollama
-	$(GO) test -tags integration -count=1 -timeout 60m ./test/... 
+	GO=$(GO) test/bin/integration.sh
 
 test: prereqs ## everything CI runs: lint, unit, the built binaries start, integration
 	$(MAKE) build build-nocgo testbin
 	$(MAKE) lint
 	$(GO) test -count=1 ./...
 	./$(BIN) --help >/dev/null && ./bin/lab-nocgo --help >/dev/null && ./$(BIN) version
-	$(GO) test -tags integration -count=1 -timeout 60m -v ./test/... 2>&1 | tee /tmp/lab-integration.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' ; \
-	  rc=$${PIPESTATUS[0]}; if [ $$rc -ne 0 ]; then test/bin/failures.sh /tmp/lab-integration.log; fi; exit $$rc
+	GO=$(GO) test/bin/integration.sh /tmp/lab-integration.log
 
 lint: ## go vet + gofmt check
 	$(GO) vet ./...

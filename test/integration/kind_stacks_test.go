@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -49,10 +50,10 @@ func stackImages(t *testing.T, ctx context.Context) {
 func kindStacksConfig(name, img, model string, argo, kyverno bool) string {
 	argocd, gitops := "  argocd: {enabled: false}\n", "gitops: {enabled: false}\n"
 	if argo {
-		argocd, gitops = "  argocd: {timeout: 8m}\n", "gitops: {enabled: true}\n"
+		argocd, gitops = "  argocd: {timeout: 12m}\n", "gitops: {enabled: true}\n"
 	}
 	if argo && kyverno { // the policy set is delivered through GitOps
-		argocd += "  kyverno: {timeout: 6m}\n"
+		argocd += "  kyverno: {timeout: 10m}\n"
 		gitops += "policies: {enabled: true}\n"
 	}
 	return "apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: " + name + "}\n" +
@@ -61,12 +62,12 @@ func kindStacksConfig(name, img, model string, argo, kyverno bool) string {
 		argocd +
 		"  linkerd: {enabled: false}\n" +
 		"  prometheus:\n" +
-		"    timeout: 8m\n" +
+		"    timeout: 12m\n" +
 		"    values:\n" +
 		"      grafana: {enabled: false}\n" +
 		"      kubeStateMetrics: {enabled: false}\n" +
 		"      prometheusOperator: {admissionWebhooks: {enabled: false}, tls: {enabled: false}}\n" +
-		"  ollama: {timeout: 5m, model: \"" + model + "\", values: {resources: {requests: {cpu: 100m, memory: 256Mi}}}}\n" +
+		"  ollama: {timeout: 8m, model: \"" + model + "\", values: {resources: {requests: {cpu: 100m, memory: 256Mi}}}}\n" +
 		gitops +
 		// Predictions on a test's time scale: a trend over 10 minutes, a
 		// 30-minute horizon, a series 2 minutes old, held 30 s.
@@ -87,7 +88,10 @@ func TestKindStacksForReal(t *testing.T) {
 	if charts == "" {
 		t.Skip("LAB_UPSTREAM_CHARTS not set: the real charts are not at hand (make test points it at ../shared/charts)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	// ≈ 17–20 minutes alone, ≈ 23 beside the rest of the suite (make test
+	// runs it so, test/bin/integration.sh): the budgets here and in the
+	// lab.yaml above leave room for a slower machine.
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Minute)
 	defer cancel()
 	needEngine(t, ctx)
 	img := kindNodeImage(t, ctx)
@@ -316,7 +320,12 @@ func kindAlertToAgent(t *testing.T, ctx context.Context, k *kindLab) {
 	}
 	predicted := time.Since(leakStart).Round(time.Second)
 	received := eventTime(logs, "LabMemorySaturationPredicted", "demo", "leaky-")
-	if !containsAll(prediction, []string{"container app", "predicted to reach its memory limit"}) || !(strings.Contains(prediction, "48.0MiB") || strings.Contains(prediction, "48Mi")) {
+	// When: lab's own trend ("… (OOM kill) in 4m (95 % band …"), or, for a
+	// series too young for it, the least-squares line through its samples
+	// ("… within 30m — in ≈ 4m by the least-squares line …").
+	when := regexp.MustCompile(`predicted to reach its memory limit[^;]{0,60}\bin (≈ )?[0-9]+[hms]`)
+	if !containsAll(prediction, []string{"container app", "predicted to reach its memory limit"}) || !(strings.Contains(prediction, "48.0MiB") || strings.Contains(prediction, "48Mi")) ||
+		!when.MatchString(prediction) {
 		t.Errorf("the prediction's report does not name the container, its limit and when:\n%s", prediction)
 	}
 	t.Logf("leak start → the agent's report on the predictive alert: %s (received %s)\n%.900s", predicted, received.Format(time.RFC3339), prediction)

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -35,6 +36,9 @@ func TestMain(m *testing.M) {
 	}
 	fmt.Fprintf(os.Stderr, "control plane up in %s at %s (dir %s)\n", time.Since(start).Round(time.Millisecond), cluster.Server, cluster.Dir)
 	code := m.Run()
+	if labBin != "" && labBinErr == nil { // buildLab's folder (155 MB a run)
+		os.RemoveAll(filepath.Dir(labBin))
+	}
 	if ollama != nil {
 		ollama.Stop()
 	}
