@@ -101,21 +101,21 @@ ollama() {
   CGO_CPPFLAGS="-I$here/ollama-stub -I/usr/include/stb" GOBIN="$1" \
     go install -ldflags "-s -w" "github.com/ollama/ollama@$OLLAMA"
 }
+# later NAME VERSION SKIP...: NAME linked now when cached, else queued for
+# the background chain — unless one of the SKIP variables is 1.
 beside=()
-if [[ ${LAB_SKIP_STACKS:-} == 1 || ${LAB_SKIP_ARGOCD:-} == 1 ]]; then log "argocd: skipped"
-elif [[ -x $cache/argocd-$(pin argocd)/argocd ]]; then build_once argocd "$(pin argocd)" argocd
-else beside+=("argocd $(pin argocd) argocd"); fi
-if [[ ${LAB_SKIP_STACKS:-} == 1 || ${LAB_SKIP_KYVERNO:-} == 1 ]]; then log "kyverno: skipped"
-elif [[ -x $cache/kyverno-$KYVERNO/kyverno ]]; then build_once kyverno "$KYVERNO" kyverno
-else beside+=("kyverno $KYVERNO kyverno"); fi
+later() {
+  local name=$1 ver=$2 v; shift 2
+  for v; do [[ ${!v:-} == 1 ]] && { log "$name: skipped ($v=1)"; return; }; done
+  if [[ -x $cache/$name-$ver/$name ]]; then build_once "$name" "$ver" "$name"
+  else beside+=("$name $ver $name"); fi
+}
+later argocd "$(pin argocd)" LAB_SKIP_STACKS LAB_SKIP_ARGOCD
+later kyverno "$KYVERNO" LAB_SKIP_STACKS LAB_SKIP_KYVERNO
 # Terraform and Ollama (cgo: llama.cpp's C++ compiles mostly one file at a
 # time) are needed only by tests and the stacks' images: beside too.
-if [[ ${LAB_SKIP_TERRAFORM:-} == 1 ]]; then log "terraform: skipped (LAB_SKIP_TERRAFORM=1)"
-elif [[ -x $cache/terraform-$TERRAFORM/terraform ]]; then build_once terraform "$TERRAFORM" terraform
-else beside+=("terraform $TERRAFORM terraform"); fi
-if [[ ${LAB_SKIP_OLLAMA:-} == 1 ]]; then log "ollama: skipped (LAB_SKIP_OLLAMA=1)"
-elif [[ -x $cache/ollama-$OLLAMA/ollama ]]; then build_once ollama "$OLLAMA" ollama
-else beside+=("ollama $OLLAMA ollama"); fi
+later terraform "$TERRAFORM" LAB_SKIP_TERRAFORM
+later ollama "$OLLAMA" LAB_SKIP_OLLAMA
 beside_pid=
 if ((${#beside[@]})); then
   log "building beside the rest: ${beside[*]} (log: $cache/beside-build.log)"
@@ -131,7 +131,7 @@ k8s() { # $1 = binary, $2 = out dir
   for p in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
     ld+=" -X $p.gitVersion=$K8S -X $p.gitMajor=1 -X $p.gitMinor=$minor -X $p.gitTreeState=clean"
   done
-  (cd "$here/kubernetes" && go build -ldflags "$ld" -o "$2/$1" "k8s.io/kubernetes/cmd/$1")
+  (cd "$here/kubernetes" && CGO_ENABLED=0 go build -ldflags "$ld" -o "$2/$1" "k8s.io/kubernetes/cmd/$1")
 }
 grep -q "k8s.io/kubernetes $K8S\$" "$here/kubernetes/go.mod" || { log "kubernetes/go.mod does not pin $K8S"; exit 1; }
 grep -q "go.etcd.io/etcd/server/v3 $ETCD\$" "$here/etcd/go.mod" || { log "etcd/go.mod does not pin $ETCD"; exit 1; }
