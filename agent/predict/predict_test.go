@@ -165,3 +165,55 @@ func TestAssessLevelShift(t *testing.T) {
 		t.Error("a steady rise over an hour is a shift")
 	}
 }
+
+func TestLeastSquares(t *testing.T) {
+	ts, vs := line(6, 30, 100, 3, 0, 1)
+	slope, level, ok := LeastSquares(ts, vs)
+	if !ok || math.Abs(slope-3) > 1e-9 || math.Abs(level-(100+3*5*30)) > 1e-6 {
+		t.Fatalf("exact line: slope %v level %v ok %v", slope, level, ok)
+	}
+	// Least squares follows an outlier (what predict_linear does; why lab's
+	// trend is Theil–Sen).
+	vs[5] += 1000
+	if s, _, _ := LeastSquares(ts, vs); s <= 3 {
+		t.Errorf("an outlier at the end did not raise the slope: %v", s)
+	}
+	if _, _, ok := LeastSquares(ts[:2], vs[:2]); ok {
+		t.Error("two points gave a line")
+	}
+	if _, _, ok := LeastSquares([]float64{5, 5, 5}, []float64{1, 2, 3}); ok {
+		t.Error("three samples at one instant gave a line")
+	}
+	if _, _, ok := LeastSquares([]float64{1, 2, 3}, []float64{1, 2}); ok {
+		t.Error("mismatched lengths gave a line")
+	}
+}
+
+// A series too young for a trend states what its least-squares line says,
+// and only when it rises to a known limit.
+func TestYoung(t *testing.T) {
+	ts, vs := line(5, 30, 20<<20, 1<<20/30.0, 0, 1) // 1 MiB per 30 s from 20 MiB: 24 MiB at the last sample
+	in := Input{Kind: Memory, Unit: "bytes", Times: ts, Values: vs, Limit: 48 << 20}
+	y := young(in)
+	if !y.Reaches || y.Samples != 5 || y.In.Round(time.Second) != 12*time.Minute {
+		t.Fatalf("a rising young series: %+v (want it to reach 48 MiB in 12m)", y)
+	}
+	if want := time.Unix(int64(ts[4]), 0).Add(12 * time.Minute).UTC(); !y.At.Round(time.Second).Equal(want) {
+		t.Errorf("at %s, want %s", y.At, want)
+	}
+	in.Limit = 0
+	if y := young(in); y.Reaches {
+		t.Errorf("no limit, yet it reaches: %+v", y)
+	}
+	in.Limit = 10 << 20 // past the limit already
+	if y := young(in); !y.Reaches || y.In != 0 {
+		t.Errorf("a series above its limit: %+v", y)
+	}
+	flat, fv := line(5, 30, 20<<20, 0, 0, 1)
+	if y := young(Input{Kind: Memory, Times: flat, Values: fv, Limit: 48 << 20}); y.Reaches {
+		t.Errorf("a flat series reaches: %+v", y)
+	}
+	if y := young(Input{Kind: Memory, Times: ts[:2], Values: vs[:2], Limit: 48 << 20}); y.Reaches || y.Samples != 2 {
+		t.Errorf("two samples: %+v", y)
+	}
+}

@@ -55,11 +55,36 @@ type Result struct {
 	Errors []string `json:"errors,omitempty"` // queries that failed (the rest still ran)
 }
 
-// Young is a series too short to fit: its target, kind and sample count.
+// Young is a series too short for a trend: its target, kind and sample
+// count, and what a least-squares line through those samples says (what
+// PromQL's predict_linear fits, with no band: not a prediction of lab's).
 type Young struct {
-	Kind    Kind   `json:"kind"`
-	Target  Target `json:"target"`
-	Samples int    `json:"samples"`
+	Kind    Kind    `json:"kind"`
+	Target  Target  `json:"target"`
+	Samples int     `json:"samples"`
+	Unit    string  `json:"unit,omitempty"`
+	Limit   float64 `json:"limit,omitempty"`
+	// Reaches: the line rises and reaches Limit, In after the last sample
+	// (0: the line is at the limit already).
+	Reaches bool          `json:"reaches,omitempty"`
+	In      time.Duration `json:"in,omitempty"`
+	At      time.Time     `json:"at,omitzero"`
+}
+
+// young judges a series too short for a trend by its least-squares line.
+func young(in Input) Young {
+	y := Young{Kind: in.Kind, Target: in.Target, Samples: len(in.Values), Unit: in.Unit, Limit: in.Limit}
+	slope, level, ok := LeastSquares(in.Times, in.Values)
+	if !ok || in.Limit <= 0 || slope <= 0 {
+		return y
+	}
+	y.Reaches = true
+	if left := (in.Limit - level) / slope; left > 0 {
+		y.In = time.Duration(math.Min(left, float64(math.MaxInt64/2)/1e9) * float64(time.Second))
+	}
+	last := in.Times[len(in.Times)-1]
+	y.At = time.Unix(0, int64(last*1e9)).Add(y.In).UTC()
+	return y
 }
 
 // Prometheus reads the series through Prometheus' HTTP API (client_golang).
@@ -136,7 +161,7 @@ func (p *Prometheus) Run(ctx context.Context, o Options) (*Result, error) {
 		res.Series += len(ins)
 		for _, in := range ins {
 			if len(in.Values) < minPoints {
-				res.Young = append(res.Young, Young{Kind: q.kind, Target: in.Target, Samples: len(in.Values)})
+				res.Young = append(res.Young, young(in))
 				continue
 			}
 			if pr := Assess(in, o.Horizon); pr != nil {

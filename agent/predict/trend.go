@@ -63,6 +63,35 @@ func TheilSen(t, v []float64) (Trend, bool) {
 	return tr, true
 }
 
+// LeastSquares is the ordinary least-squares line through t (seconds) and v
+// — what PromQL's predict_linear and deriv fit — as a slope per second and
+// the line's level at the last sample. Fewer than 3 points, or times that do
+// not spread, give none (ok false). It has no band: lab's trend (TheilSen)
+// is what predictions rest on; this states what a young series' few samples
+// say, the way Prometheus' rule read them.
+func LeastSquares(t, v []float64) (slope, level float64, ok bool) {
+	n := len(t)
+	if n < 3 || len(v) != n {
+		return 0, 0, false
+	}
+	var mt, mv float64
+	for i := range t {
+		mt += t[i]
+		mv += v[i]
+	}
+	mt, mv = mt/float64(n), mv/float64(n)
+	var sxy, sxx float64
+	for i := range t {
+		sxy += (t[i] - mt) * (v[i] - mv)
+		sxx += (t[i] - mt) * (t[i] - mt)
+	}
+	if sxx == 0 || math.IsNaN(sxy) || math.IsInf(sxy, 0) {
+		return 0, 0, false
+	}
+	slope = sxy / sxx
+	return slope, mv + slope*(t[n-1]-mt), true
+}
+
 // median sorts a copy-free slice in place when needed; s must be non-empty.
 func median(s []float64) float64 {
 	if !sort.Float64sAreSorted(s) {

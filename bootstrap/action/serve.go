@@ -318,7 +318,7 @@ func alertPrediction(ctx context.Context, cs kubernetes.Interface, src *predict.
 	// No finer than Prometheus scrapes (30 s): finer steps repeat each
 	// sample, a staircase whose every tread looks like a level shift.
 	po.Step = max(po.Window/60, 30*time.Second)
-	why := ""
+	why, when := "", ""
 	if src == nil {
 		why = srcErr.Error()
 	} else if res, err := src.Run(ctx, po); err != nil {
@@ -336,7 +336,10 @@ func alertPrediction(ctx context.Context, cs kubernetes.Interface, src *predict.
 		why = fmt.Sprintf("its trend over the last %s does not reach the limit within %s (%d series judged)", predict.Duration(po.Window), predict.Duration(po.Horizon), res.Series)
 		for _, y := range res.Young {
 			if named(y.Kind, y.Target) {
-				why = fmt.Sprintf("its series is too young for a trend: %d samples in the last %s, a trend wants %d", y.Samples, predict.Duration(po.Window), predict.MinSamples)
+				why = youngWhy(y, po)
+				if y.Reaches && y.In <= po.Horizon {
+					when = " — in ≈ " + predict.Duration(y.In) + " by the least-squares line through its samples"
+				}
 			}
 		}
 	}
@@ -354,8 +357,8 @@ func alertPrediction(ctx context.Context, cs kubernetes.Interface, src *predict.
 		subject += " container " + t.Container
 	}
 	f := analyze.Finding{Detector: "prometheus-rule", Category: "SaturationPredicted", Severity: analyze.Warning, Container: t.Container,
-		Cause: fmt.Sprintf("Prometheus' rule %s: %s is predicted to reach %s within %s; lab's own prediction does not confirm it: %s",
-			t.Alert, subject, what, predict.Duration(po.Horizon), why),
+		Cause: fmt.Sprintf("Prometheus' rule %s: %s is predicted to reach %s within %s%s; lab's own prediction does not confirm it: %s",
+			t.Alert, subject, what, predict.Duration(po.Horizon), when, why),
 		Evidence: []string{"alert:" + t.Alert},
 		Runbook: []string{"run `lab agent predict -n " + t.Namespace + "` for the trend, its band and the series",
 			"if the growth is real, raise the limit in git before it is reached; if it is a burst or a startup ramp, nothing is needed"}}
@@ -363,6 +366,23 @@ func alertPrediction(ctx context.Context, cs kubernetes.Interface, src *predict.
 	r.Evidence = append(r.Evidence, collect.Evidence{ID: "alert:" + t.Alert, Kind: "alert",
 		Summary: fmt.Sprintf("Alertmanager delivered %s for %s (lab_prediction=%s)", t.Alert, subject, t.Prediction)})
 	return r, nil
+}
+
+// youngWhy says why lab's trend cannot judge a young series, and what a
+// least-squares line through its few samples (the line the rule's
+// predict_linear fits, with no band) says.
+func youngWhy(y predict.Young, po predict.Options) string {
+	why := fmt.Sprintf("its series is too young for a trend: %d samples in the last %s, a trend and its band want %d", y.Samples, predict.Duration(po.Window), predict.MinSamples)
+	switch {
+	case y.Reaches && y.In == 0:
+		why += fmt.Sprintf("; a least-squares line through them is at the limit (%s) already", predict.Quantity(y.Limit, y.Unit))
+	case y.Reaches:
+		why += fmt.Sprintf("; a least-squares line through them (what predict_linear fits; no band) reaches the limit (%s) in ≈ %s, at %s",
+			predict.Quantity(y.Limit, y.Unit), predict.Duration(y.In), y.At.Format(time.RFC3339))
+	case y.Samples >= 3:
+		why += "; a least-squares line through them does not rise"
+	}
+	return why
 }
 
 // specLimit is the limit the pod's spec gives the alerted container for

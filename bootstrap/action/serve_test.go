@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"lab.dev/lab/agent/predict"
 	"lab.dev/lab/core/ui"
 )
 
@@ -48,5 +50,29 @@ func TestAPIWarningsAreDebug(t *testing.T) {
 	apiWarnings{&ui.UI{Err: &verbose, Out: &verbose, Verbosity: 1}}.HandleWarningHeader(299, "", "v1 Endpoints is deprecated")
 	if quiet.String() != "" || !strings.Contains(verbose.String(), "API server warning: v1 Endpoints is deprecated") {
 		t.Errorf("without -v: %q; with: %q", quiet.String(), verbose.String())
+	}
+}
+
+// What the agent says of a series too young for its trend: the sample
+// count, and the least-squares line's time only when it rises to the limit.
+func TestYoungWhy(t *testing.T) {
+	po := predict.Options{Window: 10 * time.Minute}
+	at := time.Date(2026, 12, 3, 12, 4, 0, 0, time.UTC)
+	for _, c := range []struct {
+		y    predict.Young
+		want string
+	}{
+		{predict.Young{Samples: 6, Unit: "bytes", Limit: 48 << 20, Reaches: true, In: 3*time.Minute + 50*time.Second, At: at},
+			"its series is too young for a trend: 6 samples in the last 10m, a trend and its band want 10; a least-squares line through them (what predict_linear fits; no band) reaches the limit (48MiB) in ≈ 4m, at 2026-12-03T12:04:00Z"},
+		{predict.Young{Samples: 6, Unit: "bytes", Limit: 48 << 20, Reaches: true},
+			"its series is too young for a trend: 6 samples in the last 10m, a trend and its band want 10; a least-squares line through them is at the limit (48MiB) already"},
+		{predict.Young{Samples: 4, Limit: 1},
+			"its series is too young for a trend: 4 samples in the last 10m, a trend and its band want 10; a least-squares line through them does not rise"},
+		{predict.Young{Samples: 2, Limit: 1},
+			"its series is too young for a trend: 2 samples in the last 10m, a trend and its band want 10"},
+	} {
+		if got := youngWhy(c.y, po); got != c.want {
+			t.Errorf("youngWhy(%+v):\n got %s\nwant %s", c.y, got, c.want)
+		}
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -373,9 +374,9 @@ func TestServePredictiveAlertReport(t *testing.T) {
 	pl := startPredictLab(t, harness.PrometheusOptions{})
 	ctx := context.Background()
 	cluster.Client.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{})
-	for _, name := range []string{"cart-0", "web-0", "fresh-0"} { // the scripted series' pods, 1Gi limits as scripted
+	for name, limit := range map[string]string{"cart-0": "1Gi", "web-0": "1Gi", "fresh-0": "512Mi"} { // the scripted series' pods, limits as scripted
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "registry.local/shop:1",
-			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("1Gi")}}}}}}
+			Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(limit)}}}}}}
 		if _, err := cluster.Client.CoreV1().Pods("shop").Create(ctx, p, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
@@ -434,8 +435,40 @@ func TestServePredictiveAlertReport(t *testing.T) {
 	if !strings.Contains(web, "prometheus-rule: Prometheus' rule LabMemorySaturationPredicted: shop/web-0 container app is predicted to reach its memory limit of 1Gi within 2h; lab's own prediction does not confirm it") {
 		t.Errorf("web-0 (flat and noisy): want the rule's alert, unconfirmed, got:\n%s\nserver log:\n%s", web, srv.Log())
 	}
-	if fresh := strings.Join(byPod["fresh-0"], "\n"); !strings.Contains(fresh, "its series is too young for a trend: 2 samples in the last 2h, a trend wants 10") {
+	if fresh := strings.Join(byPod["fresh-0"], "\n"); !strings.Contains(fresh, "its series is too young for a trend: 2 samples in the last 2h, a trend and its band want 10") {
 		t.Errorf("fresh-0 (2.5 minutes old): want the rule's alert, too young to confirm, got:\n%s\nserver log:\n%s", fresh, srv.Log())
+	}
+
+	// The same young series read over a 10-minute window (30 s steps, as
+	// the kind lab's agent reads it): ≥ 3 samples, so the report states
+	// when a least-squares line through them reaches the limit, the
+	// line's time beside the rule's horizon.
+	reports10 := filepath.Join(home, "reports-10m")
+	srv10 := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1"},
+		Args: []string{"-c", cfg, "--no-llm", "--insecure-no-auth", "--journal", "-", "--predict-every", "0", "--reports", reports10,
+			"--prometheus", pl.prom.URL, "--window", "10m", "--horizon", "30m", "--kubeconfig", cluster.Kubeconfig}}
+	if err := srv10.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer srv10.Kill()
+	srv = srv10 // alert posts to srv
+	alert("LabMemorySaturationPredicted", "fresh-0", `,"container":"app","lab_prediction":"memory","severity":"warning"`)
+	var cause string
+	for deadline := time.Now().Add(30 * time.Second); cause == "" && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		files, _ := filepath.Glob(filepath.Join(reports10, "*.json"))
+		for _, f := range files {
+			var r struct{ Findings []struct{ Cause string } }
+			b, _ := os.ReadFile(f)
+			if json.Unmarshal(b, &r) == nil && len(r.Findings) > 0 {
+				cause = r.Findings[0].Cause
+			}
+		}
+	}
+	line := regexp.MustCompile(`predicted to reach its memory limit of \S+ within 30m — in ≈ (\S+) by the least-squares line through its samples; .* samples in the last 10m, a trend and its band want 10; a least-squares line through them \(what predict_linear fits; no band\) reaches the limit \(512MiB\) in ≈ (\S+), at `)
+	if m := line.FindStringSubmatch(cause); m == nil || m[1] != m[2] {
+		t.Errorf("fresh-0 over 10 minutes: want the least-squares line's time, got:\n%s\nserver log:\n%s", cause, srv10.Log())
+	} else {
+		t.Logf("fresh-0 (2.5 minutes old, 2 MiB/s toward 512 MiB) over 10 minutes: %s", cause)
 	}
 }
 
