@@ -384,14 +384,20 @@ func TestServePredictiveAlertReport(t *testing.T) {
 	home := t.TempDir()
 	cfg := filepath.Join(home, "lab.yaml")
 	os.WriteFile(cfg, []byte("apiVersion: lab.dev/v1alpha1\nkind: Lab\nmetadata: {name: predict-alert}\nagent: {namespaces: [shop]}\n"), 0o644)
-	reports := filepath.Join(home, "reports")
-	srv := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1"},
-		Args: []string{"-c", cfg, "--no-llm", "--insecure-no-auth", "--journal", "-", "--predict-every", "0", "--reports", reports,
-			"--prometheus", pl.prom.URL, "--window", "2h", "--horizon", "2h", "--kubeconfig", cluster.Kubeconfig}}
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
+	// serve starts an agent that writes its reports to home/reports-SUFFIX
+	// and reads the series over window.
+	serve := func(suffix, window, horizon string) (*harness.AgentServer, string) {
+		reports := filepath.Join(home, "reports-"+suffix)
+		srv := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1"},
+			Args: []string{"-c", cfg, "--no-llm", "--insecure-no-auth", "--journal", "-", "--predict-every", "0", "--reports", reports,
+				"--prometheus", pl.prom.URL, "--window", window, "--horizon", horizon, "--kubeconfig", cluster.Kubeconfig}}
+		if err := srv.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(srv.Kill)
+		return srv, reports
 	}
-	defer srv.Kill()
+	srv, reports := serve("2h", "2h", "2h")
 	alert := func(name, pod string, labels string) {
 		body := `{"version":"4","status":"firing","receiver":"lab","alerts":[{"status":"firing","labels":{"alertname":"` + name + `","namespace":"shop","pod":"` + pod + `"` + labels + `}}]}`
 		resp, err := http.Post(srv.URL()+"/alerts", "application/json", strings.NewReader(body))
@@ -443,14 +449,7 @@ func TestServePredictiveAlertReport(t *testing.T) {
 	// the kind lab's agent reads it): ≥ 3 samples, so the report states
 	// when a least-squares line through them reaches the limit, the
 	// line's time beside the rule's horizon.
-	reports10 := filepath.Join(home, "reports-10m")
-	srv10 := &harness.AgentServer{Bin: buildLab(t), Env: []string{"LAB_HOME=" + home, "NO_COLOR=1"},
-		Args: []string{"-c", cfg, "--no-llm", "--insecure-no-auth", "--journal", "-", "--predict-every", "0", "--reports", reports10,
-			"--prometheus", pl.prom.URL, "--window", "10m", "--horizon", "30m", "--kubeconfig", cluster.Kubeconfig}}
-	if err := srv10.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer srv10.Kill()
+	srv10, reports10 := serve("10m", "10m", "30m")
 	srv = srv10 // alert posts to srv
 	alert("LabMemorySaturationPredicted", "fresh-0", `,"container":"app","lab_prediction":"memory","severity":"warning"`)
 	var cause string
