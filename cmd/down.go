@@ -14,7 +14,7 @@ func newDown(g *globals) *cobra.Command {
 		}
 		return g.run(o.Run)
 	})
-	c.Flags().BoolVar(&o.All, "all", false, "remove every lab on this host (nightly CI teardown)")
+	c.Flags().BoolVar(&o.All, "all", false, "remove every lab of this state home, and every kind cluster lab made whose state folder is gone (nightly CI teardown)")
 	c.Flags().DurationVar(&o.OlderThan, "older-than", 0, "with --all: only labs created longer ago than this, e.g. 12h")
 	c.Flags().BoolVar(&o.KeepCerts, "keep-certs", false, "keep the lab's certificates (Linkerd trust anchor) on the host")
 	return c

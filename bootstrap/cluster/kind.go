@@ -163,3 +163,29 @@ func (p *kindProvider) RESTConfig() (*rest.Config, error) {
 
 // Capabilities of the kind provider (see config.Capabilities).
 func (p *kindProvider) Capabilities() config.Capabilities { return p.lab.Cluster.Capabilities() }
+
+// KindClusters lists the kind clusters of this host's container engine.
+func KindClusters() ([]string, error) { return kindcluster.NewProvider().List() }
+
+// KindRESTConfig is a client config for kind cluster name, read from its
+// control-plane container: no kubeconfig file of lab's is needed (what a
+// lab whose state folder is gone still has).
+func KindRESTConfig(name string) (*rest.Config, error) {
+	kc, err := kindcluster.NewProvider().KubeConfig(name, false)
+	if err != nil {
+		return nil, err
+	}
+	return withRate(clientcmd.RESTConfigFromKubeConfig([]byte(kc)))
+}
+
+// DeleteKind deletes kind cluster name (its nodes and their volumes) and
+// kind's network when no other cluster uses it.
+func DeleteKind(ctx context.Context, name string) error {
+	if err := kindcluster.NewProvider().Delete(name, ""); err != nil {
+		return err
+	}
+	if kindEngine() == "docker" {
+		removeNetworkIfUnused(ctx)
+	}
+	return nil
+}

@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes/fake"
+
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/state"
@@ -142,5 +145,30 @@ func TestFirstUpRefusesAForeignCluster(t *testing.T) {
 	c.Dir = state.LabDir("other")
 	if err := u.refuseForeignCluster(context.Background(), c); err != nil {
 		t.Errorf("the existing provider adopts: %v", err)
+	}
+}
+
+// lab-spec names where the lab's state folder is (host and absolute path):
+// what `lab down --all` reads to find a lab's cluster whose folder is gone.
+func TestRecordNamesTheStateFolder(t *testing.T) {
+	ctx := context.Background()
+	cs := fake.NewSimpleClientset()
+	dir := t.TempDir()
+	if err := recordSpec(ctx, cs, dir, config.Default(), "phi3:mini"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := recordedDir(ctx, cs)
+	if err != nil || got != dir {
+		t.Fatalf("recorded state folder %q (%v), want %q", got, err, dir)
+	}
+	cm, err := cs.CoreV1().ConfigMaps(SpecNamespace).Get(ctx, SpecConfigMap, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if host, _ := os.Hostname(); cm.Data[recordHost] != host || cm.Labels["app.kubernetes.io/managed-by"] != "lab" {
+		t.Errorf("lab-spec: host %q (want %q), labels %v", cm.Data[recordHost], host, cm.Labels)
+	}
+	if got, err := recordedDir(ctx, fake.NewSimpleClientset()); got != "" || err != nil {
+		t.Errorf("no lab-spec: %q %v", got, err)
 	}
 }

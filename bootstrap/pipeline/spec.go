@@ -156,7 +156,7 @@ func recordSpec(ctx context.Context, cs kubernetes.Interface, dir string, l *con
 	}
 	cm := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: SpecConfigMap, Namespace: SpecNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "lab"}},
-		Data:       map[string]string{"lab.json": js, "model": model, "appliedAt": time.Now().UTC().Format(time.RFC3339)},
+		Data:       recordData(dir, js, model),
 	}
 	cmc := cs.CoreV1().ConfigMaps(SpecNamespace)
 	if cur, err := cmc.Get(ctx, SpecConfigMap, metav1.GetOptions{}); err == nil {
@@ -178,6 +178,23 @@ func recordSpec(ctx context.Context, cs kubernetes.Interface, dir string, l *con
 	return state.WriteFile(filepath.Join(dir, appliedFile), []byte(js), 0o600)
 }
 
+// recordData is what lab-spec holds: the applied spec, the model, when,
+// and where the lab's state folder is (host and path): what `lab down
+// --all` reads to find a lab's cluster whose state folder is gone.
+func recordData(dir, js, model string) map[string]string {
+	d := map[string]string{"lab.json": js, "model": model, "appliedAt": time.Now().UTC().Format(time.RFC3339)}
+	if abs, err := filepath.Abs(dir); err == nil {
+		d[recordDir] = abs
+	}
+	if h, err := os.Hostname(); err == nil {
+		d[recordHost] = h
+	}
+	return d
+}
+
+// The keys of lab-spec that say where the lab's state folder is.
+const recordDir, recordHost = "stateDir", "host"
+
 // recordedSpec reads the spec and model stored in the cluster ("" when none).
 func recordedSpec(ctx context.Context, cs kubernetes.Interface) (spec, model string, err error) {
 	cm, err := cs.CoreV1().ConfigMaps(SpecNamespace).Get(ctx, SpecConfigMap, metav1.GetOptions{})
@@ -188,4 +205,17 @@ func recordedSpec(ctx context.Context, cs kubernetes.Interface) (spec, model str
 		return "", "", err
 	}
 	return cm.Data["lab.json"], cm.Data["model"], nil
+}
+
+// recordedDir is the state folder lab-spec names ("" when none: a lab
+// recorded before lab-spec named it).
+func recordedDir(ctx context.Context, cs kubernetes.Interface) (string, error) {
+	cm, err := cs.CoreV1().ConfigMaps(SpecNamespace).Get(ctx, SpecConfigMap, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return cm.Data[recordDir], nil
 }

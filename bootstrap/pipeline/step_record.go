@@ -21,7 +21,9 @@ var recordStep = Step{Name: "record",
 		}
 		host, herr := os.ReadFile(filepath.Join(c.Dir, appliedFile))
 		hostModel, _ := AppliedModel(c.Dir)
-		ok := got == specJSON(c.Lab) && herr == nil && string(host) == got && model == c.Model && hostModel == c.Model
+		where, werr := recordedDir(ctx, cs)
+		abs, _ := filepath.Abs(c.Dir)
+		ok := got == specJSON(c.Lab) && herr == nil && string(host) == got && model == c.Model && hostModel == c.Model && werr == nil && where == abs
 		return ok, "applied spec already recorded", nil
 	},
 	Apply: func(ctx context.Context, c *Context) (string, error) {
