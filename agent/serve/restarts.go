@@ -57,19 +57,44 @@ func (m *Metrics) WatchRestarts(ctx context.Context, cs kubernetes.Interface, na
 	wctx, stop := context.WithCancel(ctx) // stopped on a failure below, else with ctx
 	context.AfterFunc(ctx, stop)
 	r := &restarts{}
-	var synced []cache.InformerSynced
-	for _, ns := range namespaces {
-		f := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute, informers.WithNamespace(ns))
-		pods := f.Core().V1().Pods()
-		r.listers = append(r.listers, pods.Lister())
-		synced = append(synced, pods.Informer().HasSynced)
-		f.Start(wctx.Done())
-	}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if !cache.WaitForCacheSync(sctx.Done(), synced...) {
+	type watched struct {
+		ns     string
+		done   chan struct{}
+		synced cache.InformerSynced
+		lister corelisters.PodLister
+	}
+	var all []watched
+	for _, ns := range namespaces {
+		w := watched{ns: ns, done: make(chan struct{})}
+		f := informers.NewSharedInformerFactoryWithOptions(cs, 10*time.Minute, informers.WithNamespace(ns))
+		pods := f.Core().V1().Pods()
+		w.synced, w.lister = pods.Informer().HasSynced, pods.Lister()
+		f.Start(w.done)
+		all = append(all, w)
+	}
+	// A namespace the agent may not read (lab.yaml's list and the pod's
+	// differ) costs only that namespace's counts, not every one's.
+	var failed []string
+	for _, w := range all {
+		if !cache.WaitForCacheSync(sctx.Done(), w.synced) {
+			close(w.done)
+			failed = append(failed, w.ns)
+			continue
+		}
+		context.AfterFunc(wctx, func() { close(w.done) })
+		r.listers = append(r.listers, w.lister)
+	}
+	if len(r.listers) == 0 {
 		stop() // no informer left retrying
 		return fmt.Errorf("watching the pods of %v for their restart counts: the caches did not fill in 30s", namespaces)
 	}
-	return m.Registry.Register(r)
+	if err := m.Registry.Register(r); err != nil {
+		return err
+	}
+	if len(failed) > 0 {
+		return fmt.Errorf("restart counts exported for %d of %d namespaces: the pods of %v could not be read in 30s", len(r.listers), len(namespaces), failed)
+	}
+	return nil
 }

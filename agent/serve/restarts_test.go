@@ -2,12 +2,17 @@ package serve
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 // Each watched container's restart count is exported, init containers
@@ -62,3 +67,31 @@ func TestRestartCountsExported(t *testing.T) {
 }
 
 func timeAfter() <-chan time.Time { return time.After(10 * time.Millisecond) }
+
+// A namespace the agent may not read costs only its own counts: the others
+// are still exported, and the error names it (it waits out the 30 s).
+func TestRestartCountsSkipAForbiddenNamespace(t *testing.T) {
+	cs := fake.NewSimpleClientset(&corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "cache-1"},
+		Status: corev1.PodStatus{ContainerStatuses: []corev1.ContainerStatus{{Name: "cache", RestartCount: 3}}}})
+	cs.PrependReactor("list", "pods", func(a k8stesting.Action) (bool, runtime.Object, error) {
+		if a.GetNamespace() == "default" {
+			return true, nil, apierrors.NewForbidden(corev1.Resource("pods"), "", errors.New("not in the agent's Role"))
+		}
+		return false, nil, nil
+	})
+	m := NewMetrics()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	err := m.WatchRestarts(ctx, cs, []string{"default", "demo"})
+	if err == nil || !strings.Contains(err.Error(), "1 of 2 namespaces") || !strings.Contains(err.Error(), "[default]") {
+		t.Fatalf("want an error naming default, got %v", err)
+	}
+	mfs, _ := m.Registry.Gather()
+	found := false
+	for _, mf := range mfs {
+		found = found || mf.GetName() == "lab_agent_container_restarts_total" && len(mf.GetMetric()) == 1
+	}
+	if !found {
+		t.Errorf("demo's counts not exported: %v", mfs)
+	}
+}
