@@ -48,14 +48,13 @@ func (r *restarts) Collect(ch chan<- prometheus.Metric) {
 
 // WatchRestarts exports lab_agent_container_restarts_total for the pods of
 // namespaces (every namespace when empty), watched through informers until
-// ctx ends. It returns once the caches are filled, or with the error that
-// kept them from it (the agent's RBAC, an API server that does not answer).
+// ctx ends. It returns once the caches are filled, or after 30 s with an
+// error naming the namespaces whose caches did not fill (the agent's RBAC,
+// an API server that does not answer): the others are exported all the same.
 func (m *Metrics) WatchRestarts(ctx context.Context, cs kubernetes.Interface, namespaces []string) error {
 	if len(namespaces) == 0 {
 		namespaces = []string{corev1.NamespaceAll}
 	}
-	wctx, stop := context.WithCancel(ctx) // stopped on a failure below, else with ctx
-	context.AfterFunc(ctx, stop)
 	r := &restarts{}
 	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
@@ -83,11 +82,10 @@ func (m *Metrics) WatchRestarts(ctx context.Context, cs kubernetes.Interface, na
 			failed = append(failed, w.ns)
 			continue
 		}
-		context.AfterFunc(wctx, func() { close(w.done) })
+		context.AfterFunc(ctx, func() { close(w.done) }) // each informer runs until ctx ends
 		r.listers = append(r.listers, w.lister)
 	}
-	if len(r.listers) == 0 {
-		stop() // no informer left retrying
+	if len(r.listers) == 0 { // every informer stopped above
 		return fmt.Errorf("watching the pods of %v for their restart counts: the caches did not fill in 30s", namespaces)
 	}
 	if err := m.Registry.Register(r); err != nil {

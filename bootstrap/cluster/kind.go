@@ -143,9 +143,7 @@ func (p *kindProvider) Delete(ctx context.Context) error {
 		return err
 	}
 	if ok {
-		if err := p.kind.Delete(p.lab.Metadata.Name, p.Kubeconfig()); err != nil {
-			return err
-		}
+		return DeleteKind(ctx, p.lab.Metadata.Name, p.Kubeconfig())
 	}
 	if kindEngine() == "docker" {
 		removeNetworkIfUnused(ctx)
@@ -178,10 +176,11 @@ func KindRESTConfig(name string) (*rest.Config, error) {
 	return withRate(clientcmd.RESTConfigFromKubeConfig([]byte(kc)))
 }
 
-// DeleteKind deletes kind cluster name (its nodes and their volumes) and
-// kind's network when no other cluster uses it.
-func DeleteKind(ctx context.Context, name string) error {
-	if err := kindcluster.NewProvider().Delete(name, ""); err != nil {
+// DeleteKind deletes kind cluster name (its nodes and their volumes; its
+// entry in kubeconfig, "" for the default one) and kind's network when no
+// other cluster uses it.
+func DeleteKind(ctx context.Context, name, kubeconfig string) error {
+	if err := kindcluster.NewProvider().Delete(name, kubeconfig); err != nil {
 		return err
 	}
 	if kindEngine() == "docker" {

@@ -119,7 +119,7 @@ func (d *Down) orphans(ctx context.Context, known map[string]bool) (int, error) 
 			log.Debug(1, "kind cluster %s: orphaned, kept: created %s", name, cm.CreationTimestamp.Time.Format(time.RFC3339))
 			continue
 		}
-		if err := cluster.DeleteKind(ctx, name); err != nil {
+		if err := cluster.DeleteKind(ctx, name, ""); err != nil {
 			return removed, fmt.Errorf("deleting the orphaned kind cluster %s: %w", name, err)
 		}
 		log.Progress("lab %s: removed its orphaned kind cluster (state folder %s gone)", name, dir)

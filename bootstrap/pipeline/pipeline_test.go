@@ -157,9 +157,9 @@ func TestRecordNamesTheStateFolder(t *testing.T) {
 	if err := recordSpec(ctx, cs, dir, config.Default(), "phi3:mini"); err != nil {
 		t.Fatal(err)
 	}
-	got, err := recordedDir(ctx, cs)
-	if err != nil || got != dir {
-		t.Fatalf("recorded state folder %q (%v), want %q", got, err, dir)
+	d, err := recorded(ctx, cs)
+	if got := d[recordDir]; err != nil || got != dir {
+		t.Fatalf("recorded state folder %q (%v), want %q", d[recordDir], err, dir)
 	}
 	cm, err := cs.CoreV1().ConfigMaps(SpecNamespace).Get(ctx, SpecConfigMap, metav1.GetOptions{})
 	if err != nil {
@@ -168,7 +168,7 @@ func TestRecordNamesTheStateFolder(t *testing.T) {
 	if host, _ := os.Hostname(); cm.Data[recordHost] != host || cm.Labels["app.kubernetes.io/managed-by"] != "lab" {
 		t.Errorf("lab-spec: host %q (want %q), labels %v", cm.Data[recordHost], host, cm.Labels)
 	}
-	if got, err := recordedDir(ctx, fake.NewSimpleClientset()); got != "" || err != nil {
-		t.Errorf("no lab-spec: %q %v", got, err)
+	if d, err := recorded(ctx, fake.NewSimpleClientset()); d[recordDir] != "" || err != nil {
+		t.Errorf("no lab-spec: %q %v", d[recordDir], err)
 	}
 }

@@ -197,25 +197,18 @@ const recordDir, recordHost = "stateDir", "host"
 
 // recordedSpec reads the spec and model stored in the cluster ("" when none).
 func recordedSpec(ctx context.Context, cs kubernetes.Interface) (spec, model string, err error) {
-	cm, err := cs.CoreV1().ConfigMaps(SpecNamespace).Get(ctx, SpecConfigMap, metav1.GetOptions{})
-	if apierrors.IsNotFound(err) {
-		return "", "", nil
-	}
-	if err != nil {
-		return "", "", err
-	}
-	return cm.Data["lab.json"], cm.Data["model"], nil
+	d, err := recorded(ctx, cs)
+	return d["lab.json"], d["model"], err
 }
 
-// recordedDir is the state folder lab-spec names ("" when none: a lab
-// recorded before lab-spec named it).
-func recordedDir(ctx context.Context, cs kubernetes.Interface) (string, error) {
+// recorded is what lab-spec holds (nil when the cluster has none).
+func recorded(ctx context.Context, cs kubernetes.Interface) (map[string]string, error) {
 	cm, err := cs.CoreV1().ConfigMaps(SpecNamespace).Get(ctx, SpecConfigMap, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
-		return "", nil
+		return nil, nil
 	}
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	return cm.Data[recordDir], nil
+	return cm.Data, nil
 }

@@ -15,15 +15,15 @@ var recordStep = Step{Name: "record",
 		if err != nil {
 			return false, "", err
 		}
-		got, model, err := recordedSpec(ctx, cs)
+		d, err := recorded(ctx, cs)
 		if err != nil {
 			return false, "", err
 		}
+		got := d["lab.json"]
 		host, herr := os.ReadFile(filepath.Join(c.Dir, appliedFile))
 		hostModel, _ := AppliedModel(c.Dir)
-		where, werr := recordedDir(ctx, cs)
 		abs, _ := filepath.Abs(c.Dir)
-		ok := got == specJSON(c.Lab) && herr == nil && string(host) == got && model == c.Model && hostModel == c.Model && werr == nil && where == abs
+		ok := got == specJSON(c.Lab) && herr == nil && string(host) == got && d["model"] == c.Model && hostModel == c.Model && d[recordDir] == abs
 		return ok, "applied spec already recorded", nil
 	},
 	Apply: func(ctx context.Context, c *Context) (string, error) {
