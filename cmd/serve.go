@@ -30,6 +30,7 @@ func newServe(g *globals) *cobra.Command {
 	f.StringVar(&o.JournalDir, "journal", "", "folder keeping accepted alerts until reported, across restarts (default: beside the labs on this host; in a pod, required: lab's manifest mounts a volume); - for memory only")
 	f.DurationVar(&o.DrainTimeout, "drain-timeout", o.DrainTimeout, "on SIGTERM: how long diagnoses in flight may finish (the rest stays in the journal)")
 	f.IntVar(&o.Attempts, "attempts", o.Attempts, "tries of one alert's diagnosis (an agent crash during one counts) before it is given up")
+	f.StringSliceVar(&o.WatchNamespaces, "namespaces", nil, "namespaces whose pods' alerts are diagnosed and whose restarts are counted, comma-separated (default lab.yaml agent.namespaces; in the cluster lab's manifest passes them)")
 	f.BoolVar(&o.ShowStatus, "status", false, "print the running server's intake (at --listen): queued, in flight, reported, failed, retried, dropped, oldest queued age")
 	outputFlag(c, &o.Output, ui.Text, "", ui.Text, ui.JSON)
 	f.StringVar(&o.LogFormat, "log-format", "", "events (one per line, each with its trace id): text (logfmt) or json; with json the reports on stdout are JSON events too (default $"+ui.LogFormatEnv+", else text)")

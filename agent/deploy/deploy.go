@@ -63,10 +63,11 @@ func Render(l *config.Lab, parts ...Part) ([]*unstructured.Unstructured, error) 
 		LLM        string
 		Model      string // agent.llm.model, as the caller resolved it ("" leaves it to the pod)
 		Tracing    string // agent.tracing.endpoint ("": no exporter in the pod)
-		// agent.prediction's window and horizon (the pod has no lab.yaml)
-		PredictWindow, PredictHorizon string
+		// agent.prediction's window and horizon and agent.namespaces joined
+		// by commas (the pod has no lab.yaml)
+		PredictWindow, PredictHorizon, WatchNamespaces string
 	}{l.Agent.Namespace, l.Agent.Namespaces, l.Agent.APF, AgentImage(), l.InClusterLLMEndpoint(), l.Agent.LLM.Model, l.Agent.Tracing.Endpoint,
-		l.Agent.Prediction.Window.String(), l.Agent.Prediction.Horizon.String()}
+		l.Agent.Prediction.Window.String(), l.Agent.Prediction.Horizon.String(), strings.Join(l.Agent.Namespaces, ",")}
 	var out []*unstructured.Unstructured
 	for _, p := range parts {
 		raw, err := manifests.Agent.ReadFile("agent/" + string(p))

@@ -157,6 +157,27 @@ func TestServeManifestsNameTheModel(t *testing.T) {
 	}
 }
 
+// The in-cluster agent diagnoses and counts the restarts of the namespaces
+// its Role covers, lab.yaml's agent.namespaces, not the default lab's (on
+// the kind lab it watched [default demo] while its Role covered [demo]).
+func TestServeManifestsNameTheNamespaces(t *testing.T) {
+	l := config.Default()
+	l.Agent.Namespaces = []string{"shop", "payments"}
+	args, _ := serveContainer(t, l)["args"].([]any)
+	n := 0
+	for _, a := range args {
+		if s, _ := a.(string); strings.HasPrefix(s, "--namespaces") {
+			n++
+			if s != "--namespaces=shop,payments" {
+				t.Errorf("namespaces flag %q", s)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("%d namespaces flags in %v", n, args)
+	}
+}
+
 // lab.yaml's agent.tracing.endpoint reaches the in-cluster agent as the
 // standard OpenTelemetry variable, quoted like every outside value; no
 // endpoint, no variable.

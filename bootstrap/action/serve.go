@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/agent"
@@ -51,6 +52,10 @@ type Serve struct {
 	// (within the pod's terminationGracePeriodSeconds); what is left stays
 	// in the journal for the next start.
 	DrainTimeout time.Duration
+	// WatchNamespaces replaces lab.yaml's agent.namespaces: the namespaces
+	// whose pods' alerts are diagnosed and whose restarts are counted (in
+	// a pod, which has no lab.yaml, lab's manifest passes them).
+	WatchNamespaces []string
 	// ShowStatus prints the running server's intake (GET /status at
 	// Listen) instead of serving.
 	ShowStatus bool
@@ -71,6 +76,20 @@ func NewServe(c *Config) *Serve {
 // this host: beside the labs, not in the lab's folder (lab down removes
 // that; an alert accepted must outlive it until reported).
 func JournalPath(lab string) string { return filepath.Join(state.Home(), "journal", lab) }
+
+// serveNamespaces is --namespaces when given (each a namespace name), else
+// lab.yaml's agent.namespaces.
+func serveNamespaces(flag, lab []string) ([]string, error) {
+	if len(flag) == 0 {
+		return lab, nil
+	}
+	for _, ns := range flag {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			return nil, fmt.Errorf("--namespaces: %q is not a namespace name: %s", ns, strings.Join(errs, "; "))
+		}
+	}
+	return flag, nil
+}
 
 // Run serves until SIGINT/SIGTERM.
 func (s *Serve) Run() error {
@@ -117,7 +136,9 @@ func (s *Serve) Run() error {
 		}
 	}
 	s.Rate = rate.Limit(s.RPS)
-	s.Namespaces = l.Agent.Namespaces
+	if s.Namespaces, err = serveNamespaces(s.WatchNamespaces, l.Agent.Namespaces); err != nil {
+		return err
+	}
 	switch {
 	case s.JournalDir == "-":
 		s.Logger.Warn("--journal - keeps accepted alerts in memory: a restart loses those not yet reported")

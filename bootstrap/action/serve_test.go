@@ -1,6 +1,7 @@
 package action
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -73,6 +74,23 @@ func TestYoungWhy(t *testing.T) {
 	} {
 		if got := youngWhy(c.y, po); got != c.want {
 			t.Errorf("youngWhy(%+v):\n got %s\nwant %s", c.y, got, c.want)
+		}
+	}
+}
+
+// --namespaces replaces lab.yaml's list whole; a name that could not be a
+// namespace is refused with the flag named.
+func TestServeNamespaces(t *testing.T) {
+	lab := []string{"default", "demo"}
+	if got, err := serveNamespaces(nil, lab); err != nil || fmt.Sprint(got) != "[default demo]" {
+		t.Errorf("no flag: %v %v", got, err)
+	}
+	if got, err := serveNamespaces([]string{"shop"}, lab); err != nil || fmt.Sprint(got) != "[shop]" {
+		t.Errorf("flag: %v %v", got, err)
+	}
+	for _, bad := range []string{"Shop", "a/b", "", "x.y"} {
+		if _, err := serveNamespaces([]string{"shop", bad}, lab); err == nil || !strings.Contains(err.Error(), "--namespaces") {
+			t.Errorf("%q: %v", bad, err)
 		}
 	}
 }
