@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	kindcluster "sigs.k8s.io/kind/pkg/cluster"
+	kindexec "sigs.k8s.io/kind/pkg/exec"
 
 	"lab.dev/lab/core/config"
 	"lab.dev/lab/core/engine"
@@ -24,7 +25,12 @@ type kindProvider struct {
 	dir    string
 	kind   *kindcluster.Provider
 	Retain bool
+	note   string // what Create had to do beyond the plain path (Note)
 }
+
+// Note says what the last Create did beyond the plain path ("" when
+// nothing): the cluster step prints it beside its result.
+func (p *kindProvider) Note() string { return p.note }
 
 func newKind(l *config.Lab, dir string) *kindProvider {
 	return &kindProvider{lab: l, dir: dir, kind: kindcluster.NewProvider()}
@@ -85,19 +91,37 @@ func (p *kindProvider) Create(ctx context.Context) error {
 	if err := os.MkdirAll(p.dir, 0o700); err != nil {
 		return err
 	}
-	err := p.kind.Create(p.lab.Metadata.Name,
-		kindcluster.CreateWithV1Alpha4Config(KindConfig(p.lab, engine.ReadNodeHost())),
-		kindcluster.CreateWithRetain(true), // logs first, then delete below
-		kindcluster.CreateWithWaitForReady(3*time.Minute),
-		kindcluster.CreateWithKubeconfigPath(p.Kubeconfig()),
-		kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false))
+	create := func() error {
+		return p.kind.Create(p.lab.Metadata.Name,
+			kindcluster.CreateWithV1Alpha4Config(KindConfig(p.lab, engine.ReadNodeHost())),
+			kindcluster.CreateWithRetain(true), // logs first, then delete below
+			kindcluster.CreateWithWaitForReady(3*time.Minute),
+			kindcluster.CreateWithKubeconfigPath(p.Kubeconfig()),
+			kindcluster.CreateWithDisplayUsage(false), kindcluster.CreateWithDisplaySalutation(false))
+	}
+	err := create()
+	if err != nil && nodeContainerRefused(err) {
+		// The engine refused to start a node container. Seen on a two-core
+		// CI runner while another lab's three nodes were copying their
+		// images into their volumes (exit 125 after 40 s): a busy host's
+		// moment, so the nodes are removed and made once more, and the
+		// step says so.
+		p.note = "the engine refused a node container once (" + strings.TrimPrefix(commandOutput(err), "; it printed: ") + "); made again"
+		_ = p.kind.Delete(p.lab.Metadata.Name, p.Kubeconfig())
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Second):
+		}
+		err = create()
+	}
 	if err != nil {
 		logs := filepath.Join(p.dir, "logs-"+time.Now().UTC().Format("20060102T150405"))
 		_ = p.kind.CollectLogs(p.lab.Metadata.Name, logs)
 		if !p.Retain {
 			_ = p.kind.Delete(p.lab.Metadata.Name, p.Kubeconfig())
 		}
-		return fmt.Errorf("creating kind cluster %s (node logs in %s): %w", p.lab.Metadata.Name, logs, err)
+		return fmt.Errorf("creating kind cluster %s (node logs in %s): %w%s", p.lab.Metadata.Name, logs, err, commandOutput(err))
 	}
 	if err := p.writeMirrors(); err != nil {
 		return err
@@ -187,4 +211,29 @@ func DeleteKind(ctx context.Context, name, kubeconfig string) error {
 		removeNetworkIfUnused(ctx)
 	}
 	return nil
+}
+
+// nodeContainerRefused: kind's error is the engine's `run` of a node
+// container exiting with an error (docker's 125: the daemon's own).
+func nodeContainerRefused(err error) bool {
+	re := kindexec.RunErrorForError(err)
+	return re != nil && len(re.Command) > 1 && slices.Contains([]string{"docker", "podman", "nerdctl"}, filepath.Base(re.Command[0])) && re.Command[1] == "run"
+}
+
+// commandOutput is what the command behind a kind error printed (kind's
+// error names only the command and its exit status: `docker run` exiting
+// 125 says why on its stderr), its last 1 KiB, or "".
+func commandOutput(err error) string {
+	re := kindexec.RunErrorForError(err)
+	if re == nil {
+		return ""
+	}
+	out := strings.TrimSpace(string(re.Output))
+	if out == "" {
+		return ""
+	}
+	if len(out) > 1024 {
+		out = "…" + out[len(out)-1024:]
+	}
+	return "; it printed: " + out
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"sigs.k8s.io/kind/pkg/cluster/nodes"
+	kinderrors "sigs.k8s.io/kind/pkg/errors"
 	kindexec "sigs.k8s.io/kind/pkg/exec"
 )
 
@@ -86,4 +87,44 @@ func asNodes(f []fakeNode) []nodes.Node {
 		out[i] = f[i]
 	}
 	return out
+}
+
+// kind's error names the command and its exit status; the command's own
+// words (docker run's stderr on exit 125) come with lab's error, cut to
+// their last KiB.
+func TestCommandOutput(t *testing.T) {
+	run := &kindexec.RunError{Command: []string{"docker", "run"}, Output: []byte("docker: Error response from daemon: no space left on device.\n"), Inner: errors.New("exit status 125")}
+	if got := commandOutput(kinderrors.Wrap(run, "creating nodes")); got != "; it printed: docker: Error response from daemon: no space left on device." {
+		t.Errorf("got %q", got)
+	}
+	if got := commandOutput(errors.New("plain")); got != "" {
+		t.Errorf("plain error: %q", got)
+	}
+	run.Output = []byte(strings.Repeat("x", 5000) + "the end")
+	if got := commandOutput(run); !strings.HasSuffix(got, "the end") || len(got) > 1100 {
+		t.Errorf("long output: %d bytes", len(got))
+	}
+}
+
+// Only the engine's refusal of a node container (`docker run` failing) is
+// made again; kind's other failures (a control plane that never became
+// ready, a config the engine rejects at exec) are not.
+func TestNodeContainerRefused(t *testing.T) {
+	for _, c := range []struct {
+		cmd  []string
+		want bool
+	}{
+		{[]string{"docker", "run", "--name", "kindlab-worker"}, true},
+		{[]string{"/usr/bin/podman", "run", "x"}, true},
+		{[]string{"docker", "exec", "kindlab-control-plane", "kubeadm", "init"}, false},
+		{[]string{"docker"}, false},
+	} {
+		err := kinderrors.Wrap(&kindexec.RunError{Command: c.cmd, Inner: errors.New("exit status 125")}, "creating nodes")
+		if got := nodeContainerRefused(err); got != c.want {
+			t.Errorf("%v: %v", c.cmd, got)
+		}
+	}
+	if nodeContainerRefused(errors.New("timed out waiting for the control plane")) {
+		t.Error("a plain error")
+	}
 }

@@ -42,6 +42,10 @@ type Check struct {
 	Description string `json:"description"`
 	Hint        string `json:"hint,omitempty"`
 	Fatal       bool   `json:"fatal"`
+	// Timeout, when longer than the run's bound for each check, is this
+	// check's own: starting a container on a loaded host takes longer than
+	// reading a file.
+	Timeout time.Duration `json:"-"`
 	// FatalWhen makes the check fatal for some labs only (a missing GPU is
 	// fatal when GPU workers are requested).
 	FatalWhen func(env *Env) bool                        `json:"-"`
@@ -118,10 +122,11 @@ func Run(ctx context.Context, env *Env, checks []Check, perCheck time.Duration) 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			cctx, cancel := context.WithTimeout(ctx, perCheck)
+			bound := max(perCheck, c.Timeout)
+			cctx, cancel := context.WithTimeout(ctx, bound)
 			defer cancel()
 			start := time.Now()
-			r := runOne(cctx, env, c)
+			r := runOne(cctx, env, c, bound)
 			if c.FatalWhen != nil && c.FatalWhen(env) {
 				c.Fatal = true
 			}
@@ -146,8 +151,9 @@ func Run(ctx context.Context, env *Env, checks []Check, perCheck time.Duration) 
 }
 
 // runOne runs c in its own goroutine so that a check that hangs past ctx or
-// panics costs a result, not the run.
-func runOne(ctx context.Context, env *Env, c Check) Result {
+// panics costs a result, not the run. A check that heeds ctx gets a moment
+// to say where its time went.
+func runOne(ctx context.Context, env *Env, c Check, bound time.Duration) Result {
 	done := make(chan Result, 1)
 	go func() {
 		defer func() {
@@ -162,7 +168,15 @@ func runOne(ctx context.Context, env *Env, c Check) Result {
 	case r = <-done:
 		return r
 	case <-ctx.Done():
-		return Result{Status: Fail, Message: "timed out: " + ctx.Err().Error()}
+		select {
+		case r = <-done:
+			if r.Status == Fail {
+				r.Message = fmt.Sprintf("no answer within %s: %s", bound, r.Message)
+			}
+			return r
+		case <-time.After(time.Second):
+		}
+		return Result{Status: Fail, Message: fmt.Sprintf("no answer within %s (%v)", bound, ctx.Err())}
 	}
 }
 

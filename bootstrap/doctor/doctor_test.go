@@ -224,6 +224,42 @@ func TestCheckCrashAndTimeoutAreContained(t *testing.T) {
 	}
 }
 
+// A check with its own, longer Timeout (the privileged probe) is not cut at
+// the run's bound; one that heeds its context says where its time went,
+// with the bound; one that does not is still ended, with the bound named.
+func TestCheckTimeouts(t *testing.T) {
+	slow := func(d time.Duration) func(context.Context, *Env) Result {
+		return func(ctx context.Context, _ *Env) Result {
+			select {
+			case <-time.After(d):
+				return ok("done")
+			case <-ctx.Done():
+				return fail("starting a container: %v", ctx.Err())
+			}
+		}
+	}
+	checks := []Check{
+		{ID: "own-timeout", Fatal: true, Timeout: 2 * time.Second, Run: slow(200 * time.Millisecond)},
+		{ID: "heeds", Fatal: true, Run: slow(time.Hour)},
+		{ID: "deaf", Fatal: true, Run: func(context.Context, *Env) Result { select {} }},
+	}
+	rep := Run(context.Background(), &Env{Lab: config.Default()}, checks, 50*time.Millisecond)
+	if o := outcome(t, rep, "own-timeout"); o.Status != OK {
+		t.Errorf("a check with its own timeout was cut at the run's: %+v", o)
+	}
+	if o := outcome(t, rep, "heeds"); o.Status != Fail || o.Message != "no answer within 50ms: starting a container: context deadline exceeded" {
+		t.Errorf("heeds: %+v", o.Result)
+	}
+	if o := outcome(t, rep, "deaf"); o.Status != Fail || !strings.HasPrefix(o.Message, "no answer within 50ms") {
+		t.Errorf("deaf: %+v", o.Result)
+	}
+	for _, c := range Checks() {
+		if c.ID == "privileged" && c.Timeout < 30*time.Second {
+			t.Errorf("the privileged probe's own timeout: %v", c.Timeout)
+		}
+	}
+}
+
 func TestReportJSON(t *testing.T) {
 	rep := run(t, config.Default(), bigHost(), rtx4090)
 	b, err := json.Marshal(rep)

@@ -34,6 +34,12 @@ func dockerMajor(v string) int {
 	return n
 }
 
+// privilegedTimeout bounds the privileged probe: creating and starting a
+// container from the 1.4 GB node image takes under a second on an idle
+// host, and more than the preflight's 10 s per check on a two-core CI
+// runner also building images and running another lab (seen in CI).
+const privilegedTimeout = time.Minute
+
 const wrapperHint = "upgrade Docker to 23 or later (it grants a privileged container only the capabilities the host's bounding set holds), or register a runc wrapper that deletes CAP_SYS_RESOURCE from the OCI spec: dockerd --add-runtime bounded=/path/to/wrapper --default-runtime bounded (lab's test harness does this: test/bin/kind/runc-bounded)"
 
 // checkPrivileged: kind and k3s nodes are privileged containers. Where the

@@ -13,8 +13,12 @@ var clusterStep = Step{Name: "cluster",
 		if err := c.Provider.Create(ctx); err != nil {
 			return "", err
 		}
-		if existed {
-			return "resumed " + c.Provider.Name() + " cluster", nil
+		note := ""
+		if n, ok := c.Provider.(interface{ Note() string }); ok && n.Note() != "" {
+			note = " (" + n.Note() + ")"
 		}
-		return "created " + c.Provider.Name() + " cluster", nil
+		if existed {
+			return "resumed " + c.Provider.Name() + " cluster" + note, nil
+		}
+		return "created " + c.Provider.Name() + " cluster" + note, nil
 	}}

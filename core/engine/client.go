@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 )
@@ -186,8 +187,9 @@ func (c *Client) RunPrivileged(ctx context.Context, img string) error {
 	if ok, _ := c.Has(ctx, img); !ok {
 		return ErrImageAbsent
 	}
+	c.removeStaleProbes(ctx)
 	created, err := c.cli.ContainerCreate(ctx, &container.Config{Image: img, Entrypoint: []string{"/bin/true"}, Cmd: []string{},
-		Labels: map[string]string{"app.kubernetes.io/managed-by": "lab", "lab.dev/probe": "privileged"}},
+		Labels: map[string]string{"app.kubernetes.io/managed-by": "lab", probeLabel: "privileged"}},
 		&container.HostConfig{Privileged: true, CgroupnsMode: container.CgroupnsModePrivate}, nil, nil, "")
 	if err != nil {
 		return fmt.Errorf("creating a privileged container: %w", err)
@@ -204,6 +206,29 @@ func (c *Client) RunPrivileged(ctx context.Context, img string) error {
 		}
 		return nil
 	case err := <-errC:
-		return err
+		return fmt.Errorf("waiting for the privileged container to exit: %w", err)
+	}
+}
+
+// probeLabel marks the doctor's probe containers.
+const probeLabel = "lab.dev/probe"
+
+// staleProbe is the age past which a probe container is a leftover: a probe
+// lives for less than a second unless its lab was killed (or its check's
+// time ran out and lab exited) before removing it.
+const staleProbe = 2 * time.Minute
+
+// removeStaleProbes removes the probe containers older than staleProbe that
+// a killed lab left (created, or exited), so none piles up; a younger one
+// may be another lab's probe in progress and is left alone. Best effort.
+func (c *Client) removeStaleProbes(ctx context.Context) {
+	list, err := c.cli.ContainerList(ctx, container.ListOptions{All: true, Filters: filters.NewArgs(filters.Arg("label", probeLabel))})
+	if err != nil {
+		return
+	}
+	for _, p := range list {
+		if time.Since(time.Unix(p.Created, 0)) > staleProbe {
+			c.cli.ContainerRemove(ctx, p.ID, container.RemoveOptions{Force: true}) //nolint:errcheck // best effort
+		}
 	}
 }

@@ -8,8 +8,8 @@
 # CI run's 90. So the integration test binary is built once and runs twice
 # at the same time: once for that test alone, once (through go test, for
 # every package under test/) with it skipped. The logs are joined into LOG
-# (default /tmp/lab-integration.log), a `go test -v` log as before: the
-# summary lines go to stdout, and a failing test's own lines after them.
+# (default /tmp/lab-integration.log), a `go test -v` log as before: a
+# summary goes to stdout, and a failing test's last lines after it.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 log=${1:-/tmp/lab-integration.log}
@@ -18,7 +18,10 @@ stacks='^TestKindStacksForReal$'
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 
-summary() { grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)' || true; }
+# What goes to stdout: each package's result, each failing test's name, a
+# count of the tests that passed (CI shows the start and the end of a long
+# output; the log has every line).
+summary() { awk '/^(--- FAIL|FAIL|ok|panic)/ { print } /^--- PASS/ { n++ } END { print "(" n + 0 " tests passed)" }'; }
 
 if ! $go test -c -tags integration -o "$dir/integration.test" ./test/integration >"$dir/build.log" 2>&1; then
   cat "$dir/build.log"

@@ -57,7 +57,7 @@ func TestDoctorStartsAPrivilegedContainer(t *testing.T) {
 		if (o.Status != "ok" && o.Status != "warn") || !strings.Contains(o.Message, "from "+img+" starts") {
 			t.Errorf("the privileged container did not start: %s %s", o.Status, o.Message)
 		}
-		if left, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=lab.dev/probe").Output(); len(strings.TrimSpace(string(left))) > 0 {
+		if left, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=lab.dev/probe", "--filter", "ancestor="+img).Output(); len(strings.TrimSpace(string(left))) > 0 {
 			t.Errorf("probe containers left: %s", left)
 		}
 		return
