@@ -38,7 +38,7 @@ bin() { echo "$cache/$1-$2/$1"; }
 declare -A src=(
   ["quay.io/prometheus-operator/prometheus-operator:$OP"]="$(bin operator "$OP")"
   ["quay.io/prometheus-operator/prometheus-config-reloader:$OP"]="$(bin prometheus-config-reloader "$OP")"
-  ["quay.io/prometheus/prometheus:$promtag-distroless"]="$(bin prometheus "$PROM")"
+  ["quay.io/prometheus/prometheus:$promtag-distroless"]="$cache/prometheus" # build.sh's, its SD trimmed
   ["quay.io/prometheus/alertmanager:$AM"]="$(bin alertmanager "$AM")"
   ["quay.io/prometheus/node-exporter:$NE-distroless"]="$(bin node_exporter "$NE")"
   ["ollama/ollama:$OLLAMA_TAG"]="$(bin ollama "$OLLAMA")"
