@@ -88,21 +88,15 @@ func GitOpsImages(l *config.Lab) (images []string, note string, err error) {
 	return images, note, err
 }
 
-// podSpecs is where each workload kind keeps its pod spec.
-var podSpecs = map[string][]string{
-	"Pod": {"spec"}, "Deployment": {"spec", "template", "spec"}, "StatefulSet": {"spec", "template", "spec"},
-	"DaemonSet": {"spec", "template", "spec"}, "ReplicaSet": {"spec", "template", "spec"}, "Job": {"spec", "template", "spec"},
-	"ReplicationController": {"spec", "template", "spec"}, "CronJob": {"spec", "jobTemplate", "spec", "template", "spec"},
-}
-
 // podImages is the images a workload object's pod spec runs: its
 // containers', init containers' and ephemeral containers'. Other kinds —
 // a policy's image pattern, an Application — run nothing.
 func podImages(o *unstructured.Unstructured) []string {
-	path, ok := podSpecs[o.GetKind()]
+	tmpl, ok := kube.PodTemplatePath(o.GetKind())
 	if !ok {
 		return nil
 	}
+	path := append(tmpl, "spec")
 	var out []string
 	for _, list := range []string{"containers", "initContainers", "ephemeralContainers"} {
 		cs, _, _ := unstructured.NestedSlice(o.Object, append(append([]string{}, path...), list)...)

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
+	"lab.dev/lab/core/kube"
 	"lab.dev/lab/manifests"
 )
 
@@ -229,14 +230,8 @@ type desired struct {
 // markPods labels the scenario's pods (directly or through pod templates) and
 // gives them the status annotation kwok's lab-pod-scenario stage applies.
 func markPods(o *unstructured.Unstructured, name, status string) {
-	var path []string
-	switch o.GetKind() {
-	case "Pod":
-	case "Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Job":
-		path = []string{"spec", "template"}
-	case "CronJob":
-		path = []string{"spec", "jobTemplate", "spec", "template"}
-	default:
+	path, ok := kube.PodTemplatePath(o.GetKind())
+	if !ok {
 		return
 	}
 	meta := append(append([]string{}, path...), "metadata")
