@@ -106,7 +106,7 @@ func (p *kindProvider) Create(ctx context.Context) error {
 		// images into their volumes (exit 125 after 40 s): a busy host's
 		// moment, so the nodes are removed and made once more, and the
 		// step says so.
-		p.note = "the engine refused a node container once (" + strings.TrimPrefix(commandOutput(err), "; it printed: ") + "); made again"
+		p.note = "the engine refused a node container once (" + printed(err) + "); made again"
 		_ = p.kind.Delete(p.lab.Metadata.Name, p.Kubeconfig())
 		select {
 		case <-ctx.Done():
@@ -121,7 +121,10 @@ func (p *kindProvider) Create(ctx context.Context) error {
 		if !p.Retain {
 			_ = p.kind.Delete(p.lab.Metadata.Name, p.Kubeconfig())
 		}
-		return fmt.Errorf("creating kind cluster %s (node logs in %s): %w%s", p.lab.Metadata.Name, logs, err, commandOutput(err))
+		if out := printed(err); out != "" {
+			err = fmt.Errorf("%w; it printed: %s", err, out)
+		}
+		return fmt.Errorf("creating kind cluster %s (node logs in %s): %w", p.lab.Metadata.Name, logs, err)
 	}
 	if err := p.writeMirrors(); err != nil {
 		return err
@@ -220,20 +223,17 @@ func nodeContainerRefused(err error) bool {
 	return re != nil && len(re.Command) > 1 && slices.Contains([]string{"docker", "podman", "nerdctl"}, filepath.Base(re.Command[0])) && re.Command[1] == "run"
 }
 
-// commandOutput is what the command behind a kind error printed (kind's
-// error names only the command and its exit status: `docker run` exiting
-// 125 says why on its stderr), its last 1 KiB, or "".
-func commandOutput(err error) string {
+// printed is what the command behind a kind error printed (kind's error
+// names only the command and its exit status: `docker run` exiting 125
+// says why on its stderr), its last 1 KiB, or "".
+func printed(err error) string {
 	re := kindexec.RunErrorForError(err)
 	if re == nil {
 		return ""
 	}
 	out := strings.TrimSpace(string(re.Output))
-	if out == "" {
-		return ""
-	}
 	if len(out) > 1024 {
 		out = "…" + out[len(out)-1024:]
 	}
-	return "; it printed: " + out
+	return out
 }

@@ -92,16 +92,16 @@ func asNodes(f []fakeNode) []nodes.Node {
 // kind's error names the command and its exit status; the command's own
 // words (docker run's stderr on exit 125) come with lab's error, cut to
 // their last KiB.
-func TestCommandOutput(t *testing.T) {
+func TestPrinted(t *testing.T) {
 	run := &kindexec.RunError{Command: []string{"docker", "run"}, Output: []byte("docker: Error response from daemon: no space left on device.\n"), Inner: errors.New("exit status 125")}
-	if got := commandOutput(kinderrors.Wrap(run, "creating nodes")); got != "; it printed: docker: Error response from daemon: no space left on device." {
+	if got := printed(kinderrors.Wrap(run, "creating nodes")); got != "docker: Error response from daemon: no space left on device." {
 		t.Errorf("got %q", got)
 	}
-	if got := commandOutput(errors.New("plain")); got != "" {
+	if got := printed(errors.New("plain")); got != "" {
 		t.Errorf("plain error: %q", got)
 	}
 	run.Output = []byte(strings.Repeat("x", 5000) + "the end")
-	if got := commandOutput(run); !strings.HasSuffix(got, "the end") || len(got) > 1100 {
+	if got := printed(run); !strings.HasSuffix(got, "the end") || len(got) > 1100 {
 		t.Errorf("long output: %d bytes", len(got))
 	}
 }
