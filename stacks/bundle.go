@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
+	"github.com/distribution/reference"
 	"helm.sh/helm/v3/pkg/chartutil"
 
 	"lab.dev/lab/core/engine"
@@ -68,10 +69,27 @@ func BundleSBOM(m *BundleManifest, dir string) (*cdx.BOM, error) {
 		sbom.Add(b, cdx.Component{Type: cdx.ComponentTypeApplication, Name: c.Name, Version: c.Version, Group: "helm-chart",
 			Hashes: &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: c.SHA256}}, Properties: &props})
 	}
-	for _, i := range m.Images {
-		cs, err := sbom.ImageTar(filepath.Join(dir, filepath.FromSlash(i.File)))
+	byFile := map[string]map[string][]cdx.Component{} // archive → the normalized tag → what it holds
+	for _, a := range m.ImageArchives() {
+		byTag, err := sbom.ImagesTar(filepath.Join(dir, filepath.FromSlash(a.File)))
 		if err != nil {
-			return nil, fmt.Errorf("image %s: %w", i.Ref, err)
+			return nil, fmt.Errorf("images %s: %w", strings.Join(a.Refs, ", "), err)
+		}
+		byFile[a.File] = map[string][]cdx.Component{}
+		for t, cs := range byTag {
+			if n, err := reference.ParseNormalizedNamed(t); err == nil {
+				byFile[a.File][n.String()] = cs
+			}
+		}
+	}
+	for _, i := range m.Images {
+		n, err := reference.ParseNormalizedNamed(i.Ref)
+		if err != nil {
+			return nil, fmt.Errorf("image %q: %w", i.Ref, err)
+		}
+		cs, ok := byFile[i.File][n.String()]
+		if !ok {
+			return nil, fmt.Errorf("image %s: %s does not hold it", i.Ref, i.File)
 		}
 		sbom.Add(b, cdx.Component{Type: cdx.ComponentTypeContainer, Name: i.Ref, Hashes: &[]cdx.Hash{{Algorithm: cdx.HashAlgoSHA256, Value: i.SHA256}},
 			Components: &cs})

@@ -192,6 +192,25 @@ func TestOpenBundleRefusesWhatItCannotTrust(t *testing.T) {
 	if _, err := OpenBundle(img("quay.io/prometheus/alertmanager:v0.34.0", "registry.local/evil:1"), filepath.Join(t.TempDir(), "x"), ""); !errors.Is(err, ErrDigest) || !strings.Contains(err.Error(), "registry.local/evil:1") {
 		t.Errorf("an image that is another image: %v", err)
 	}
+	// One archive for the images (lab bundle's): every ref must be in it,
+	// and the archive is read and digested once.
+	shared := func(tags ...string) string {
+		body := imageTar(tags...)
+		idx := fmt.Sprintf(`{"images":[{"ref":"busybox:1.36","file":"images/images.tar","sha256":%q},{"ref":"quay.io/prometheus/alertmanager:v0.34.0","file":"images/images.tar","sha256":%q}]}`, sha(body), sha(body))
+		return archive(t, entry{"bundle.json", idx}, entry{"images/images.tar", body})
+	}
+	if m, err := OpenBundle(shared("busybox:1.36", "quay.io/prometheus/alertmanager:v0.34.0"), filepath.Join(t.TempDir(), "x"), ""); err != nil {
+		t.Errorf("two images in one archive: %v", err)
+	} else if a := m.ImageArchives(); len(a) != 1 || a[0].File != "images/images.tar" || strings.Join(a[0].Refs, " ") != "busybox:1.36 quay.io/prometheus/alertmanager:v0.34.0" {
+		t.Errorf("archives: %+v", a)
+	}
+	if _, err := OpenBundle(shared("busybox:1.36"), filepath.Join(t.TempDir(), "x"), ""); !errors.Is(err, ErrDigest) || !strings.Contains(err.Error(), "says it holds quay.io/prometheus/alertmanager:v0.34.0") {
+		t.Errorf("an archive without one of its images: %v", err)
+	}
+	old := BundleManifest{Images: []BundleImage{{Ref: "a:1", File: "images/a_1.tar"}, {Ref: "b:1", File: "images/b_1.tar"}}}
+	if a := old.ImageArchives(); len(a) != 2 || a[1].File != "images/b_1.tar" || a[1].Refs[0] != "b:1" {
+		t.Errorf("a bundle of one archive per image: %+v", a)
+	}
 
 	man := `{"layers":[]}`
 	for _, tc := range []struct{ idx, want string }{

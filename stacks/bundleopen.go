@@ -174,7 +174,12 @@ func extractBundle(path, dir, want string) (*BundleManifest, error) {
 		}
 		all = append(all, digested{m.Model.Manifest, m.Model.ManifestSHA256})
 	}
+	verified := map[digested]bool{} // a bundle's images share one archive: read it once
 	for _, d := range all {
+		if verified[d] {
+			continue
+		}
+		verified[d] = true
 		if clean := filepath.Clean(filepath.FromSlash(d.file)); filepath.IsAbs(clean) || strings.HasPrefix(clean, "..") {
 			return nil, fmt.Errorf("%s: bundle.json names %q, outside the bundle", path, d.file)
 		}
@@ -186,8 +191,8 @@ func extractBundle(path, dir, want string) (*BundleManifest, error) {
 			return nil, fmt.Errorf("%w: %s has sha256 %s, bundle.json says %s", ErrDigest, d.file, sum, d.sum)
 		}
 	}
-	for _, img := range m.Images {
-		if err := checkImageTags(filepath.Join(dir, filepath.FromSlash(img.File)), img.Ref); err != nil {
+	for _, a := range m.ImageArchives() {
+		if err := checkImageTags(filepath.Join(dir, filepath.FromSlash(a.File)), a.Refs); err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
 	}

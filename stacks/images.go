@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 
 	"github.com/distribution/reference"
 
@@ -19,19 +18,48 @@ import (
 // format, which kind's and k3d's image loaders read).
 type BundleImage struct {
 	Ref    string `json:"ref"`
-	File   string `json:"file"`   // images/<name>.tar
+	File   string `json:"file"`   // images/images.tar (each image's own archive in bundles before 2026-12)
 	SHA256 string `json:"sha256"` // of File
 }
 
-var unsafeChars = regexp.MustCompile(`[^A-Za-z0-9._-]+`)
+// ImageArchive is one archive of a bundle and the images it holds.
+type ImageArchive struct {
+	File string
+	Refs []string
+}
 
-// SaveImages pulls each image the engine does not have and saves it into
-// dir/images/, one archive per image, with its SHA-256.
+// ImageArchives are the bundle's image archives, each once, in the order
+// bundle.json first names them (one for a bundle of this lab; one per image
+// in a bundle made before images shared an archive).
+func (m *BundleManifest) ImageArchives() []ImageArchive {
+	var out []ImageArchive
+	at := map[string]int{}
+	for _, img := range m.Images {
+		i, ok := at[img.File]
+		if !ok {
+			i = len(out)
+			at[img.File] = i
+			out = append(out, ImageArchive{File: img.File})
+		}
+		out[i].Refs = append(out[i].Refs, img.Ref)
+	}
+	return out
+}
+
+// ImagesArchive is where a bundle keeps its images: one archive, as `docker
+// save a b …` writes it, so a layer the images share (a base, a runtime) is
+// stored and loaded once.
+const ImagesArchive = "images/images.tar"
+
+// SaveImages pulls each image the engine does not have and saves them all
+// into dir/images/images.tar, with its SHA-256.
 func SaveImages(ctx context.Context, e *engine.Client, refs []string, dir string, progress func(string)) ([]BundleImage, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "images"), 0o755); err != nil {
 		return nil, err
 	}
-	var out []BundleImage
 	for _, ref := range refs {
 		has, err := e.Has(ctx, ref)
 		if err != nil {
@@ -45,26 +73,26 @@ func SaveImages(ctx context.Context, e *engine.Client, refs []string, dir string
 				return nil, err
 			}
 		}
-		if progress != nil {
-			progress("saving " + ref)
-		}
-		bi := BundleImage{Ref: ref, File: "images/" + unsafeChars.ReplaceAllString(ref, "_") + ".tar"}
-		if bi.SHA256, err = e.Save(ctx, ref, filepath.Join(dir, filepath.FromSlash(bi.File))); err != nil {
-			return nil, err
-		}
-		out = append(out, bi)
+	}
+	if progress != nil {
+		progress(fmt.Sprintf("saving %d images into %s (each layer once)", len(refs), ImagesArchive))
+	}
+	sum, err := e.SaveAll(ctx, refs, filepath.Join(dir, filepath.FromSlash(ImagesArchive)))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]BundleImage, len(refs))
+	for i, ref := range refs {
+		out[i] = BundleImage{Ref: ref, File: ImagesArchive, SHA256: sum}
 	}
 	return out, nil
 }
 
 // checkImageTags verifies that the image archive at path (as `docker save`
-// writes it) is tagged as ref, the image the chart runs: a bundle whose
-// images/x.tar holds another image under the right file name is refused.
-func checkImageTags(path, ref string) error {
-	want, err := reference.ParseNormalizedNamed(ref)
-	if err != nil {
-		return fmt.Errorf("image %q: %w", ref, err)
-	}
+// writes it) holds each of refs under its tag, the images the charts run: a
+// bundle whose archive holds other images under the right file name is
+// refused.
+func checkImageTags(path string, refs []string) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -83,18 +111,28 @@ func checkImageTags(path, ref string) error {
 			continue
 		}
 		var man []struct{ RepoTags []string }
-		if err := json.NewDecoder(io.LimitReader(tr, 1<<20)).Decode(&man); err != nil {
+		if err := json.NewDecoder(io.LimitReader(tr, 4<<20)).Decode(&man); err != nil {
 			return fmt.Errorf("%s: manifest.json: %w", filepath.Base(path), err)
 		}
+		held := map[string]bool{}
 		var tags []string
 		for _, m := range man {
 			for _, t := range m.RepoTags {
-				if got, err := reference.ParseNormalizedNamed(t); err == nil && got.String() == want.String() {
-					return nil
+				if got, err := reference.ParseNormalizedNamed(t); err == nil {
+					held[got.String()] = true
 				}
 				tags = append(tags, t)
 			}
 		}
-		return fmt.Errorf("%w: %s holds %v, bundle.json says it is %s", ErrDigest, filepath.Base(path), tags, ref)
+		for _, ref := range refs {
+			want, err := reference.ParseNormalizedNamed(ref)
+			if err != nil {
+				return fmt.Errorf("image %q: %w", ref, err)
+			}
+			if !held[want.String()] {
+				return fmt.Errorf("%w: %s holds %v, bundle.json says it holds %s", ErrDigest, filepath.Base(path), tags, ref)
+			}
+		}
+		return nil
 	}
 }

@@ -108,7 +108,7 @@ func (b *Bundle) print(m *stacks.BundleManifest) {
 		fmt.Fprintf(w, "gitops: %d images of the GitOps repository's workloads (%s)\n", len(m.GitOpsImages), strings.Join(m.GitOpsImages, ", "))
 	}
 	if len(m.Images) > 0 {
-		fmt.Fprintf(w, "images: %d saved\n", len(m.Images))
+		fmt.Fprintf(w, "images: %d saved in %d archive(s), each layer once\n", len(m.Images), len(m.ImageArchives()))
 	}
 	if m.SBOM != nil {
 		fmt.Fprintf(w, "sbom: %s sha256:%s (CycloneDX; lab sbom --bundle %s)\n", m.SBOM.File, m.SBOM.SHA256[:12], b.Out)

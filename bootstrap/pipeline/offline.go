@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"lab.dev/lab/agent/deploy"
 	"lab.dev/lab/bootstrap/cluster"
@@ -95,14 +96,15 @@ func (c *Context) loadImages(ctx context.Context) error {
 		c.UI.Progress("  images: %d in the bundle, not loaded (%s nodes are not lab's containers)", len(c.bundle.Images), c.Provider.Name())
 		return nil
 	}
-	archives := make([]string, len(c.bundle.Images))
-	for i, img := range c.bundle.Images {
-		archives[i] = filepath.Join(c.Dir, "bundle", filepath.FromSlash(img.File))
+	var archives []string
+	for _, a := range c.bundle.ImageArchives() {
+		archives = append(archives, filepath.Join(c.Dir, "bundle", filepath.FromSlash(a.File)))
 	}
-	c.UI.Progress("  images: loading %d from the bundle into the nodes", len(archives))
+	start := time.Now()
 	if err := l.LoadImages(ctx, archives); err != nil {
 		return fmt.Errorf("loading the bundle's images: %w", err)
 	}
+	c.UI.Progress("  images: %d from the bundle loaded into the nodes (%s)", len(c.bundle.Images), time.Since(start).Round(100*time.Millisecond))
 	return nil
 }
 

@@ -157,7 +157,15 @@ func (c *Client) Pull(ctx context.Context, ref string) error {
 
 // Save writes ref in docker-save format to path and returns its SHA-256.
 func (c *Client) Save(ctx context.Context, ref, path string) (string, error) {
-	rc, err := c.cli.ImageSave(ctx, []string{ref})
+	return c.SaveAll(ctx, []string{ref}, path)
+}
+
+// SaveAll writes refs into one docker-save archive at path (a layer they
+// share is in it once, as `docker save a b` writes it) and returns its
+// SHA-256.
+func (c *Client) SaveAll(ctx context.Context, refs []string, path string) (string, error) {
+	ref := strings.Join(refs, ", ")
+	rc, err := c.cli.ImageSave(ctx, refs)
 	if err != nil {
 		return "", fmt.Errorf("saving %s: %w", ref, err)
 	}

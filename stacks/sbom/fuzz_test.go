@@ -1,7 +1,11 @@
 package sbom
 
 import (
+	"archive/tar"
+	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
@@ -27,5 +31,30 @@ func FuzzAdvisory(f *testing.F) {
 			return
 		}
 		Scan(bom, []Advisory{a})
+	})
+}
+
+// Any archive (a bundle's image archive is outside input) is read without a
+// panic or an endless walk: links to links, links to nothing, a
+// manifest.json of any shape.
+func FuzzImagesTar(f *testing.F) {
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "a/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../b/layer.tar"})
+	tw.WriteHeader(&tar.Header{Name: "b/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../a/layer.tar"})
+	man := []byte(`[{"RepoTags":["x:1"],"Layers":["a/layer.tar","c/layer.tar"]}]`)
+	tw.WriteHeader(&tar.Header{Name: "manifest.json", Typeflag: tar.TypeReg, Size: int64(len(man))})
+	tw.Write(man)
+	tw.Close()
+	f.Add(b.Bytes())
+	f.Add([]byte("not a tar"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p := filepath.Join(dir, "images.tar")
+		if err := os.WriteFile(p, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		ImagesTar(p) //nolint:errcheck // only that it returns
+		ImageTar(p)  //nolint:errcheck
 	})
 }

@@ -14,6 +14,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"debug/buildinfo"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -89,9 +90,55 @@ func purlGo(mod, version string) string {
 
 // ImageTar lists what a saved image (docker save / OCI archive) holds: the
 // Debian packages (var/lib/dpkg/status and status.d), Alpine packages
-// (lib/apk/db/installed) and every Go binary of its layers.
+// (lib/apk/db/installed) and every Go binary of its layers. An archive of
+// several images gets the union of all of them: ImagesTar tells them apart.
 func ImageTar(path string) ([]cdx.Component, error) {
-	f, err := os.Open(path)
+	a, err := readArchive(path)
+	if err != nil {
+		return nil, err
+	}
+	return a.components(a.order), nil
+}
+
+// ImagesTar lists what each image of an archive holds, by the tags
+// manifest.json gives it (as `docker save` writes them): an archive of
+// several images (`docker save a b`, each layer they share once) has each
+// image's own layers read once, and each tag gets the components of the
+// layers its entry names.
+func ImagesTar(path string) (map[string][]cdx.Component, error) {
+	a, err := readArchive(path)
+	if err != nil {
+		return nil, err
+	}
+	if a.manifest == nil {
+		return nil, fmt.Errorf("%s: no manifest.json: not an archive docker save writes", path)
+	}
+	var entries []struct{ RepoTags, Layers []string }
+	if err := json.Unmarshal(a.manifest, &entries); err != nil {
+		return nil, fmt.Errorf("%s: manifest.json: %w", path, err)
+	}
+	out := map[string][]cdx.Component{}
+	for _, e := range entries {
+		cs := a.components(e.Layers)
+		for _, t := range e.RepoTags {
+			out[t] = cs
+		}
+	}
+	return out, nil
+}
+
+// archive is what one pass over a saved image archive read: the components
+// of each layer (by its name in the archive, as manifest.json names it) and
+// manifest.json.
+type archive struct {
+	layers   map[string][]cdx.Component
+	order    []string          // layer names as read
+	links    map[string]string // a link's name → what it names
+	manifest []byte
+}
+
+func readArchive(file string) (*archive, error) {
+	f, err := os.Open(file)
 	if err != nil {
 		return nil, err
 	}
@@ -106,18 +153,33 @@ func ImageTar(path string) ([]cdx.Component, error) {
 	} else {
 		r = br
 	}
-	var out []cdx.Component
-	seen := map[string]bool{}
+	a := &archive{layers: map[string][]cdx.Component{}, links: map[string]string{}}
 	tr := tar.NewReader(r)
 	for {
 		h, err := tr.Next()
 		if errors.Is(err, io.EOF) {
-			break
+			return a, nil
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if h.Typeflag == tar.TypeSymlink || h.Typeflag == tar.TypeLink {
+			// docker save of images sharing a layer: the layer once, the
+			// other images' layer.tar a link to it
+			target := h.Linkname
+			if h.Typeflag == tar.TypeSymlink {
+				target = path.Join(path.Dir(h.Name), h.Linkname)
+			}
+			a.links[h.Name] = target
+			continue
 		}
 		if h.Typeflag != tar.TypeReg {
+			continue
+		}
+		if h.Name == "manifest.json" {
+			if a.manifest, err = io.ReadAll(io.LimitReader(tr, 4<<20)); err != nil {
+				return nil, fmt.Errorf("%s: manifest.json: %w", file, err)
+			}
 			continue
 		}
 		// the layers: layer.tar (docker) or blobs/sha256/<digest> (OCI)
@@ -128,7 +190,22 @@ func ImageTar(path string) ([]cdx.Component, error) {
 		if err != nil {
 			continue // a blob that is not a layer (config, manifest)
 		}
-		for _, c := range cs {
+		if _, dup := a.layers[h.Name]; !dup {
+			a.order = append(a.order, h.Name)
+		}
+		a.layers[h.Name] = cs
+	}
+}
+
+// components are the layers' components, each once, ordered by package URL.
+func (a *archive) components(layers []string) []cdx.Component {
+	var out []cdx.Component
+	seen := map[string]bool{}
+	for _, l := range layers {
+		for hops := 0; hops < 8 && a.links[l] != ""; hops++ {
+			l = a.links[l]
+		}
+		for _, c := range a.layers[l] {
 			key := c.PackageURL + "|" + propValue(c, "lab:file")
 			if !seen[key] {
 				seen[key] = true
@@ -137,7 +214,7 @@ func ImageTar(path string) ([]cdx.Component, error) {
 		}
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].PackageURL < out[j].PackageURL })
-	return out, nil
+	return out
 }
 
 func isGzip(br *bufio.Reader) bool {

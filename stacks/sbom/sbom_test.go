@@ -117,3 +117,65 @@ func TestImageTar(t *testing.T) {
 		t.Errorf("round trip: %v; %d vs %d names\n%.400s", err, len(Names(back)), len(Names(b)), buf.String())
 	}
 }
+
+// An archive of two images (docker save a b) holding their shared base layer
+// once: each tag gets its own layers' packages, not the other's; the
+// archive as a whole is their union; manifest.json read wherever it lies.
+func TestImagesTar(t *testing.T) {
+	base := tarOf(t, map[string][]byte{"var/lib/dpkg/status": []byte("Package: libc6\nStatus: install ok installed\nArchitecture: amd64\nVersion: 2.36\n")}, 0o644)
+	top := tarOf(t, map[string][]byte{"var/lib/dpkg/status.d/tzdata": []byte("Package: tzdata\nArchitecture: all\nVersion: 2025b\n")}, 0o644)
+	other := tarOf(t, map[string][]byte{"lib/apk/db/installed": []byte("P:musl\nV:1.2.5-r0\nA:x86_64\n")}, 0o644)
+	img := tarOf(t, map[string][]byte{
+		"a0/layer.tar": base, "b1/layer.tar": top, "c2/layer.tar": other,
+		"manifest.json": []byte(`[{"RepoTags":["registry.local/base:1"],"Layers":["a0/layer.tar"]},` +
+			`{"RepoTags":["registry.local/app:2","registry.local/app:latest"],"Layers":["a0/layer.tar","b1/layer.tar"]},` +
+			`{"RepoTags":["registry.local/linked:1"],"Layers":["d9/layer.tar"]},` +
+			`{"RepoTags":["alpine-ish:3"],"Layers":["c2/layer.tar"]}]`),
+	}, 0o644)
+	// Docker 20.10's save writes a layer two images share once, and the
+	// other image's layer.tar as a symbolic link to it.
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	tw.WriteHeader(&tar.Header{Name: "d9/layer.tar", Typeflag: tar.TypeSymlink, Linkname: "../a0/layer.tar"})
+	tw.Flush()
+	img = append(b.Bytes(), img...)
+	path := filepath.Join(t.TempDir(), "images.tar")
+	os.WriteFile(path, img, 0o644)
+	byTag, err := ImagesTar(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	purls := func(cs []cdx.Component) string {
+		var out []string
+		for _, c := range cs {
+			out = append(out, c.PackageURL)
+		}
+		return strings.Join(out, " ")
+	}
+	for tag, want := range map[string]string{
+		"registry.local/base:1":     "pkg:deb/debian/libc6@2.36?arch=amd64",
+		"registry.local/app:2":      "pkg:deb/debian/libc6@2.36?arch=amd64 pkg:deb/debian/tzdata@2025b?arch=all",
+		"registry.local/app:latest": "pkg:deb/debian/libc6@2.36?arch=amd64 pkg:deb/debian/tzdata@2025b?arch=all",
+		"alpine-ish:3":              "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64",
+	} {
+		if got := purls(byTag[tag]); got != want {
+			t.Errorf("%s: %q, want %q", tag, got, want)
+		}
+	}
+	if len(byTag) != 5 {
+		t.Errorf("tags: %v", byTag)
+	}
+	all, err := ImageTar(path)
+	if err != nil || purls(all) != "pkg:apk/alpine/musl@1.2.5-r0?arch=x86_64 pkg:deb/debian/libc6@2.36?arch=amd64 pkg:deb/debian/tzdata@2025b?arch=all" {
+		t.Errorf("the whole archive: %v %q", err, purls(all))
+	}
+	// An OCI layout without docker's manifest.json cannot be told apart.
+	oci := filepath.Join(t.TempDir(), "oci.tar")
+	os.WriteFile(oci, tarOf(t, map[string][]byte{"index.json": []byte(`{}`), "blobs/sha256/a0": base}, 0o644), 0o644)
+	if _, err := ImagesTar(oci); err == nil || !strings.Contains(err.Error(), "no manifest.json") {
+		t.Errorf("no manifest.json: %v", err)
+	}
+	if cs, err := ImageTar(oci); err != nil || purls(cs) != "pkg:deb/debian/libc6@2.36?arch=amd64" {
+		t.Errorf("OCI archive whole: %v %q", err, purls(cs))
+	}
+}

@@ -133,8 +133,7 @@ for ref in $(printf '%s\n' "${!src[@]}" | sort); do
   elif [[ $b == "$cache/kyverno-$KYVERNO/"* ]]; then
     # ko's layout on a static base: /ko-app/NAME, its data folder, a
     # world-writable /tmp (scratch has none), user 65532. One binary per
-    # image, as upstream's: lab bundle saves each image whole, so a layer
-    # the seven shared would be saved seven times (3 GB bundles, tried).
+    # image, as upstream's.
     mkdir -p "$d/kodata" "$d/tmp" && chmod 1777 "$d/tmp"
     printf '%s\n' "FROM scratch" "COPY $name /ko-app/$name" "COPY kodata /var/run/ko" "COPY tmp /tmp" \
       "ENV KO_DATA_PATH=/var/run/ko" "USER 65532" \

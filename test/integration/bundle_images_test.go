@@ -50,6 +50,17 @@ func TestBundleSavesImages(t *testing.T) {
 	}
 	docker("import", rootfs, ref)
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref).Run() })
+	// A second image on top of it (a GitOps workload's): its base layer —
+	// the lab binary, most of the bytes — is the first image's.
+	const ref2 = "registry.local/imgsave-app:2.0.0"
+	ctr := strings.TrimSpace(docker("create", ref, "/hello"))
+	extra := filepath.Join(t.TempDir(), "status.d")
+	os.MkdirAll(extra, 0o755)
+	os.WriteFile(filepath.Join(extra, "tzdata"), []byte("Package: tzdata\nArchitecture: all\nVersion: 2025b-0+deb12u1\n"), 0o644)
+	docker("cp", extra, ctr+":/var/lib/dpkg/")
+	docker("commit", ctr, ref2)
+	docker("rm", ctr)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", ref2).Run() })
 
 	url := chartRepo(t, testChart("imgsave", "1.0.0"), testChart("unpullable", "0.0.1"))
 	plan := func(name, version string) []stacks.Plan {
@@ -57,17 +68,29 @@ func TestBundleSavesImages(t *testing.T) {
 			Chart: stacks.Source{Repo: url, Name: name, Version: version}, Values: map[string]any{"replicas": 1}}}}}
 	}
 	archive := filepath.Join(t.TempDir(), "lab-bundle.tar.gz")
-	m, err := installer(t).WriteBundle(ctx, plan("imgsave", "1.0.0"), archive, stacks.BundleOptions{LabVersion: "test", Engine: eng})
+	m, err := installer(t).WriteBundle(ctx, plan("imgsave", "1.0.0"), archive, stacks.BundleOptions{LabVersion: "test", Engine: eng, GitOpsImages: []string{ref2}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(m.Images) != 1 || m.Images[0].Ref != ref || len(m.Images[0].SHA256) != 64 {
+	if len(m.Images) != 2 || m.Images[0].Ref != ref2 || m.Images[1].Ref != ref || len(m.Images[0].SHA256) != 64 ||
+		m.Images[0].File != stacks.ImagesArchive || m.Images[1].File != stacks.ImagesArchive {
 		t.Fatalf("bundle images: %+v", m.Images)
 	}
 	dir := t.TempDir()
 	om, err := stacks.OpenBundle(archive, dir, "")
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The layer the two images share is in the archive once: the archive of
+	// both is hardly bigger than the first image saved alone.
+	alone := filepath.Join(t.TempDir(), "alone.tar")
+	docker("save", "-o", alone, ref)
+	both, _ := os.Stat(filepath.Join(dir, stacks.ImagesArchive))
+	one, _ := os.Stat(alone)
+	if both == nil || one == nil || float64(both.Size()) > 1.2*float64(one.Size()) {
+		t.Errorf("the two images' archive: %v; the first alone: %v", both, one)
+	} else {
+		t.Logf("both images %d MiB in one archive; the first alone %d MiB", both.Size()>>20, one.Size()>>20)
 	}
 	// The SBOM: the chart, the image with its Debian package and the lab
 	// binary's Go modules — every module `go version -m` lists for it.
@@ -97,6 +120,20 @@ func TestBundleSavesImages(t *testing.T) {
 	if deps < 50 || !strings.Contains(names, "pkg:deb/debian/ca-certificates@20230311+deb12u1") {
 		t.Errorf("%d modules checked; SBOM:\n%.2000s", deps, names)
 	}
+	// Each image's component holds its own layers' packages: the second's
+	// its base's and its own, the first's not the second's.
+	held := map[string]string{}
+	for _, c := range *bom.Components {
+		if c.Components != nil {
+			for _, p := range *c.Components {
+				held[c.Name] += p.PackageURL + " "
+			}
+		}
+	}
+	const tz, ca = "pkg:deb/debian/tzdata@2025b-0+deb12u1?arch=all", "pkg:deb/debian/ca-certificates@20230311+deb12u1"
+	if !strings.Contains(held[ref2], tz) || !strings.Contains(held[ref2], ca) || strings.Contains(held[ref], tz) || !strings.Contains(held[ref], ca) {
+		t.Errorf("per image: %s holds %.300s…; %s holds %.300s…", ref2, held[ref2], ref, held[ref])
+	}
 	// lab sbom --bundle prints it, verified
 	if out, err := exec.Command(buildLab(t), "sbom", "--bundle", archive).Output(); err != nil || !strings.Contains(string(out), "pkg:deb/debian/ca-certificates") {
 		t.Errorf("lab sbom --bundle: %v\n%.500s", err, out)
@@ -117,12 +154,12 @@ func TestBundleSavesImages(t *testing.T) {
 		!strings.Contains(string(out), "GO-TEST-1 pkg:golang/github.com/spf13/cobra@") || strings.Contains(string(out), "DEBIAN-TEST-2") {
 		t.Errorf("lab sbom --bundle --scan: %v\n%s", err, out)
 	}
-	// The saved archive is a real image archive: it restores the image.
-	docker("rmi", "-f", ref)
-	if out := docker("load", "-i", filepath.Join(dir, om.Images[0].File)); !strings.Contains(out, ref) {
+	// The saved archive is a real image archive: it restores both images.
+	docker("rmi", "-f", ref2, ref)
+	if out := docker("load", "-i", filepath.Join(dir, stacks.ImagesArchive)); !strings.Contains(out, ref) || !strings.Contains(out, ref2) {
 		t.Errorf("docker load: %s", out)
 	}
-	docker("image", "inspect", ref)
+	docker("image", "inspect", ref, ref2)
 
 	// A tampered SBOM (a package hidden from it) is refused, like a tampered image.
 	sb, _ := os.ReadFile(filepath.Join(dir, om.SBOM.File))
