@@ -7,6 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/kube"
 )
 
 // Chart locates one Helm chart.
@@ -71,7 +72,7 @@ func GPUPlan(l *config.Lab) *Plan {
 	}
 	rc := &unstructured.Unstructured{Object: map[string]any{
 		"apiVersion": "node.k8s.io/v1", "kind": "RuntimeClass",
-		"metadata": map[string]any{"name": "nvidia", "labels": map[string]any{"app.kubernetes.io/managed-by": "lab"}},
+		"metadata": map[string]any{"name": "nvidia", "labels": map[string]any{kube.ManagedByLabel: kube.ManagedBy}},
 		"handler":  "nvidia",
 	}}
 	return &Plan{Name: "gpu", Objects: []*unstructured.Unstructured{rc}, Releases: []Release{{

@@ -54,7 +54,7 @@ func EnsureWebhookSecret(ctx context.Context, cs kubernetes.Interface, l *config
 	}
 	s := &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: WebhookSecret, Namespace: l.Agent.Namespace,
-			Labels: map[string]string{"app.kubernetes.io/managed-by": "lab", "app.kubernetes.io/part-of": "lab-agent"}},
+			Labels: kube.Managed(map[string]string{"app.kubernetes.io/part-of": "lab-agent"})},
 		Type:       corev1.SecretTypeOpaque,
 		StringData: map[string]string{"token": hex.EncodeToString(b)},
 	}

@@ -13,6 +13,7 @@ import (
 
 	"lab.dev/lab/bootstrap/cluster"
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/kube"
 	"lab.dev/lab/core/state"
 	"lab.dev/lab/core/ui"
 )
@@ -100,7 +101,7 @@ func (d *Down) orphans(ctx context.Context, known map[string]bool) (int, error) 
 		case err != nil:
 			log.Progress("kind cluster %s: kept (its API server does not answer: %v)", name, err)
 			continue
-		case cm.Labels["app.kubernetes.io/managed-by"] != "lab":
+		case cm.Labels[kube.ManagedByLabel] != kube.ManagedBy:
 			log.Debug(1, "kind cluster %s: not a lab's (%s/%s is not managed by lab)", name, SpecNamespace, SpecConfigMap)
 			continue
 		}

@@ -17,6 +17,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"lab.dev/lab/core/config"
+	"lab.dev/lab/core/kube"
 	"lab.dev/lab/core/state"
 )
 
@@ -150,12 +151,12 @@ func AppliedModel(dir string) (string, error) {
 // and the host.
 func recordSpec(ctx context.Context, cs kubernetes.Interface, dir string, l *config.Lab, model string) error {
 	js := specJSON(l)
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SpecNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "lab"}}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: SpecNamespace, Labels: kube.Managed(nil)}}
 	if _, err := cs.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
 		return err
 	}
 	cm := &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Name: SpecConfigMap, Namespace: SpecNamespace, Labels: map[string]string{"app.kubernetes.io/managed-by": "lab"}},
+		ObjectMeta: metav1.ObjectMeta{Name: SpecConfigMap, Namespace: SpecNamespace, Labels: kube.Managed(nil)},
 		Data:       recordData(dir, js, model),
 	}
 	cmc := cs.CoreV1().ConfigMaps(SpecNamespace)

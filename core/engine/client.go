@@ -16,6 +16,8 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
+
+	"lab.dev/lab/core/kube"
 )
 
 // Client is lab's one container-engine client: the Docker Engine API
@@ -197,7 +199,7 @@ func (c *Client) RunPrivileged(ctx context.Context, img string) error {
 	}
 	c.removeStaleProbes(ctx)
 	created, err := c.cli.ContainerCreate(ctx, &container.Config{Image: img, Entrypoint: []string{"/bin/true"}, Cmd: []string{},
-		Labels: map[string]string{"app.kubernetes.io/managed-by": "lab", probeLabel: "privileged"}},
+		Labels: kube.Managed(map[string]string{probeLabel: "privileged"})},
 		&container.HostConfig{Privileged: true, CgroupnsMode: container.CgroupnsModePrivate}, nil, nil, "")
 	if err != nil {
 		return fmt.Errorf("creating a privileged container: %w", err)
