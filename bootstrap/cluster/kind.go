@@ -77,6 +77,7 @@ func (p *kindProvider) Healthy(ctx context.Context) (bool, string) {
 // kubeconfig). On failure kind deletes it unless Retain (like kind --retain);
 // the nodes' logs are exported into the lab dir first.
 func (p *kindProvider) Create(ctx context.Context) error {
+	p.note = "" // this Create's, not an earlier one's
 	if ok, err := p.Exists(ctx); err != nil {
 		return err
 	} else if ok {
