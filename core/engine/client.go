@@ -16,8 +16,6 @@ import (
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
-
-	"lab.dev/lab/core/kube"
 )
 
 // Client is lab's one container-engine client: the Docker Engine API
@@ -199,7 +197,7 @@ func (c *Client) RunPrivileged(ctx context.Context, img string) error {
 	}
 	c.removeStaleProbes(ctx)
 	created, err := c.cli.ContainerCreate(ctx, &container.Config{Image: img, Entrypoint: []string{"/bin/true"}, Cmd: []string{},
-		Labels: kube.Managed(map[string]string{probeLabel: "privileged"})},
+		Labels: map[string]string{managedByLabel: "lab", probeLabel: "privileged"}},
 		&container.HostConfig{Privileged: true, CgroupnsMode: container.CgroupnsModePrivate}, nil, nil, "")
 	if err != nil {
 		return fmt.Errorf("creating a privileged container: %w", err)
@@ -219,6 +217,10 @@ func (c *Client) RunPrivileged(ctx context.Context, img string) error {
 		return fmt.Errorf("waiting for the privileged container to exit: %w", err)
 	}
 }
+
+// managedByLabel is core/kube.ManagedByLabel (core/engine sits beside
+// core/kube in core's order and does not import it).
+const managedByLabel = "app.kubernetes.io/managed-by"
 
 // probeLabel marks the doctor's probe containers.
 const probeLabel = "lab.dev/probe"
