@@ -19,7 +19,6 @@ import (
 	"strings"
 
 	cdx "github.com/CycloneDX/cyclonedx-go"
-	"github.com/distribution/reference"
 	"helm.sh/helm/v3/pkg/chartutil"
 
 	"lab.dev/lab/core/engine"
@@ -77,17 +76,17 @@ func BundleSBOM(m *BundleManifest, dir string) (*cdx.BOM, error) {
 		}
 		byFile[a.File] = map[string][]cdx.Component{}
 		for t, cs := range byTag {
-			if n, err := reference.ParseNormalizedNamed(t); err == nil {
-				byFile[a.File][n.String()] = cs
+			if n, err := canonicalRef(t); err == nil {
+				byFile[a.File][n] = cs
 			}
 		}
 	}
 	for _, i := range m.Images {
-		n, err := reference.ParseNormalizedNamed(i.Ref)
+		n, err := canonicalRef(i.Ref)
 		if err != nil {
-			return nil, fmt.Errorf("image %q: %w", i.Ref, err)
+			return nil, err
 		}
-		cs, ok := byFile[i.File][n.String()]
+		cs, ok := byFile[i.File][n]
 		if !ok {
 			return nil, fmt.Errorf("image %s: %s does not hold it", i.Ref, i.File)
 		}

@@ -118,21 +118,31 @@ func checkImageTags(path string, refs []string) error {
 		var tags []string
 		for _, m := range man {
 			for _, t := range m.RepoTags {
-				if got, err := reference.ParseNormalizedNamed(t); err == nil {
-					held[got.String()] = true
+				if got, err := canonicalRef(t); err == nil {
+					held[got] = true
 				}
 				tags = append(tags, t)
 			}
 		}
 		for _, ref := range refs {
-			want, err := reference.ParseNormalizedNamed(ref)
+			want, err := canonicalRef(ref)
 			if err != nil {
-				return fmt.Errorf("image %q: %w", ref, err)
+				return err
 			}
-			if !held[want.String()] {
+			if !held[want] {
 				return fmt.Errorf("%w: %s holds %v, bundle.json says it holds %s", ErrDigest, filepath.Base(path), tags, ref)
 			}
 		}
 		return nil
 	}
+}
+
+// canonicalRef is ref as a tag in an archive and a chart's image field both
+// name it: busybox:1.36 and docker.io/library/busybox:1.36 are one image.
+func canonicalRef(ref string) (string, error) {
+	n, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return "", fmt.Errorf("image %q: %w", ref, err)
+	}
+	return n.String(), nil
 }

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -73,15 +72,7 @@ func applyAndDiagnose(t *testing.T, s *harness.Scenario, ns string, o agent.Opti
 // the event comes on the next try.
 func citesExpected(s *harness.Scenario, r *report.Report) bool {
 	p := r.Primary()
-	if p == nil {
-		return false
-	}
-	for _, want := range s.Expect.Evidence {
-		if !slices.ContainsFunc(p.Evidence, func(id string) bool { return strings.HasPrefix(id, want) }) {
-			return false
-		}
-	}
-	return true
+	return p != nil && s.Expect.Cited(p.Evidence)
 }
 
 // judge scores a report strictly against the scenario's ground truth.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -98,6 +99,17 @@ func ParseScenario(name string, b []byte) (*Scenario, error) {
 		return nil, fmt.Errorf("%s: name and objects are required", name)
 	}
 	return &s, nil
+}
+
+// Cited says whether evidence (a finding's evidence ids) cites every piece
+// the scenario expects: an expected piece is an id or its prefix.
+func (e Expect) Cited(evidence []string) bool {
+	for _, want := range e.Evidence {
+		if !slices.ContainsFunc(evidence, func(id string) bool { return strings.HasPrefix(id, want) }) {
+			return false
+		}
+	}
+	return true
 }
 
 // Judge scores a diagnosis against the ground truth, strictly: the primary

@@ -83,7 +83,7 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string, settle time.D
 				PromptTokens: r.Prompt.Tokens, NaiveTokens: r.Prompt.NaiveTokens}
 			if p := r.Primary(); p != nil {
 				sc.Got, sc.Cause, sc.Detector = p.Category, p.Cause, p.Detector
-				sc.EvidenceCited = cites(p.Evidence, s.Expect.Evidence)
+				sc.EvidenceCited = s.Expect.Cited(p.Evidence)
 			}
 			sc.Category = sc.Got == s.Expect.Category
 			retrievalQueries[s.Name] = agent.RunbookQuery(r.Findings, r.Owners)
@@ -135,19 +135,6 @@ func runSuite(ctx context.Context, c *harness.Cluster, dir string, settle time.D
 	}
 	sort.Slice(res.Scenarios, func(i, j int) bool { return res.Scenarios[i].Name < res.Scenarios[j].Name })
 	return res
-}
-
-func cites(got, want []string) bool {
-	for _, w := range want {
-		ok := false
-		for _, g := range got {
-			ok = ok || strings.HasPrefix(g, w)
-		}
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 // inPrompt: every ground-truth evidence id (a prefix such as "event:" or
